@@ -1,0 +1,127 @@
+/**
+ * The per-container cache record: what an ADD attached, so that DEL and CHECK
+ * never depend on the config or the API server still being there.
+ * One file per container, `<cniDir>/<containerId>`, mode 0600, replaced
+ * atomically (temp file, fsync, rename) so a crash never leaves half a record.
+ */
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { containerIdProblem } from "./cni/args.ts";
+import { CniError, ErrorCode } from "./cni/errors.ts";
+import { type JsonObject, isJsonObject } from "./delegate.ts";
+
+export const CACHE_KIND = "multusCacheV1";
+
+export interface CachedAttachment {
+  network: string;
+  ifName: string;
+  isClusterNetwork: boolean;
+  /** The delegate config exactly as executed (conf or conflist). */
+  config: JsonObject;
+  /** The delegate's result as it printed it; absent until its ADD succeeded. */
+  result?: JsonObject;
+}
+
+export interface CacheRecord {
+  kind: typeof CACHE_KIND;
+  containerId: string;
+  netns: string;
+  /** CNI_IFNAME of the ADD. */
+  ifName: string;
+  cniArgs: string;
+  /** Our netconf's cniVersion at ADD time. */
+  cniVersion: string;
+  /** false while the ADD is in progress (or was killed mid-way). */
+  complete: boolean;
+  attachments: CachedAttachment[];
+}
+
+export function cachePath(cniDir: string, containerId: string): string {
+  const problem = containerIdProblem(containerId);
+  // Checked again here: this value becomes a file name.
+  if (problem) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_CONTAINERID ${problem}`);
+  return join(cniDir, containerId);
+}
+
+/** Write the record atomically; readable by root only. */
+export function writeCache(cniDir: string, record: CacheRecord): void {
+  const file = cachePath(cniDir, record.containerId);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(cniDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, JSON.stringify(record));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new CniError(ErrorCode.CacheFailure, `cannot write cache record ${file}: ${(e as Error).message}`);
+  }
+}
+
+export type CacheRead =
+  | { state: "missing" }
+  | { state: "corrupt"; problem: string }
+  | { state: "ok"; record: CacheRecord };
+
+function checkRecord(v: unknown, containerId: string): CacheRecord | string {
+  if (!isJsonObject(v)) return "not a JSON object";
+  if (v.kind !== CACHE_KIND) return `unknown kind ${JSON.stringify(v.kind)}`;
+  if (v.containerId !== containerId) return `belongs to container ${JSON.stringify(v.containerId)}`;
+  if (!Array.isArray(v.attachments)) return "has no attachments list";
+  for (const a of v.attachments) {
+    if (!isJsonObject(a) || typeof a.network !== "string" || typeof a.ifName !== "string" || !isJsonObject(a.config)) {
+      return "has a malformed attachment";
+    }
+  }
+  return v as unknown as CacheRecord;
+}
+
+/** Read a record; a corrupt one is reported, never thrown, so DEL can fall back. */
+export function readCache(cniDir: string, containerId: string): CacheRead {
+  const file = cachePath(cniDir, containerId);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { state: "missing" };
+    return { state: "corrupt", problem: `cannot read ${file}: ${(e as Error).message}` };
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { state: "corrupt", problem: `${file} is not valid JSON: ${(e as Error).message}` };
+  }
+  const r = checkRecord(v, containerId);
+  return typeof r === "string" ? { state: "corrupt", problem: `${file} ${r}` } : { state: "ok", record: r };
+}
+
+export function removeCache(cniDir: string, containerId: string): void {
+  rmSync(cachePath(cniDir, containerId), { force: true });
+}
+
+/** Container IDs that have a record (for GC and status listings). */
+export function listCachedContainers(cniDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(cniDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
+}

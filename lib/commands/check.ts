@@ -1,0 +1,40 @@
+/**
+ * CHECK: every cached attachment is checked by its own plugin with the result
+ * it returned at ADD as prevResult.
+ */
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { readCache } from "../cache.ts";
+import { loadDelegate } from "../delegate.ts";
+import { canCheck, checkDelegate } from "../execute.ts";
+import { type CommandContext, pluginEnv } from "./context.ts";
+
+export async function check(ctx: CommandContext): Promise<void> {
+  const { netconf, args } = ctx;
+  const read = readCache(netconf.cniDir, args.containerId);
+  if (read.state === "missing") {
+    throw new CniError(
+      ErrorCode.CacheFailure,
+      `no attachments are recorded for container ${args.containerId}: was it added with this cniDir (${netconf.cniDir})?`,
+    );
+  }
+  if (read.state === "corrupt") throw new CniError(ErrorCode.CacheFailure, `cache record unusable: ${read.problem}`);
+  const rec = read.record;
+  if (!rec.complete) {
+    throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} did not complete`);
+  }
+  for (const [i, a] of rec.attachments.entries()) {
+    const d = loadDelegate(a.config, `cached attachment ${i}`, i, { name: netconf.name, cniVersion: rec.cniVersion });
+    // Delegates older than 0.4.0 have no CHECK; they are skipped, not failed.
+    if (!canCheck(d) || !a.result) continue;
+    try {
+      await checkDelegate(d, { env: pluginEnv(ctx, a.ifName), timeoutMs: netconf.delegateTimeoutMs }, a.result);
+    } catch (e) {
+      const inner = e as CniError;
+      throw new CniError(
+        inner.code ?? ErrorCode.DelegateFailed,
+        `network "${a.network}" on ${a.ifName} failed CHECK: ${inner.message}`,
+        inner.details,
+      );
+    }
+  }
+}

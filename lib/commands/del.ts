@@ -1,0 +1,78 @@
+/**
+ * DEL: best effort and idempotent. Uses the cache record when there is one
+ * (never the API or the current config), walks attachments in reverse, tries
+ * every one, and keeps in the record only the attachments whose DEL failed,
+ * so a retry redoes exactly those.
+ */
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { planAttachments } from "../attachment.ts";
+import { type CachedAttachment, readCache, removeCache, writeCache } from "../cache.ts";
+import { type Delegate, loadDelegate } from "../delegate.ts";
+import { delDelegate } from "../execute.ts";
+import { type CommandContext, pluginEnv } from "./context.ts";
+
+interface DelTarget {
+  delegate: Delegate;
+  ifName: string;
+  netns: string;
+  prevResult?: CachedAttachment["result"];
+  cached?: CachedAttachment;
+}
+
+export async function del(ctx: CommandContext): Promise<void> {
+  const { netconf, args } = ctx;
+  const read = readCache(netconf.cniDir, args.containerId);
+  let targets: DelTarget[];
+  if (read.state === "ok") {
+    const rec = read.record;
+    targets = rec.attachments.map((a, i) => ({
+      delegate: loadDelegate(a.config, `cached attachment ${i}`, i, { name: netconf.name, cniVersion: rec.cniVersion }),
+      ifName: a.ifName,
+      // The runtime may pass no netns on DEL; the one used at ADD is known.
+      netns: args.netns || rec.netns,
+      prevResult: a.result,
+      cached: a,
+    }));
+  } else {
+    // No (usable) record: DEL what the config names, so addresses are released.
+    if (netconf.delegates.length === 0) {
+      if (read.state === "corrupt") removeCache(netconf.cniDir, args.containerId);
+      return;
+    }
+    targets = planAttachments(netconf.delegates, args.ifName).map((a) => ({
+      delegate: a.delegate,
+      ifName: a.ifName,
+      netns: args.netns,
+    }));
+  }
+
+  const failed: { target: DelTarget; message: string }[] = [];
+  for (const t of [...targets].reverse()) {
+    try {
+      await delDelegate(
+        t.delegate,
+        { env: pluginEnv(ctx, t.ifName, t.netns), timeoutMs: netconf.delegateTimeoutMs },
+        t.prevResult,
+      );
+    } catch (e) {
+      failed.push({ target: t, message: (e as Error).message });
+    }
+  }
+
+  if (failed.length === 0) {
+    removeCache(netconf.cniDir, args.containerId);
+    return;
+  }
+  if (read.state === "ok") {
+    const keep = new Set(failed.map((f) => f.target.cached));
+    writeCache(netconf.cniDir, {
+      ...read.record,
+      attachments: read.record.attachments.filter((a) => keep.has(a)),
+    });
+  }
+  throw new CniError(
+    ErrorCode.DelegateFailed,
+    failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
+    failed.map((f) => f.message).join("\n"),
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * GC (CNI 1.1): the runtime lists the attachments that are still valid; every
+ * cached container not in that list is DELed from its record, then delegates
+ * that speak 1.1.0 get their own GC with the attachments that remain.
+ */
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { versionAllows } from "../cni/version.ts";
+import { listCachedContainers, readCache } from "../cache.ts";
+import { isJsonObject, pluginConfig } from "../delegate.ts";
+import { invokePlugin } from "../invoke.ts";
+import { type CommandContext, pluginEnv } from "./context.ts";
+import { del } from "./del.ts";
+
+const VALID_KEY = "cni.dev/valid-attachments";
+
+function validAttachments(ctx: CommandContext): Set<string> {
+  const list = ctx.netconf.raw[VALID_KEY];
+  const out = new Set<string>();
+  if (list === undefined) return out;
+  if (!Array.isArray(list)) throw new CniError(ErrorCode.InvalidNetworkConfig, `"${VALID_KEY}" must be a list`);
+  for (const a of list) {
+    if (isJsonObject(a) && typeof a.containerID === "string") out.add(`${a.containerID}/${a.ifname ?? ""}`);
+  }
+  return out;
+}
+
+export async function gc(ctx: CommandContext): Promise<void> {
+  const valid = validAttachments(ctx);
+  const { cniDir } = ctx.netconf;
+  const failures: string[] = [];
+  const remaining: { containerID: string; ifname: string; network: string }[] = [];
+  for (const id of listCachedContainers(cniDir)) {
+    const read = readCache(cniDir, id);
+    if (read.state !== "ok") continue;
+    const rec = read.record;
+    if (valid.has(`${id}/${rec.ifName}`)) {
+      for (const a of rec.attachments) remaining.push({ containerID: id, ifname: a.ifName, network: a.network });
+      continue;
+    }
+    try {
+      await del({ ...ctx, args: { ...ctx.args, containerId: id, ifName: rec.ifName, netns: "", args: rec.cniArgs } });
+    } catch (e) {
+      failures.push(`container ${id}: ${(e as Error).message}`);
+    }
+  }
+  for (const d of ctx.netconf.delegates) {
+    if (!versionAllows(d.cniVersion, "GC")) continue;
+    const attachments = remaining.filter((r) => r.network === d.name).map(({ containerID, ifname }) => ({ containerID, ifname }));
+    for (const [i, t] of d.pluginTypes.entries()) {
+      const config = { ...pluginConfig(d, i), [VALID_KEY]: attachments };
+      await invokePlugin({
+        pluginType: t,
+        verb: "GC",
+        env: pluginEnv(ctx, ""),
+        config,
+        timeoutMs: ctx.netconf.delegateTimeoutMs,
+      }).catch((e: unknown) => failures.push(`GC of network "${d.name}": ${(e as Error).message}`));
+    }
+  }
+  if (failures.length) {
+    throw new CniError(ErrorCode.DelegateFailed, `garbage collection left ${failures.length} problem(s)`, failures.join("\n"));
+  }
+}

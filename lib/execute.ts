@@ -1,0 +1,91 @@
+/**
+ * Run one delegate for one attachment: ADD, DEL or CHECK. A conflist runs its
+ * plugins in order for ADD (each gets the previous result) and in reverse
+ * for DEL, like a runtime does.
+ */
+import { versionAllows, versionAtLeast } from "./cni/version.ts";
+import { CniError, ErrorCode } from "./cni/errors.ts";
+import { type Delegate, type JsonObject, isJsonObject, pluginConfig } from "./delegate.ts";
+import { type PluginEnv, invokePlugin } from "./invoke.ts";
+
+export interface ExecOptions {
+  env: PluginEnv;
+  timeoutMs: number;
+}
+
+function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObject {
+  let v: unknown;
+  try {
+    v = JSON.parse(stdout);
+  } catch {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `plugin "${pluginType}" for network "${d.name}" succeeded but printed no valid result`,
+      stdout.slice(0, 500),
+    );
+  }
+  if (!isJsonObject(v)) {
+    throw new CniError(ErrorCode.DelegateFailed, `plugin "${pluginType}" for network "${d.name}" printed a result that is not an object`);
+  }
+  if (v.cniVersion === undefined) v.cniVersion = d.cniVersion;
+  return v;
+}
+
+/** ADD; returns the delegate's final result as printed (its own version). */
+export async function addDelegate(d: Delegate, o: ExecOptions): Promise<JsonObject> {
+  let prev: JsonObject | undefined;
+  for (let i = 0; i < d.pluginTypes.length; i++) {
+    const stdout = await invokePlugin({
+      pluginType: d.pluginTypes[i],
+      verb: "ADD",
+      env: o.env,
+      config: pluginConfig(d, i, prev),
+      timeoutMs: o.timeoutMs,
+    });
+    prev = decodeResult(stdout, d, d.pluginTypes[i]);
+  }
+  return prev!;
+}
+
+/**
+ * DEL, best effort: every plugin of a conflist is tried (reverse order) even
+ * when one fails; the failures are thrown together at the end.
+ */
+export async function delDelegate(d: Delegate, o: ExecOptions, prevResult?: JsonObject): Promise<void> {
+  // prevResult on DEL exists since 0.4.0.
+  const prev = prevResult && versionAtLeast(d.cniVersion, "0.4.0") ? prevResult : undefined;
+  const failures: string[] = [];
+  for (let i = d.pluginTypes.length - 1; i >= 0; i--) {
+    try {
+      await invokePlugin({
+        pluginType: d.pluginTypes[i],
+        verb: "DEL",
+        env: o.env,
+        config: pluginConfig(d, i, prev),
+        timeoutMs: o.timeoutMs,
+      });
+    } catch (e) {
+      failures.push(`DEL of network "${d.name}" on ${o.env.ifName}: ${(e as Error).message}`);
+    }
+  }
+  if (failures.length === 1) throw new CniError(ErrorCode.DelegateFailed, failures[0]);
+  if (failures.length > 1) throw new CniError(ErrorCode.DelegateFailed, failures.join("; "));
+}
+
+/** Can this delegate be CHECKed at all (CHECK exists since 0.4.0)? */
+export function canCheck(d: Delegate): boolean {
+  if (!versionAllows(d.cniVersion, "CHECK")) return false;
+  return !(d.kind === "conflist" && d.config.disableCheck === true);
+}
+
+export async function checkDelegate(d: Delegate, o: ExecOptions, prevResult: JsonObject): Promise<void> {
+  for (let i = 0; i < d.pluginTypes.length; i++) {
+    await invokePlugin({
+      pluginType: d.pluginTypes[i],
+      verb: "CHECK",
+      env: o.env,
+      config: pluginConfig(d, i, prevResult),
+      timeoutMs: o.timeoutMs,
+    });
+  }
+}

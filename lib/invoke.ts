@@ -1,0 +1,169 @@
+/**
+ * Find a plugin binary by bare name and execute it the way a runtime would:
+ * no shell, CNI_* env overridden, config on stdin, bounded in time.
+ */
+import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { join } from "node:path";
+import { CniError, ErrorCode } from "./cni/errors.ts";
+import { pluginTypeProblem } from "./delegate.ts";
+
+export type PluginVerb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC";
+
+export interface PluginEnv {
+  containerId: string;
+  netns: string;
+  ifName: string;
+  args: string;
+  /** Dirs searched for the plugin, and passed on as CNI_PATH. */
+  path: string[];
+}
+
+export interface InvokeRequest {
+  pluginType: string;
+  verb: PluginVerb;
+  env: PluginEnv;
+  config: unknown;
+  timeoutMs: number;
+}
+
+/** A delegate failure, with what the plugin said. */
+export class DelegateError extends CniError {
+  readonly pluginType: string;
+  readonly exitCode: number | null;
+  readonly pluginCode?: number;
+
+  constructor(req: InvokeRequest, problem: string, exitCode: number | null, pluginCode?: number, details?: string) {
+    super(
+      ErrorCode.DelegateFailed,
+      `plugin "${req.pluginType}" failed: ${problem}`,
+      details,
+    );
+    this.pluginType = req.pluginType;
+    this.exitCode = exitCode;
+    if (pluginCode !== undefined) this.pluginCode = pluginCode;
+  }
+}
+
+/** Absolute path of an executable plugin, searching `dirs` in order. */
+export function findPlugin(pluginType: string, dirs: readonly string[]): string {
+  const problem = pluginTypeProblem(pluginType);
+  if (problem) throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin type ${problem}`);
+  for (const dir of dirs) {
+    const candidate = join(dir, pluginType);
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `failed to find plugin "${pluginType}" in path [${dirs.join(" ")}]`,
+    "install the plugin binary into one of these dirs, or fix CNI_PATH / binDir",
+  );
+}
+
+const STDERR_LIMIT = 2000;
+
+function excerpt(s: string): string {
+  const t = s.trim();
+  return t.length > STDERR_LIMIT ? `${t.slice(0, STDERR_LIMIT)}…` : t;
+}
+
+interface RunOutput {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+}
+
+function run(file: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<RunOutput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        code,
+        signal,
+        timedOut,
+      });
+    });
+    // A plugin that exits without reading stdin must not crash us with EPIPE.
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Run one plugin. Returns its stdout on success; throws DelegateError with the
+ * plugin's own CNI error (or stderr) otherwise.
+ */
+export async function invokePlugin(req: InvokeRequest): Promise<string> {
+  const file = findPlugin(req.pluginType, req.env.path);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CNI_COMMAND: req.verb,
+    CNI_CONTAINERID: req.env.containerId,
+    CNI_NETNS: req.env.netns,
+    CNI_IFNAME: req.env.ifName,
+    CNI_ARGS: req.env.args,
+    CNI_PATH: req.env.path.join(":"),
+  };
+  const input = JSON.stringify(req.config);
+  let res: RunOutput | undefined;
+  // ETXTBSY: the binary is being replaced (e.g. by an installer); retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await run(file, env, input, req.timeoutMs);
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ETXTBSY" && attempt < 4) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`, null);
+    }
+  }
+  if (res.timedOut) {
+    throw new DelegateError(req, `timed out after ${req.timeoutMs / 1000}s and was killed`, null, undefined, excerpt(res.stderr));
+  }
+  if (res.code === 0) return res.stdout;
+  if (res.signal) {
+    throw new DelegateError(req, `killed by ${res.signal}`, null, undefined, excerpt(res.stderr));
+  }
+  // A failing plugin prints a CNI error object on stdout.
+  let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
+  try {
+    const v: unknown = JSON.parse(res.stdout);
+    if (typeof v === "object" && v !== null) parsed = v as typeof parsed;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed.msg === "string") {
+    const detail = typeof parsed.details === "string" && parsed.details ? parsed.details : excerpt(res.stderr);
+    const pcode = typeof parsed.code === "number" ? parsed.code : undefined;
+    throw new DelegateError(req, parsed.msg, res.code, pcode, detail);
+  }
+  const said = excerpt(res.stderr) || excerpt(res.stdout) || "no output";
+  throw new DelegateError(req, `exited with code ${res.code}: ${said}`, res.code);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/** Entry point: read env, argv and stdin, dispatch, print. */
+import { readFileSync, writeSync } from "node:fs";
+import { cli } from "./lib/cli.ts";
+import { dispatch } from "./lib/dispatch.ts";
+
+function print(fd: number, text: string): void {
+  if (text) writeSync(fd, text);
+}
+
+async function main(): Promise<number> {
+  if (!process.env.CNI_COMMAND) {
+    const human = cli(process.argv.slice(2));
+    if (human) {
+      print(human.exitCode === 0 ? 1 : 2, human.stdout);
+      return human.exitCode;
+    }
+  }
+  const reply = await dispatch(process.env, () => readFileSync(0));
+  print(1, reply.stdout);
+  return reply.exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    print(1, `${JSON.stringify({ cniVersion: "1.1.0", code: 999, msg: `internal error: ${String(e)}` })}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Build the single file:
+//   dist/multus.mjs  one self-contained ES module (node or deno)
+//   dist/multus      a self-contained executable (Node single executable
+//                    application with a code cache): no Node needed on the host.
+// `--no-sea` skips the executable.
+import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const withSea = !process.argv.includes("--no-sea");
+
+// lib/wasm-bytes.ts reads the .wasm from disk during development; in the
+// bundle the bytes are embedded instead.
+const embedWasm = {
+  name: "embed-wasm",
+  setup(b) {
+    b.onResolve({ filter: /wasm-bytes\.ts$/ }, (args) => ({
+      path: resolve(args.resolveDir, args.path),
+      namespace: "embed-wasm",
+    }));
+    b.onLoad({ filter: /.*/, namespace: "embed-wasm" }, () => ({
+      contents:
+        'import bytes from "./wasm/pkg/multus_validator_bg.wasm";\nexport function wasmBytes() { return bytes; }\n',
+      resolveDir: root,
+      loader: "js",
+    }));
+  },
+};
+
+const common = {
+  entryPoints: [join(root, "main.ts")],
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  minify: true,
+  legalComments: "none",
+  loader: { ".wasm": "binary" },
+  define: { MULTUS_VERSION: JSON.stringify(pkg.version) },
+  plugins: [embedWasm],
+  logLevel: "warning",
+};
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+await build({
+  ...common,
+  format: "esm",
+  outfile: join(dist, "multus.mjs"),
+  // Some CommonJS dependencies call require() for builtins.
+  banner: { js: 'import{createRequire as __cr}from"node:module";const require=__cr(import.meta.url);' },
+});
+chmodSync(join(dist, "multus.mjs"), 0o755);
+
+if (withSea) {
+  // The SEA runs one CommonJS script.
+  const cjs = join(dist, "multus.cjs");
+  await build({ ...common, format: "cjs", outfile: cjs });
+  const blob = join(dist, "multus.blob");
+  const seaConfig = join(dist, "sea-config.json");
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({ main: cjs, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
+  );
+  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: "inherit" });
+  const exe = join(dist, "multus");
+  copyFileSync(process.execPath, exe);
+  chmodSync(exe, 0o755);
+  execFileSync(
+    process.execPath,
+    [
+      join(root, "node_modules/postject/dist/cli.js"),
+      exe,
+      "NODE_SEA_BLOB",
+      blob,
+      "--sentinel-fuse",
+      "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  rmSync(blob);
+  rmSync(cjs);
+  rmSync(seaConfig);
+}
+
+const size = (f) => (existsSync(f) ? `${(statSync(f).size / 1024).toFixed(0)} KiB` : "-");
+console.log(`built dist/multus.mjs (${size(join(dist, "multus.mjs"))})${withSea ? `, dist/multus (${size(join(dist, "multus"))})` : ""}`);
