@@ -68,17 +68,28 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
   const undo = new UndoStack();
   // Recorded before the first delegate runs: a DEL after a crash still knows what to remove.
   writeCache(netconf.cniDir, record);
-  undo.push("remove cache record", () => removeCache(netconf.cniDir, args.containerId));
+  // Attachments whose rollback DEL failed stay in the record for the runtime's DEL.
+  const leftover = new Set<number>();
+  undo.push("update cache record", () => {
+    if (leftover.size === 0) return removeCache(netconf.cniDir, args.containerId);
+    writeCache(netconf.cniDir, { ...record, attachments: record.attachments.filter((_, i) => leftover.has(i)) });
+  });
 
-  let clusterResult: AnyResult | undefined;
+  let clusterResult: AnyResult;
   try {
     for (const [i, a] of plan.entries()) {
       const o = { env: pluginEnv(ctx, a.ifName), timeoutMs: netconf.delegateTimeoutMs };
       // The failed delegate is DELed too: it may have reserved an address before failing.
-      undo.push(`DEL network "${a.delegate.name}" (${a.ifName})`, () => delDelegate(a.delegate, o));
-      let result;
+      undo.push(`DEL network "${a.delegate.name}" (${a.ifName})`, async () => {
+        try {
+          await delDelegate(a.delegate, o, record.attachments[i].result);
+        } catch (e) {
+          if (record.attachments[i].result) leftover.add(i);
+          throw e;
+        }
+      });
       try {
-        result = await addDelegate(a.delegate, o);
+        record.attachments[i].result = await addDelegate(a.delegate, o);
       } catch (e) {
         const inner = e as CniError;
         throw new CniError(
@@ -87,7 +98,6 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
           inner.details,
         );
       }
-      record.attachments[i].result = result;
     }
     const cluster = plan.findIndex((a) => a.isClusterNetwork);
     const raw = record.attachments[cluster].result!;
@@ -97,7 +107,7 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
   } catch (e) {
     const failures = await undo.unwind();
     if (failures.length && e instanceof CniError) {
-      const details = [e.details, `rollback problems:\n${failures.join("\n")}`].filter(Boolean).join("\n");
+      const details = [e.details, `rollback:\n${failures.join("\n")}`].filter(Boolean).join("\n");
       throw new CniError(e.code, e.message, details);
     }
     throw e;

@@ -35,11 +35,7 @@ export async function del(ctx: CommandContext): Promise<void> {
     }));
   } else {
     // No (usable) record: DEL what the config names, so addresses are released.
-    if (netconf.delegates.length === 0) {
-      if (read.state === "corrupt") removeCache(netconf.cniDir, args.containerId);
-      return;
-    }
-    targets = planAttachments(netconf.delegates, args.ifName).map((a) => ({
+    targets = (netconf.delegates.length ? planAttachments(netconf.delegates, args.ifName) : []).map((a) => ({
       delegate: a.delegate,
       ifName: a.ifName,
       netns: args.netns,
@@ -59,17 +55,22 @@ export async function del(ctx: CommandContext): Promise<void> {
     }
   }
 
+  if (read.state !== "ok") {
+    removeCache(netconf.cniDir, args.containerId);
+    // Without a record nothing proves these networks were ever attached (a
+    // rolled-back ADD, a repeated DEL): their failures must not block the
+    // pod's teardown forever, so they are reported on stderr only.
+    if (failed.length) {
+      process.stderr.write(`multus: DEL without a cache record, ignored: ${failed.map((f) => f.message).join("; ")}\n`);
+    }
+    return;
+  }
   if (failed.length === 0) {
     removeCache(netconf.cniDir, args.containerId);
     return;
   }
-  if (read.state === "ok") {
-    const keep = new Set(failed.map((f) => f.target.cached));
-    writeCache(netconf.cniDir, {
-      ...read.record,
-      attachments: read.record.attachments.filter((a) => keep.has(a)),
-    });
-  }
+  const keep = new Set(failed.map((f) => f.target.cached));
+  writeCache(netconf.cniDir, { ...read.record, attachments: read.record.attachments.filter((a) => keep.has(a)) });
   throw new CniError(
     ErrorCode.DelegateFailed,
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
