@@ -68,7 +68,11 @@ export function writeCache(cniDir: string, record: CacheRecord): void {
     }
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the dir itself is unusable; nothing was written
+    }
     throw new CniError(ErrorCode.CacheFailure, `cannot write cache record ${file}: ${(e as Error).message}`);
   }
 }

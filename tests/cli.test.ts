@@ -1,0 +1,41 @@
+// The file run by a person, by VERSION, and under each supported runtime.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
+
+const ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+const MJS = join(ROOT, "dist", "multus.mjs");
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
+
+const runners: [string, Partial<Parameters<typeof runPlugin>[0]>][] = [
+  ["dist/multus", {}],
+  ["node dist/multus.mjs", { bin: MJS, interpreter: [process.execPath] }],
+];
+if (existsSync(DENO)) runners.push(["deno run -A dist/multus.mjs", { bin: MJS, interpreter: [DENO, "run", "-A"] }]);
+
+for (const [name, how] of runners) {
+  t.test(`${name}: VERSION lists every supported version without reading a config`, async (t) => {
+    const r = await runPlugin({ ...how, command: "VERSION", stdin: "" });
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.same(r.json, { cniVersion: "1.1.0", supportedVersions: ALL });
+  });
+  t.test(`${name}: --help prints usage for a person`, async (t) => {
+    const r = await runPlugin({ ...how, argv: ["--help"], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+    t.equal(r.code, 0);
+    t.match(r.stdout, /meta CNI plugin/);
+    t.match(r.stdout, /CNI protocol versions supported: 0\.1\.0, 0\.2\.0, 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/);
+  });
+}
+
+t.test("version prints the product version", async (t) => {
+  const r = await runPlugin({ argv: ["version"], stdin: "" });
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^multus \d+\.\d+\.\d+ \(CNI 0\.1\.0, .*1\.1\.0\)\n$/);
+});
+
+t.test("an unknown argument is a usage error", async (t) => {
+  const r = await runPlugin({ argv: ["frobnicate"], stdin: "" });
+  t.equal(r.code, 2);
+  t.match(r.stderr, /unknown argument "frobnicate"/);
+});

@@ -1,0 +1,77 @@
+// Delegate execution with small fake plugins: env, stdin, errors, timeouts.
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { findPlugin, invokePlugin } from "../lib/invoke.ts";
+import { tempDir } from "./helpers/netns.ts";
+
+function fake(dir: string, name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+const env = (dir: string) => ({ containerId: "c1", netns: "/run/netns/x", ifName: "net1", args: "A=1;B=2", path: [dir] });
+
+t.test("the plugin gets the CNI env, CNI_PATH and its config on stdin", async (t) => {
+  const dir = tempDir(t);
+  const out = join(dir, "seen");
+  fake(dir, "echo-env", `env | grep ^CNI_ | sort > ${out}; cat > ${out}.stdin; echo '{"cniVersion":"1.0.0"}'`);
+  const stdout = await invokePlugin({ pluginType: "echo-env", verb: "ADD", env: env(dir), config: { name: "n", x: 1 }, timeoutMs: 5000 });
+  t.equal(stdout.trim(), '{"cniVersion":"1.0.0"}');
+  t.same(readFileSync(out, "utf8").trim().split("\n"), [
+    "CNI_ARGS=A=1;B=2",
+    "CNI_COMMAND=ADD",
+    "CNI_CONTAINERID=c1",
+    "CNI_IFNAME=net1",
+    "CNI_NETNS=/run/netns/x",
+    `CNI_PATH=${dir}`,
+  ]);
+  t.same(JSON.parse(readFileSync(`${out}.stdin`, "utf8")), { name: "n", x: 1 });
+});
+
+t.test("a plugin's CNI error is kept: message, its code, details", async (t) => {
+  const dir = tempDir(t);
+  fake(dir, "fails", `echo '{"code":11,"msg":"try later","details":"busy"}'; exit 1`);
+  await t.rejects(invokePlugin({ pluginType: "fails", verb: "ADD", env: env(dir), config: {}, timeoutMs: 5000 }), {
+    code: 100,
+    message: 'plugin "fails" failed: try later',
+    details: "busy",
+    pluginCode: 11,
+  });
+});
+
+t.test("garbage output and crashes become readable errors", async (t) => {
+  const dir = tempDir(t);
+  fake(dir, "garbage", `echo 'segfault or so' >&2; echo 'xx'; exit 3`);
+  await t.rejects(invokePlugin({ pluginType: "garbage", verb: "DEL", env: env(dir), config: {}, timeoutMs: 5000 }), {
+    message: 'plugin "garbage" failed: exited with code 3: segfault or so',
+  });
+  fake(dir, "crash", `kill -SEGV $$`);
+  await t.rejects(invokePlugin({ pluginType: "crash", verb: "DEL", env: env(dir), config: {}, timeoutMs: 5000 }), {
+    message: /killed by SIGSEGV/,
+  });
+});
+
+t.test("a plugin that hangs is killed at the timeout", async (t) => {
+  const dir = tempDir(t);
+  fake(dir, "hangs", `exec sleep 30`);
+  const start = Date.now();
+  await t.rejects(invokePlugin({ pluginType: "hangs", verb: "ADD", env: env(dir), config: {}, timeoutMs: 300 }), {
+    message: /timed out after 0.3s and was killed/,
+  });
+  t.ok(Date.now() - start < 10_000);
+});
+
+t.test("findPlugin searches dirs in order and refuses paths", async (t) => {
+  const a = tempDir(t);
+  const b = tempDir(t);
+  const inB = fake(b, "p", "true");
+  t.equal(findPlugin("p", [a, b]), inB);
+  fake(a, "p", "true");
+  t.equal(findPlugin("p", [a, b]), join(a, "p"));
+  writeFileSync(join(a, "notexec"), "");
+  t.throws(() => findPlugin("notexec", [a]), { code: 7, message: /failed to find plugin "notexec"/ });
+  t.throws(() => findPlugin("../p", [a]), { code: 7, message: /is a path/ });
+});

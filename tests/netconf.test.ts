@@ -1,0 +1,70 @@
+// Netconf and delegate loading: defaults, field checks, what survives untouched.
+import t from "tap";
+import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, parseNetconf } from "../lib/netconf.ts";
+import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
+
+t.test("defaults", async (t) => {
+  const c = parseNetconf(JSON.stringify({ name: "m", delegates: [{ type: "bridge" }] }));
+  t.equal(c.cniVersion, "0.1.0", "no cniVersion means 0.1.0");
+  t.equal(c.cniDir, DEFAULT_CNI_DIR);
+  t.equal(c.binDir, DEFAULT_BIN_DIR);
+  t.equal(c.mode, "legacy");
+  t.equal(c.delegateTimeoutMs, 60_000);
+  t.equal(c.delegates[0].name, "m-0", "unnamed delegates are named after us");
+  t.equal(c.delegates[0].cniVersion, "0.1.0");
+});
+
+t.test("unknown fields in delegates survive untouched", async (t) => {
+  const d = { type: "calico", name: "k8s-pod-network", cniVersion: "0.3.1", kubernetes: { kubeconfig: "/etc/x" }, mtu: 1440, masterplugin: false };
+  const c = parseNetconf(JSON.stringify({ name: "m", cniVersion: "0.3.1", delegates: [d] }));
+  t.same(c.delegates[0].config, d);
+  t.same(pluginConfig(c.delegates[0], 0), d);
+});
+
+t.test("a conflist delegate: each plugin gets the list's name and cniVersion", async (t) => {
+  const c = parseNetconf(
+    JSON.stringify({
+      name: "m",
+      cniVersion: "1.0.0",
+      delegates: [{ name: "cbr0", plugins: [{ type: "bridge", bridge: "cni0" }, { type: "portmap", capabilities: { portMappings: true } }] }],
+    }),
+  );
+  const d = c.delegates[0];
+  t.equal(d.kind, "conflist");
+  t.same(d.pluginTypes, ["bridge", "portmap"]);
+  t.same(pluginConfig(d, 1, { cniVersion: "1.0.0" }), {
+    type: "portmap",
+    capabilities: { portMappings: true },
+    name: "cbr0",
+    cniVersion: "1.0.0",
+    prevResult: { cniVersion: "1.0.0" },
+  });
+});
+
+t.test("kubeconfig selects CRD mode and allows an empty delegates list", async (t) => {
+  const c = parseNetconf(JSON.stringify({ name: "m", kubeconfig: "/etc/kubeconfig" }));
+  t.equal(c.mode, "crd");
+  t.same(c.delegates, []);
+});
+
+t.test("plugin type names", async (t) => {
+  t.equal(pluginTypeProblem("bridge"), undefined);
+  t.equal(pluginTypeProblem("sriov-cni_2.0"), undefined);
+  for (const bad of ["../bridge", "/opt/cni/bin/bridge", "a\\b", "..", "-x", "", "a b"]) {
+    t.type(pluginTypeProblem(bad), "string", bad);
+  }
+  t.type(pluginTypeProblem(7), "string");
+});
+
+t.test("field errors name the field", async (t) => {
+  const bad: [unknown, RegExp][] = [
+    [{ name: "m", delegates: "bridge" }, /"delegates" must be a list/],
+    [{ name: "m", delegates: [{ type: "bridge", cniVersion: "5.0.0" }] }, /delegates\[0\]\.cniVersion: "5.0.0" is not a supported/],
+    [{ name: "m", delegates: [{ type: "bridge", ipam: "host-local" }] }, /delegates\[0\]\.ipam: must be an object/],
+    [{ name: "m", delegates: [{ plugins: [] }] }, /delegates\[0\]\.plugins: must be a non-empty list/],
+    [{ name: "m", delegates: [{ type: "bridge" }], delegateTimeout: 0 }, /"delegateTimeout" must be a positive number/],
+    [{ name: "m", delegates: [{ type: "bridge" }], namespaceIsolation: "yes" }, /"namespaceIsolation" must be true or false/],
+    [{ name: "bad name!", delegates: [{ type: "bridge" }] }, /"name" "bad name!" has invalid characters/],
+  ];
+  for (const [conf, msg] of bad) t.throws(() => parseNetconf(JSON.stringify(conf)), { code: 7, message: msg });
+});
