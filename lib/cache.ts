@@ -18,7 +18,7 @@ import {
 import { join } from "node:path";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { type JsonObject, isJsonObject } from "./delegate.ts";
+import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "./delegate.ts";
 
 export const CACHE_KIND = "multusCacheV1";
 
@@ -30,6 +30,12 @@ export interface CachedAttachment {
   config: JsonObject;
   /** The delegate's result as it printed it; absent until its ADD succeeded. */
   result?: JsonObject;
+  /** Runtime config given to this attachment's plugins (filtered by their capabilities). */
+  runtimeConfig?: JsonObject;
+  /** CNI_ARGS this attachment's plugins got. */
+  cniArgs?: string;
+  /** Its name in network-status. */
+  statusName?: string;
 }
 
 export interface CacheRecord {
@@ -128,4 +134,12 @@ export function listCachedContainers(cniDir: string): string[] {
     return [];
   }
   return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
+}
+
+/** Rebuild the delegate of a recorded attachment, as it was executed. */
+export function cachedDelegate(rec: CacheRecord, index: number, netconfName: string): Delegate {
+  const a = rec.attachments[index];
+  const d = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, { name: netconfName, cniVersion: rec.cniVersion });
+  if (a.runtimeConfig) d.runtimeConfig = a.runtimeConfig;
+  return d;
 }

@@ -21,6 +21,12 @@ export interface Delegate {
   masterplugin: boolean;
   /** An interface name this delegate asks for. */
   ifnameRequest?: string;
+  /** Name recorded in network-status: `namespace/name` for a NetworkAttachmentDefinition. */
+  statusName?: string;
+  /** Runtime config for this attachment; each plugin gets the keys its `capabilities` declare. */
+  runtimeConfig?: JsonObject;
+  /** CNI_ARGS pairs for this attachment only (e.g. IP=, MAC= requested by the pod). */
+  extraArgs?: [string, string][];
 }
 
 const BARE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -131,5 +137,11 @@ export function pluginConfig(d: Delegate, pluginIndex: number, prevResult?: unkn
   }
   if (prevResult !== undefined) conf.prevResult = prevResult;
   else delete conf.prevResult;
+  if (d.runtimeConfig) {
+    // As a runtime does: only the capabilities this plugin declares.
+    const caps = isJsonObject(conf.capabilities) ? conf.capabilities : {};
+    const rc = Object.fromEntries(Object.entries(d.runtimeConfig).filter(([k]) => caps[k] === true));
+    if (Object.keys(rc).length) conf.runtimeConfig = rc;
+  }
   return conf;
 }

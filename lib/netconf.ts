@@ -98,7 +98,7 @@ export function loadNetconf(raw: JsonObject): NetConf {
     raw,
     name,
     cniVersion,
-    mode: kubeconfig ? "crd" : "legacy",
+    mode: kubeconfig || clusterNetwork ? "crd" : "legacy",
     delegates,
     cniDir: optString(raw, "cniDir") || DEFAULT_CNI_DIR,
     binDir: optString(raw, "binDir") || DEFAULT_BIN_DIR,

@@ -1,5 +1,6 @@
 /**
- * ADD: plan every attachment, record the plan, attach in order, and on any
+ * ADD: resolve the networks, plan every attachment, record the plan, attach
+ * in order, write the pod's network-status (Kubernetes mode), and on any
  * failure undo what this ADD did (newest first) so nothing is left behind.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -7,11 +8,13 @@ import { convertResult } from "../cni/convert.ts";
 import { type AnyResult, normaliseResult } from "../cni/result.ts";
 import { type PlannedAttachment, planAttachments } from "../attachment.ts";
 import { type CacheRecord, CACHE_KIND, readCache, removeCache, writeCache } from "../cache.ts";
+import { type Delegate, isJsonObject } from "../delegate.ts";
 import { addDelegate, delDelegate } from "../execute.ts";
 import { findPlugin } from "../invoke.ts";
-import { isJsonObject } from "../delegate.ts";
+import { buildNetworkStatus } from "../network-status.ts";
 import { UndoStack } from "../undo.ts";
-import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";
+import { type CommandContext, attachmentArgs, pluginDirs, pluginEnv } from "./context.ts";
+import type { Resolution } from "../k8s/resolve.ts";
 
 /** Every plugin binary (and IPAM plugin) must exist before anything is attached. */
 function resolvePlugins(plan: PlannedAttachment[], dirs: string[]): void {
@@ -36,16 +39,27 @@ function refuseSecondAdd(ctx: CommandContext): void {
   );
 }
 
+/** Kubernetes mode: the networks come from the API (loaded only in that mode). */
+async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Delegate[]; k8s?: Resolution }> {
+  if (ctx.netconf.mode !== "crd") return { delegates: ctx.netconf.delegates };
+  const k = await import("../k8s/resolve.ts");
+  await k.waitForReadiness(ctx.netconf.raw);
+  const k8s = await k.resolveKubernetesNetworks(ctx.netconf, ctx.args.args);
+  return { delegates: k8s.delegates, k8s };
+}
+
 export async function add(ctx: CommandContext): Promise<AnyResult> {
-  const { netconf, args } = ctx;
-  if (netconf.mode === "crd") {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `netconf: "kubeconfig" is set, but Kubernetes (CRD) mode is not available in this build`,
-      "remove \"kubeconfig\" to use the delegates list",
-    );
+  const { delegates, k8s } = await resolveDelegates(ctx);
+  try {
+    return await attach(ctx, delegates, k8s);
+  } finally {
+    await k8s?.client.close();
   }
-  const plan = planAttachments(netconf.delegates, args.ifName);
+}
+
+async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolution | undefined): Promise<AnyResult> {
+  const { netconf, args } = ctx;
+  const plan = planAttachments(delegates, args.ifName);
   resolvePlugins(plan, pluginDirs(ctx));
   refuseSecondAdd(ctx);
 
@@ -57,12 +71,18 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
     cniArgs: args.args,
     cniVersion: netconf.cniVersion,
     complete: false,
-    attachments: plan.map((a) => ({
-      network: a.delegate.name,
-      ifName: a.ifName,
-      isClusterNetwork: a.isClusterNetwork,
-      config: a.delegate.config,
-    })),
+    attachments: plan.map((a) => {
+      const cached: CacheRecord["attachments"][number] = {
+        network: a.delegate.name,
+        ifName: a.ifName,
+        isClusterNetwork: a.isClusterNetwork,
+        config: a.delegate.config,
+      };
+      if (a.delegate.runtimeConfig) cached.runtimeConfig = a.delegate.runtimeConfig;
+      if (a.delegate.extraArgs) cached.cniArgs = attachmentArgs(args.args, a.delegate.extraArgs);
+      if (a.delegate.statusName) cached.statusName = a.delegate.statusName;
+      return cached;
+    }),
   };
 
   const undo = new UndoStack();
@@ -78,30 +98,38 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
   let clusterResult: AnyResult;
   try {
     for (const [i, a] of plan.entries()) {
-      const o = { env: pluginEnv(ctx, a.ifName), timeoutMs: netconf.delegateTimeoutMs };
+      const cached = record.attachments[i];
+      const o = { env: pluginEnv(ctx, a.ifName, args.netns, cached.cniArgs ?? args.args), timeoutMs: netconf.delegateTimeoutMs };
       // The failed delegate is DELed too: it may have reserved an address before failing.
       undo.push(`DEL network "${a.delegate.name}" (${a.ifName})`, async () => {
         try {
-          await delDelegate(a.delegate, o, record.attachments[i].result);
+          await delDelegate(a.delegate, o, cached.result);
         } catch (e) {
-          if (record.attachments[i].result) leftover.add(i);
+          if (cached.result) leftover.add(i);
           throw e;
         }
       });
       try {
-        record.attachments[i].result = await addDelegate(a.delegate, o);
+        cached.result = await addDelegate(a.delegate, o);
       } catch (e) {
         const inner = e as CniError;
         throw new CniError(
           inner.code ?? ErrorCode.DelegateFailed,
-          `cannot attach network "${a.delegate.name}" as ${a.ifName}: ${inner.message}`,
+          `cannot attach network "${a.delegate.statusName ?? a.delegate.name}" as ${a.ifName}: ${inner.message}`,
           inner.details,
         );
       }
     }
+    const results = plan.map((a, i) => normaliseResult(record.attachments[i].result, a.delegate.cniVersion));
     const cluster = plan.findIndex((a) => a.isClusterNetwork);
-    const raw = record.attachments[cluster].result!;
-    clusterResult = convertResult(normaliseResult(raw, plan[cluster].delegate.cniVersion), netconf.cniVersion);
+    clusterResult = convertResult(results[cluster], netconf.cniVersion);
+    if (k8s?.pod) {
+      const statuses = plan.map((a, i) =>
+        buildNetworkStatus(a.delegate.statusName ?? a.delegate.name, a.ifName, a.isClusterNetwork, results[i]),
+      );
+      const { writeNetworkStatus } = await import("../k8s/status.ts");
+      await writeNetworkStatus(k8s.client, k8s.pod, statuses);
+    }
     record.complete = true;
     writeCache(netconf.cniDir, record);
   } catch (e) {

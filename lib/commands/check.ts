@@ -3,8 +3,7 @@
  * it returned at ADD as prevResult.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { readCache } from "../cache.ts";
-import { loadDelegate } from "../delegate.ts";
+import { cachedDelegate, readCache } from "../cache.ts";
 import { canCheck, checkDelegate } from "../execute.ts";
 import { type CommandContext, pluginEnv } from "./context.ts";
 
@@ -23,11 +22,12 @@ export async function check(ctx: CommandContext): Promise<void> {
     throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} did not complete`);
   }
   for (const [i, a] of rec.attachments.entries()) {
-    const d = loadDelegate(a.config, `cached attachment ${i}`, i, { name: netconf.name, cniVersion: rec.cniVersion });
+    const d = cachedDelegate(rec, i, netconf.name);
     // Delegates older than 0.4.0 have no CHECK; they are skipped, not failed.
     if (!canCheck(d) || !a.result) continue;
     try {
-      await checkDelegate(d, { env: pluginEnv(ctx, a.ifName), timeoutMs: netconf.delegateTimeoutMs }, a.result);
+      const env = pluginEnv(ctx, a.ifName, ctx.args.netns, a.cniArgs ?? rec.cniArgs);
+      await checkDelegate(d, { env, timeoutMs: netconf.delegateTimeoutMs }, a.result);
     } catch (e) {
       const inner = e as CniError;
       throw new CniError(

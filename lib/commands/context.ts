@@ -1,5 +1,5 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
-import type { CniArgs } from "../cni/args.ts";
+import { type CniArgs, parseCniArgs } from "../cni/args.ts";
 import type { NetConf } from "../netconf.ts";
 import type { PluginEnv } from "../invoke.ts";
 
@@ -13,12 +13,25 @@ export function pluginDirs(ctx: CommandContext): string[] {
   return [...new Set([...ctx.args.path, ctx.netconf.binDir])];
 }
 
-export function pluginEnv(ctx: CommandContext, ifName: string, netns = ctx.args.netns): PluginEnv {
+export function pluginEnv(ctx: CommandContext, ifName: string, netns = ctx.args.netns, args = ctx.args.args): PluginEnv {
   return {
     containerId: ctx.args.containerId,
     netns,
     ifName,
-    args: ctx.args.args,
+    args,
     path: pluginDirs(ctx),
   };
+}
+
+/**
+ * CNI_ARGS for one attachment: the runtime's, plus its own pairs (a pair
+ * replaces the runtime's value for the same key). IgnoreUnknown is added so
+ * plugins that do not know a key do not fail.
+ */
+export function attachmentArgs(base: string, extra: readonly [string, string][] | undefined): string {
+  if (!extra?.length) return base;
+  const pairs = new Map(parseCniArgs(base));
+  if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
+  for (const [k, v] of extra) pairs.set(k, v);
+  return [...pairs].map(([k, v]) => `${k}=${v}`).join(";");
 }

@@ -6,8 +6,8 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { planAttachments } from "../attachment.ts";
-import { type CachedAttachment, readCache, removeCache, writeCache } from "../cache.ts";
-import { type Delegate, loadDelegate } from "../delegate.ts";
+import { type CachedAttachment, cachedDelegate, readCache, removeCache, writeCache } from "../cache.ts";
+import type { Delegate } from "../delegate.ts";
 import { delDelegate } from "../execute.ts";
 import { type CommandContext, pluginEnv } from "./context.ts";
 
@@ -15,8 +15,27 @@ interface DelTarget {
   delegate: Delegate;
   ifName: string;
   netns: string;
+  cniArgs: string;
   prevResult?: CachedAttachment["result"];
   cached?: CachedAttachment;
+}
+
+/**
+ * Without a record: in Kubernetes mode try to resolve the pod's networks
+ * (briefly; the API may be down), else the config's delegates.
+ */
+async function fallbackDelegates(ctx: CommandContext): Promise<Delegate[]> {
+  if (ctx.netconf.mode === "crd") {
+    try {
+      const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
+      const r = await resolveKubernetesNetworks(ctx.netconf, ctx.args.args, { deadlineMs: 3000 });
+      await r.client.close();
+      return r.delegates;
+    } catch (e) {
+      process.stderr.write(`multus: DEL without a cache record could not resolve the pod's networks: ${(e as Error).message}\n`);
+    }
+  }
+  return ctx.netconf.delegates;
 }
 
 export async function del(ctx: CommandContext): Promise<void> {
@@ -26,19 +45,22 @@ export async function del(ctx: CommandContext): Promise<void> {
   if (read.state === "ok") {
     const rec = read.record;
     targets = rec.attachments.map((a, i) => ({
-      delegate: loadDelegate(a.config, `cached attachment ${i}`, i, { name: netconf.name, cniVersion: rec.cniVersion }),
+      delegate: cachedDelegate(rec, i, netconf.name),
       ifName: a.ifName,
       // The runtime may pass no netns on DEL; the one used at ADD is known.
       netns: args.netns || rec.netns,
+      cniArgs: a.cniArgs ?? rec.cniArgs,
       prevResult: a.result,
       cached: a,
     }));
   } else {
     // No (usable) record: DEL what the config names, so addresses are released.
-    targets = (netconf.delegates.length ? planAttachments(netconf.delegates, args.ifName) : []).map((a) => ({
+    const delegates = await fallbackDelegates(ctx);
+    targets = (delegates.length ? planAttachments(delegates, args.ifName) : []).map((a) => ({
       delegate: a.delegate,
       ifName: a.ifName,
       netns: args.netns,
+      cniArgs: args.args,
     }));
   }
 
@@ -47,7 +69,7 @@ export async function del(ctx: CommandContext): Promise<void> {
     try {
       await delDelegate(
         t.delegate,
-        { env: pluginEnv(ctx, t.ifName, t.netns), timeoutMs: netconf.delegateTimeoutMs },
+        { env: pluginEnv(ctx, t.ifName, t.netns, t.cniArgs), timeoutMs: netconf.delegateTimeoutMs },
         t.prevResult,
       );
     } catch (e) {

@@ -1,0 +1,223 @@
+/**
+ * Kubernetes mode: which networks a pod gets, in order, resolved before any
+ * delegate runs.
+ *
+ * 1. The cluster network: the pod's `v1.multus-cni.io/default-network`
+ *    annotation, else `clusterNetwork`, else `delegates[0]`.
+ * 2. The rest of `delegates`, then `defaultNetworks` (not for pods in
+ *    `systemNamespaces`).
+ * 3. The pod's `k8s.v1.cni.cncf.io/networks` annotation (NADs), or, when it
+ *    has none, the legacy `networks` annotation (old `Network` objects).
+ */
+import { existsSync } from "node:fs";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "../delegate.ts";
+import type { NetConf } from "../netconf.ts";
+import {
+  DEFAULT_NETWORK_ANNOTATION,
+  LEGACY_NETWORKS_ANNOTATION,
+  NETWORKS_ANNOTATION,
+  type NetworkSelection,
+  parseDefaultNetworkAnnotation,
+  parseLegacyNetworks,
+  parseNetworkSelections,
+} from "../selection.ts";
+import { type KubeClient, createKubeClient } from "./client.ts";
+import { NetworkSource, findConfByName, loadConfPath } from "./networks.ts";
+import { type Pod, getPod, podRefFromArgs } from "./pod.ts";
+
+export interface Resolution {
+  /** In attachment order; the cluster network first (or flagged `masterplugin` in legacy naming). */
+  delegates: Delegate[];
+  client: KubeClient;
+  pod?: Pod;
+}
+
+export interface ResolveOptions {
+  /** Bound on all API calls of this resolution, in ms. */
+  deadlineMs?: number;
+}
+
+function strList(raw: JsonObject, key: string, fallback: string[]): string[] {
+  const v = raw[key];
+  if (v === undefined) return fallback;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: "${key}" must be a list of strings`);
+  }
+  return v as string[];
+}
+
+function str(raw: JsonObject, key: string, fallback: string): string {
+  const v = raw[key];
+  if (v === undefined || v === "") return fallback;
+  if (typeof v !== "string") throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: "${key}" must be a string`);
+  return v;
+}
+
+/** Namespaces any pod may reference when isolation is on (`default` unless configured). */
+export function globalNamespaces(raw: JsonObject): string[] {
+  const v = str(raw, "globalNamespaces", "default");
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Merge the pod's cni-args into `args.cni` of every plugin config (the pod wins per key). */
+function withCniArgs(conf: JsonObject, cniArgs: Record<string, unknown>): JsonObject {
+  const merge = (c: JsonObject): JsonObject => {
+    const args = isJsonObject(c.args) ? c.args : {};
+    const cni = isJsonObject(args.cni) ? args.cni : {};
+    return { ...c, args: { ...args, cni: { ...cni, ...cniArgs } } };
+  };
+  if (Array.isArray(conf.plugins)) return { ...conf, plugins: conf.plugins.map((p) => (isJsonObject(p) ? merge(p) : p)) };
+  return merge(conf);
+}
+
+function selectionRuntime(sel: NetworkSelection): { runtimeConfig?: JsonObject; extraArgs?: [string, string][] } {
+  const rc: JsonObject = {};
+  const extra: [string, string][] = [];
+  if (sel.ips?.length) {
+    rc.ips = sel.ips;
+    extra.push(["IP", sel.ips.join(",")]);
+  }
+  if (sel.mac) {
+    rc.mac = sel.mac;
+    extra.push(["MAC", sel.mac]);
+  }
+  if (sel.infinibandGuid) rc.infinibandGUID = sel.infinibandGuid;
+  if (sel.bandwidth) rc.bandwidth = sel.bandwidth;
+  if (sel.portMappings?.length) rc.portMappings = sel.portMappings;
+  if (sel.deviceID) rc.deviceID = sel.deviceID;
+  const out: { runtimeConfig?: JsonObject; extraArgs?: [string, string][] } = {};
+  if (Object.keys(rc).length) out.runtimeConfig = rc;
+  if (extra.length) out.extraArgs = extra;
+  return out;
+}
+
+class Builder {
+  readonly delegates: Delegate[] = [];
+  constructor(private readonly netconf: NetConf) {}
+
+  add(conf: JsonObject, path: string, extra: Partial<Delegate> = {}, masterplugin = false): Delegate {
+    const d = loadDelegate(conf, path, this.delegates.length, { name: this.netconf.name, cniVersion: this.netconf.cniVersion });
+    // Naming in Kubernetes mode is by position; a stray flag in a config must not change it.
+    d.masterplugin = masterplugin;
+    Object.assign(d, extra);
+    this.delegates.push(d);
+    return d;
+  }
+}
+
+/** A network named in the netconf: a NAD in multusNamespace, a conf file by name, or a path. */
+async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, multusNamespace: string): Promise<{ conf: JsonObject; statusName: string }> {
+  if (name.includes("/") && existsSync(name)) return { conf: loadConfPath(name), statusName: "" };
+  const nad = await src.nadConfig(multusNamespace, name);
+  if (nad) return { conf: nad, statusName: `${multusNamespace}/${name}` };
+  const file = findConfByName(netconf.confDir, name);
+  if (file) return { conf: file, statusName: "" };
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `network "${name}" not found: no NetworkAttachmentDefinition ${multusNamespace}/${name}, no conf file named "${name}" in ${netconf.confDir}`,
+  );
+}
+
+export async function waitForReadiness(raw: JsonObject, timeoutMs = 10_000): Promise<void> {
+  const file = str(raw, "readinessindicatorfile", "");
+  if (!file) return;
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() >= deadline) {
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `the cluster network is not ready: ${file} does not exist (waited ${timeoutMs / 1000}s)`,
+        "check that the default network's own pods are running",
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: string, opts: ResolveOptions = {}): Promise<Resolution> {
+  const raw = netconf.raw;
+  const multusNamespace = str(raw, "multusNamespace", "kube-system");
+  const systemNamespaces = strList(raw, "systemNamespaces", ["kube-system"]);
+  const defaultNetworks = strList(raw, "defaultNetworks", []);
+  const client = await createKubeClient({ kubeconfig: netconf.kubeconfig, deadlineMs: opts.deadlineMs });
+  const src = new NetworkSource(client, netconf.confDir);
+  const ref = podRefFromArgs(cniArgs);
+  const pod = ref ? await getPod(client, ref) : undefined;
+  const annotations = pod?.annotations ?? {};
+  const b = new Builder(netconf);
+  const runtimeConfig = isJsonObject(raw.runtimeConfig) ? { runtimeConfig: raw.runtimeConfig } : {};
+
+  // Legacy `networks` annotation without always_use_default: its networks replace the config's.
+  const legacyValue = annotations[LEGACY_NETWORKS_ANNOTATION];
+  const useNad = (annotations[NETWORKS_ANNOTATION] ?? "").trim() !== "";
+  const legacy = !useNad && legacyValue !== undefined && legacyValue.trim() !== "" ? parseLegacyNetworks(legacyValue) : undefined;
+  if (legacy && legacy.length && raw.always_use_default !== true) {
+    const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
+    const flagged = confs.findIndex((c) => c.masterplugin === true);
+    confs.forEach((c, i) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === (flagged >= 0 ? flagged : 0)));
+    return { delegates: b.delegates, client, pod };
+  }
+
+  // 1. The cluster network.
+  const defaultAnno = annotations[DEFAULT_NETWORK_ANNOTATION];
+  if (defaultAnno !== undefined && defaultAnno.trim() !== "") {
+    const sel = parseDefaultNetworkAnnotation(defaultAnno, multusNamespace);
+    const conf = await src.requireNad(sel.namespace, sel.name);
+    const extra: Partial<Delegate> = { statusName: `${sel.namespace}/${sel.name}`, ...runtimeConfig };
+    if (sel.interface) extra.ifnameRequest = sel.interface;
+    b.add(conf, `${sel.namespace}/${sel.name}`, extra, !!legacy);
+  } else if (raw.clusterNetwork) {
+    const name = str(raw, "clusterNetwork", "");
+    const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
+    b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig }, !!legacy);
+  } else if (netconf.delegates.length) {
+    const [first] = netconf.delegates;
+    b.add(first.config, "delegates[0]", { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
+  } else {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: no cluster network: set "delegates" or "clusterNetwork"`);
+  }
+
+  // 2. The config's other delegates, then defaultNetworks.
+  // With clusterNetwork the delegates list is not used at all.
+  if (!raw.clusterNetwork) {
+    netconf.delegates.slice(1).forEach((d, i) => {
+      b.add(d.config, `delegates[${i + 1}]`, d.ifnameRequest ? { ifnameRequest: d.ifnameRequest } : {});
+    });
+  }
+  if (!pod || !systemNamespaces.includes(pod.namespace)) {
+    for (const name of defaultNetworks) {
+      const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
+      b.add(conf, `defaultNetworks ${name}`, statusName ? { statusName } : {});
+    }
+  }
+
+  // 3. The pod's own selections.
+  if (legacy) {
+    const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
+    confs.forEach((c) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }));
+  } else if (useNad && pod) {
+    const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
+    if (raw.namespaceIsolation === true) {
+      const allowed = new Set([pod.namespace, ...globalNamespaces(raw)]);
+      for (const s of selections) {
+        if (!allowed.has(s.namespace)) {
+          throw new CniError(
+            ErrorCode.InvalidNetworkConfig,
+            `namespace isolation: pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${s.namespace}/${s.name}`,
+            `allowed namespaces: ${[...allowed].join(", ")} (netconf "globalNamespaces")`,
+          );
+        }
+      }
+    }
+    // All distinct NADs are fetched together; each at most once.
+    const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
+    selections.forEach((s, i) => {
+      const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
+      const extra: Partial<Delegate> = { statusName: `${s.namespace}/${s.name}`, ...selectionRuntime(s) };
+      if (s.interface) extra.ifnameRequest = s.interface;
+      b.add(conf, `${s.namespace}/${s.name}`, extra);
+    });
+  }
+  return { delegates: b.delegates, client, pod };
+}

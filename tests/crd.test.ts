@@ -1,0 +1,324 @@
+// Kubernetes mode end to end: the built plugin, a kube-apiserver-like HTTPS
+// server, real netns and the reference plugins.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
+import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
+import { type CniCall, runPlugin } from "./helpers/run-plugin.ts";
+import { type Scenario, scenario } from "./helpers/scenario.ts";
+
+interface Status {
+  name: string;
+  interface: string;
+  ips?: string[];
+  mac?: string;
+  default?: boolean;
+}
+
+let api: ApiServer;
+t.before(async () => {
+  api = await startApiServer();
+});
+t.teardown(() => api.stop());
+
+let podCounter = 0;
+
+/** A pod in `namespace` with annotations, plus the env a kubelet would pass. */
+function pod(namespace: string, annotations: Record<string, string> = {}) {
+  const name = `pod-${++podCounter}`;
+  const stored = api.putPod({ metadata: { name, namespace, annotations } });
+  return {
+    name,
+    namespace,
+    uid: stored.metadata.uid!,
+    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=c${podCounter};K8S_POD_UID=${stored.metadata.uid}`,
+    containerId: `crd-${podCounter}`,
+  };
+}
+
+function statusOf(namespace: string, name: string): Status[] {
+  const p = api.getPod(namespace, name)!;
+  const v = p.metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"];
+  return v ? (JSON.parse(v) as Status[]) : [];
+}
+
+function kubeNetconf(s: Scenario, extra: Record<string, unknown> = {}) {
+  return s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token" }), ...extra });
+}
+
+/** NADs built from the scenario's ptp config, on distinct subnets. */
+function ptpNad(s: Scenario, namespace: string, name: string, subnet: number, extra: Record<string, unknown> = {}) {
+  api.putNad(namespace, name, { ...s.ptp({ name, ipam: { type: "host-local", subnet: s.subnets[subnet].cidr, dataDir: s.ipamDir } }), ...extra });
+}
+
+t.test("comma form with custom interface names and a cross-namespace NAD; network-status matches the pod", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "net-a", 1);
+  ptpNad(s, "other", "net-b", 2);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a@data0, other/net-b" });
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.same(links(ns.name).sort(), ["data0", "eth0", "net2"]);
+
+  const st = statusOf("ns1", p.name);
+  t.same(st.map((x) => [x.name, x.interface, !!x.default]), [
+    ["br-net", "eth0", true],
+    ["ns1/net-a", "data0", false],
+    ["other/net-b", "net2", false],
+  ]);
+  for (const e of st) {
+    t.same(e.ips, addresses(ns.name, e.interface).map((a) => a.split("/")[0]), `${e.interface} ips`);
+    t.match(e.mac, /^[0-9a-f:]{17}$/);
+  }
+  t.equal(api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/networks-status"], api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"]);
+
+  // API economy: one pod GET, one GET per network, one status write.
+  t.equal(api.counts("GET", "/api/v1/namespaces/ns1/pods/"), 1);
+  t.equal(api.counts("GET", "/apis/k8s.cni.cncf.io/"), 2);
+  t.equal(api.counts("PATCH"), 1);
+  t.equal(api.counts("*"), 4);
+
+  t.equal((await runPlugin({ ...call, command: "CHECK" })).code, 0, "CHECK covers the annotation networks too");
+  api.clearRequests();
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 0, d.stdout);
+  t.equal(api.counts("*"), 0, "DEL works from the cache, without the API");
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+});
+
+t.test("JSON form: interface, requested IP (ips capability) and the same NAD twice", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  api.putNad("ns1", "net-ip", s.bridge({ name: "net-ip", capabilities: { ips: true }, ipam: { type: "host-local", subnet: s.subnets[1].cidr, dataDir: s.ipamDir } }));
+  const want = `${s.subnets[1].prefix}.77`;
+  const p = pod("ns1", {
+    "k8s.v1.cni.cncf.io/networks": JSON.stringify([
+      { name: "net-ip", interface: "fixed0", ips: [`${want}/24`] },
+      { name: "net-ip" },
+    ]),
+  });
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "fixed0", "net2"]);
+  t.same(addresses(ns.name, "fixed0"), [`${want}/24`]);
+  t.equal(api.counts("GET", "/apis/k8s.cni.cncf.io/"), 1, "a NAD listed twice is fetched once");
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  t.same(reservations(s.ipamDir), []);
+});
+
+t.test("a missing NAD fails the ADD by name, before anything is attached", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "exists", 1);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "exists,ghost" });
+  api.clearRequests();
+  const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+  t.equal(r.json!.code, 7);
+  t.match(r.json!.msg, /NetworkAttachmentDefinition ns1\/ghost not found/);
+  t.same(links(ns.name), []);
+  t.equal(api.counts("PATCH"), 0);
+  t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
+t.test("a pod without annotation gets the cluster network only", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(links(ns.name), ["eth0"]);
+  t.same(statusOf("ns1", p.name).map((x) => x.name), ["br-net"]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("legacy networks annotation with kubernetes.com/v1 Network objects: first is master, others net0, net1", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const body = (i: number) => JSON.stringify([{ cniVersion: "1.0.0", ipam: { type: "host-local", subnet: s.subnets[i].cidr, dataDir: s.ipamDir } }]);
+  api.putObject("kubernetes.com/v1", "default", "networks", {
+    metadata: { name: "br-conf" },
+    plugin: "bridge",
+    args: JSON.stringify([{ cniVersion: "1.0.0", bridge: s.bridgeName, ipam: { type: "host-local", subnet: s.subnets[0].cidr, dataDir: s.ipamDir } }]),
+  });
+  api.putObject("kubernetes.com/v1", "default", "networks", { metadata: { name: "ptp-one" }, plugin: "ptp", args: body(1) });
+  api.putObject("kubernetes-network.cni.cncf.io/v1", "default", "networks", { metadata: { name: "ptp-two" }, plugin: "ptp", args: body(2) });
+  const p = pod("default", { networks: '[{"name":"br-conf"},{"name":"ptp-one"},{"name":"ptp-two"}]' });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net0", "net1"]);
+  t.match(addresses(ns.name, "eth0")[0], s.subnets[0].prefix);
+  t.match(addresses(ns.name, "net0")[0], s.subnets[1].prefix);
+  t.match(addresses(ns.name, "net1")[0], s.subnets[2].prefix);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  t.same(reservations(s.ipamDir), []);
+});
+
+t.test("always_use_default: the netconf's delegates first, then the legacy networks", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  api.putObject("kubernetes.com/v1", "ns1", "networks", {
+    metadata: { name: "extra" },
+    plugin: "ptp",
+    args: JSON.stringify([{ cniVersion: "1.0.0", ipam: { type: "host-local", subnet: s.subnets[1].cidr, dataDir: s.ipamDir } }]),
+  });
+  const p = pod("ns1", { networks: '[{"name":"extra"}]' });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s, { always_use_default: true }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net0"]);
+  t.match(addresses(ns.name, "eth0")[0], s.subnets[0].prefix);
+  t.match(addresses(ns.name, "net0")[0], s.subnets[1].prefix);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("namespaceIsolation refuses other namespaces unless global", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "kube-system", "shared", 1);
+  const p = pod("tenant", { "k8s.v1.cni.cncf.io/networks": "kube-system/shared" });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s, { namespaceIsolation: true }) };
+  api.clearRequests();
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.json!.code, 7);
+  t.match(r.json!.msg, /namespace isolation: pod tenant\/pod-\d+ may not use NetworkAttachmentDefinition kube-system\/shared/);
+  t.match(r.json!.details, /allowed namespaces: tenant, default/);
+  t.equal(api.counts("GET", "/apis/"), 0, "refused before the NAD is read");
+  t.same(links(ns.name), []);
+
+  const ok = await runPlugin({
+    ...call,
+    command: "ADD",
+    stdin: kubeNetconf(s, { namespaceIsolation: true, globalNamespaces: "default, kube-system" }),
+  });
+  t.equal(ok.code, 0, ok.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net1"]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("DEL with the API server stopped works from the cache", async (t) => {
+  const own = await startApiServer();
+  t.teardown(() => own.stop());
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  own.putNad("ns1", "net-a", s.ptp({ name: "net-a" }));
+  const stored = own.putPod({ metadata: { name: "p", namespace: "ns1", annotations: { "k8s.v1.cni.cncf.io/networks": "net-a" } } });
+  const conf = s.netconf([s.bridge()], { kubeconfig: own.writeKubeconfig(s.dir, { auth: "clientCert" }) });
+  const call: CniCall = {
+    containerId: "crd-down",
+    netns: ns.path,
+    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p;K8S_POD_UID=${stored.metadata.uid}`,
+    stdin: conf,
+  };
+  const a = await runPlugin({ ...call, command: "ADD" });
+  t.equal(a.code, 0, a.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net1"]);
+  await own.stop();
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 0, d.stdout);
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+});
+
+t.test("first requests failing with 500 and 429 are retried", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "net-a", 1);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a" });
+  api.failNext(1, 500, { pathPrefix: "/api/v1/" , method: "GET" });
+  api.failNext(1, 429, { pathPrefix: "/apis/k8s.cni.cncf.io/", retryAfter: 0 });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(statusOf("ns1", p.name).map((x) => x.name), ["br-net", "ns1/net-a"]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("a failed network-status write rolls the ADD back", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "net-a", 1);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a" });
+  api.forbid(`/api/v1/namespaces/ns1/pods/${p.name}/status`, "PATCH");
+  t.teardown(() => api.clearFaults());
+  const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+  t.equal(r.code, 1);
+  t.match(r.json!.msg, /write network-status of pod ns1\/pod-\d+: 403 Forbidden/);
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+  t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
+t.test("a pod UID that differs from the runtime's is a stale pod: ADD fails, nothing attached", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const r = await runPlugin({
+    command: "ADD",
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args.replace(p.uid, "00000000-0000-0000-0000-000000000000"),
+    stdin: kubeNetconf(s),
+  });
+  t.equal(r.code, 1);
+  t.match(r.json!.msg, /expected UID "00000000-0000-0000-0000-000000000000".*the pod was replaced/);
+  t.same(links(ns.name), []);
+});
+
+t.test("default-network annotation replaces the cluster network; clusterNetwork and defaultNetworks by NAD", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  api.putNad("kube-system", "cluster", s.bridge({ name: "cluster" }));
+  ptpNad(s, "kube-system", "always", 1);
+  ptpNad(s, "kube-system", "special", 2);
+  const conf = s.netconf([], {
+    kubeconfig: api.writeKubeconfig(s.dir, { auth: "tokenFile" }),
+    clusterNetwork: "cluster",
+    defaultNetworks: ["always"],
+  });
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf };
+  const a = await runPlugin({ ...call, command: "ADD" });
+  t.equal(a.code, 0, a.stdout);
+  t.same(statusOf("ns1", p.name).map((x) => [x.name, x.interface]), [
+    ["kube-system/cluster", "eth0"],
+    ["kube-system/always", "net1"],
+  ]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+
+  const q = pod("ns1", { "v1.multus-cni.io/default-network": "special" });
+  const call2: CniCall = { containerId: q.containerId, netns: ns.path, args: q.args, stdin: conf };
+  t.equal((await runPlugin({ ...call2, command: "ADD" })).code, 0);
+  t.same(statusOf("ns1", q.name).map((x) => [x.name, x.interface]), [
+    ["kube-system/special", "eth0"],
+    ["kube-system/always", "net1"],
+  ]);
+  t.match(addresses(ns.name, "eth0")[0], s.subnets[2].prefix);
+  t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
+
+  const sys = pod("kube-system");
+  const call3: CniCall = { containerId: sys.containerId, netns: ns.path, args: sys.args, stdin: conf };
+  t.equal((await runPlugin({ ...call3, command: "ADD" })).code, 0);
+  t.same(links(ns.name), ["eth0"], "no defaultNetworks for pods in systemNamespaces");
+  t.equal((await runPlugin({ ...call3, command: "DEL" })).code, 0);
+});
+
+t.test("a wrong token is a clear 401, nothing attached", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const conf = s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token", token: "wrong-token-value", fileName: "bad.yaml" }) });
+  const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf });
+  t.equal(r.json!.code, 103);
+  t.match(r.json!.msg, /get pod ns1\/pod-\d+: 401 Unauthorized/);
+  t.notMatch(r.stdout + r.stderr, /wrong-token-value/, "the token never appears in output");
+  t.same(links(ns.name), []);
+});
