@@ -322,3 +322,31 @@ t.test("a wrong token is a clear 401, nothing attached", async (t) => {
   t.notMatch(r.stdout + r.stderr, /wrong-token-value/, "the token never appears in output");
   t.same(links(ns.name), []);
 });
+
+t.test("a NAD without spec.config uses the conf file of that name in confDir", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const confDir = join(s.dir, "net.d");
+  mkdirSync(confDir);
+  writeFileSync(join(confDir, "50-ondisk.conf"), JSON.stringify(s.ptp({ name: "ondisk" })));
+  api.putNad("ns1", "ondisk", { metadata: {}, spec: {} });
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "ondisk" });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s, { confDir }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.match(addresses(ns.name, "net1")[0], s.subnets[1].prefix);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("a 409 on the status write is retried", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  api.failNext(2, 409, { method: "PATCH" });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});

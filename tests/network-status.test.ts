@@ -1,0 +1,35 @@
+// network-status entries built from delegate results.
+import t from "tap";
+import { buildNetworkStatus } from "../lib/network-status.ts";
+import { normaliseResult } from "../lib/cni/result.ts";
+
+t.test("bridge-like result: the sandbox interface, its IPs without prefix, its MAC", async (t) => {
+  const r = normaliseResult(
+    {
+      cniVersion: "1.0.0",
+      interfaces: [
+        { name: "cni0", mac: "00:00:00:00:00:01" },
+        { name: "veth1", mac: "00:00:00:00:00:02" },
+        { name: "eth0", mac: "0a:58:0a:f4:00:05", sandbox: "/run/netns/x" },
+      ],
+      ips: [{ address: "10.244.0.5/24", gateway: "10.244.0.1", interface: 2 }],
+      routes: [{ dst: "0.0.0.0/0", gw: "10.244.0.1" }],
+      dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] },
+    },
+    "1.0.0",
+  );
+  t.same(buildNetworkStatus("cbr0", "eth0", true, r), {
+    name: "cbr0",
+    interface: "eth0",
+    ips: ["10.244.0.5"],
+    mac: "0a:58:0a:f4:00:05",
+    default: true,
+    dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] },
+    gateway: ["10.244.0.1"],
+  });
+});
+
+t.test("a result without interfaces still gives an entry with its IPs", async (t) => {
+  const r = normaliseResult({ cniVersion: "0.2.0", ip4: { ip: "10.9.0.2/16" } }, "0.2.0");
+  t.same(buildNetworkStatus("ns/net-a", "net1", false, r), { name: "ns/net-a", interface: "net1", ips: ["10.9.0.2"], dns: {} });
+});
