@@ -64,7 +64,7 @@ const cases = {
   multusAdd: null, // filled below from the multus case's halves
   version: () => exec(PLUGIN, "VERSION", "eth0"),
   nodeFloor: () => {
-    const r = spawnSync(process.execPath, ["-e", "0"]);
+    const r = spawnSync(process.execPath, ["-e", "0"], { env: { PATH: process.env.PATH } });
     if (r.status !== 0) throw new Error("node -e 0 failed");
   },
 };
