@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 /** Entry point: read env, argv and stdin, dispatch, print. */
 import { readFileSync, writeSync } from "node:fs";
-import { cli } from "./lib/cli.ts";
+import { cli } from "./lib/cli/index.ts";
 import { dispatch } from "./lib/dispatch.ts";
 
-function print(fd: number, text: string): void {
+function print(fd: number, text: string | undefined): void {
   if (text) writeSync(fd, text);
 }
 
 async function main(): Promise<number> {
   if (!process.env.CNI_COMMAND) {
-    const human = cli(process.argv.slice(2));
+    const human = await cli(process.argv.slice(2));
     if (human) {
-      print(human.exitCode === 0 ? 1 : 2, human.stdout);
+      print(1, human.stdout);
+      print(2, human.stderr);
       return human.exitCode;
     }
   }

@@ -35,8 +35,8 @@ t.test("version prints the product version", async (t) => {
   t.match(r.stdout, /^multus \d+\.\d+\.\d+ \(CNI 0\.1\.0, .*1\.1\.0\)\n$/);
 });
 
-t.test("an unknown argument is a usage error", async (t) => {
+t.test("an unknown command is a usage error", async (t) => {
   const r = await runPlugin({ argv: ["frobnicate"], stdin: "" });
   t.equal(r.code, 2);
-  t.match(r.stderr, /unknown argument "frobnicate"/);
+  t.match(r.stderr, /unknown command "frobnicate"/);
 });
