@@ -141,5 +141,6 @@ export function cachedDelegate(rec: CacheRecord, index: number, netconfName: str
   const a = rec.attachments[index];
   const d = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, { name: netconfName, cniVersion: rec.cniVersion });
   if (a.runtimeConfig) d.runtimeConfig = a.runtimeConfig;
+  if (a.statusName) d.statusName = a.statusName;
   return d;
 }

@@ -8,6 +8,7 @@ import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
 import { decodeNetconf, loadNetconf, peekVersion } from "./netconf.ts";
 import type { JsonObject } from "./delegate.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { type Logger, NO_LOG, createLogger } from "./log.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -21,15 +22,28 @@ function json(v: unknown): string {
   return `${JSON.stringify(v, null, 2)}\n`;
 }
 
-async function run(verb: Verb, env: Env, raw: JsonObject): Promise<unknown> {
+function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
+  const log = createLogger({
+    logFile: typeof raw.logFile === "string" ? raw.logFile : undefined,
+    logLevel: typeof raw.logLevel === "string" ? raw.logLevel : undefined,
+    logToStderr: raw.logToStderr === true,
+  });
+  if (!log.enabled("error")) return log;
+  const args = new Map(env.CNI_ARGS ? env.CNI_ARGS.split(";").map((p) => p.split("=", 2) as [string, string]) : []);
+  const pod = args.get("K8S_POD_NAMESPACE") && args.get("K8S_POD_NAME") ? `${args.get("K8S_POD_NAMESPACE")}/${args.get("K8S_POD_NAME")}` : undefined;
+  return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod } : {}) });
+}
+
+async function run(verb: Verb, env: Env, raw: JsonObject, log: Logger): Promise<unknown> {
   const args = readCniArgs(env, verb);
   const netconf = loadNetconf(raw);
+  if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });
   if (verb === "CHECK" || verb === "GC" || verb === "STATUS") {
     if (!versionAllows(netconf.cniVersion, verb)) {
       throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${verb}`, `config is "${netconf.cniVersion}"`);
     }
   }
-  const ctx: CommandContext = { args, netconf };
+  const ctx: CommandContext = { args, netconf, log };
   // Each verb is loaded on demand so a DEL does not pay for ADD's code paths.
   switch (verb) {
     case "ADD":
@@ -53,6 +67,7 @@ async function run(verb: Verb, env: Env, raw: JsonObject): Promise<unknown> {
  */
 export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<Reply> {
   let raw: JsonObject | undefined;
+  let log: Logger = NO_LOG;
   try {
     const verb = readVerb(env);
     if (verb === undefined) {
@@ -70,10 +85,14 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
       readCniArgs(env, verb);
       throw e;
     }
-    const result = await run(verb, env, raw);
+    log = loggerFor(raw, env, verb);
+    const started = Date.now();
+    const result = await run(verb, env, raw, log);
+    log.info(`${verb} done`, { ms: Date.now() - started });
     return { stdout: result === undefined ? "" : json(result), exitCode: 0 };
   } catch (e) {
     const err = toCniError(e);
+    log.error(err.message, { code: err.code, ...(err.details ? { details: err.details } : {}) });
     return { stdout: json(err.toJSON(peekVersion(raw) ?? CURRENT_VERSION)), exitCode: 1 };
   }
 }

@@ -111,6 +111,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
       });
       try {
         cached.result = await addDelegate(a.delegate, o);
+        ctx.log.info("attached", { network: a.delegate.statusName ?? a.delegate.name, interface: a.ifName });
       } catch (e) {
         const inner = e as CniError;
         throw new CniError(
@@ -134,6 +135,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
     writeCache(netconf.cniDir, record);
   } catch (e) {
     const failures = await undo.unwind();
+    ctx.log.info("rolled back", { problems: failures });
     if (failures.length && e instanceof CniError) {
       const details = [e.details, `rollback:\n${failures.join("\n")}`].filter(Boolean).join("\n");
       throw new CniError(e.code, e.message, details);

@@ -1,11 +1,13 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
 import { type CniArgs, parseCniArgs } from "../cni/args.ts";
 import type { NetConf } from "../netconf.ts";
+import type { Logger } from "../log.ts";
 import type { PluginEnv } from "../invoke.ts";
 
 export interface CommandContext {
   args: CniArgs;
   netconf: NetConf;
+  log: Logger;
 }
 
 /** Plugin search dirs: CNI_PATH first, then the netconf's binDir. */

@@ -32,7 +32,7 @@ async function fallbackDelegates(ctx: CommandContext): Promise<Delegate[]> {
       await r.client.close();
       return r.delegates;
     } catch (e) {
-      process.stderr.write(`multus: DEL without a cache record could not resolve the pod's networks: ${(e as Error).message}\n`);
+      ctx.log.error("DEL without a cache record could not resolve the pod's networks", { problem: (e as Error).message });
     }
   }
   return ctx.netconf.delegates;
@@ -72,6 +72,7 @@ export async function del(ctx: CommandContext): Promise<void> {
         { env: pluginEnv(ctx, t.ifName, t.netns, t.cniArgs), timeoutMs: netconf.delegateTimeoutMs },
         t.prevResult,
       );
+      ctx.log.info("detached", { network: t.delegate.statusName ?? t.delegate.name, interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
     }
@@ -81,10 +82,8 @@ export async function del(ctx: CommandContext): Promise<void> {
     removeCache(netconf.cniDir, args.containerId);
     // Without a record nothing proves these networks were ever attached (a
     // rolled-back ADD, a repeated DEL): their failures must not block the
-    // pod's teardown forever, so they are reported on stderr only.
-    if (failed.length) {
-      process.stderr.write(`multus: DEL without a cache record, ignored: ${failed.map((f) => f.message).join("; ")}\n`);
-    }
+    // pod's teardown forever, so they are only logged.
+    if (failed.length) ctx.log.error("DEL without a cache record: failures ignored", { problems: failed.map((f) => f.message) });
     return;
   }
   if (failed.length === 0) {
