@@ -19,6 +19,7 @@ Commands for a person:
   multus install     copy this file into the CNI bin dir and make it the first network config
   multus uninstall   undo install
   multus status      list the attachments cached on this node
+  multus doctor      check this node: config order, plugins, cache dir, API, CRD, RBAC
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
 
@@ -50,6 +51,16 @@ Removes 00-multus.conf (only if multus install wrote it) and DIR/multus.
 
 Lists the containers with cached attachments (default dir ${DEFAULT_CNI_DIR}):
 container ID, state, netns and interface=network pairs.
+`,
+  doctor: `usage: multus doctor [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH]
+
+Checks the node and prints one line per check, with a fix for each failure:
+is multus the first config in the conf dir (default /etc/cni/net.d); is every
+plugin it delegates to in the bin dir (default /opt/cni/bin); is the cache dir
+writable; with a kubeconfig (given, or from the multus config): is it
+readable, is the API reachable, is the NetworkAttachmentDefinition CRD
+installed, and does RBAC allow what the plugin needs. Exit code 1 when a
+check fails.
 `,
   version: "usage: multus version\n",
 };
@@ -112,6 +123,17 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
         }
         const kubeconfig = f.values.get("kubeconfig");
         return ok(m.install({ ...common, ...(kubeconfig ? { kubeconfig } : {}), self: m.selfPath(), version: PRODUCT_VERSION }));
+      }
+      case "doctor": {
+        const f = parseFlags(args, ["bin-dir", "conf-dir", "kubeconfig"], []);
+        const { doctor } = await import("./doctor.ts");
+        const kubeconfig = f.values.get("kubeconfig");
+        const r = await doctor({
+          binDir: f.values.get("bin-dir") ?? "/opt/cni/bin",
+          confDir: f.values.get("conf-dir") ?? "/etc/cni/net.d",
+          ...(kubeconfig ? { kubeconfig } : {}),
+        });
+        return { stdout: `${r.lines.join("\n")}\n`, exitCode: r.ok ? 0 : 1 };
       }
       case "status": {
         const f = parseFlags(args, ["cni-dir"], []);

@@ -24,6 +24,8 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
+type Method = "GET" | "PATCH" | "POST";
+
 export type PatchType = "merge" | "strategic" | "json";
 
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -36,6 +38,7 @@ export interface KubeClient {
   /** GET a path; the decoded JSON object. */
   get(path: string, what: string): Promise<Record<string, unknown>>;
   patch(path: string, body: unknown, type: PatchType, what: string): Promise<Record<string, unknown>>;
+  post(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -121,7 +124,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   });
   const base = url.pathname.replace(/\/$/, "");
 
-  async function once(method: "GET" | "PATCH", path: string, what: string, body?: string, contentType?: string) {
+  async function once(method: Method, path: string, what: string, body?: string, contentType?: string) {
     let res;
     try {
       res = await client.request({
@@ -147,7 +150,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     throw apiErrorFromResponse(what, res.statusCode, text, Number.isFinite(ra) ? ra : undefined);
   }
 
-  async function call(method: "GET" | "PATCH", path: string, what: string, body?: string, contentType?: string) {
+  async function call(method: Method, path: string, what: string, body?: string, contentType?: string) {
     const deadline = Date.now() + deadlineMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -165,6 +168,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   return {
     get: (path, what) => call("GET", path, what),
     patch: (path, body, type, what) => call("PATCH", path, what, JSON.stringify(body), PATCH_CONTENT_TYPE[type]),
+    post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
     close: () => client.close(),
   };
 }
