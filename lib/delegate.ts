@@ -27,6 +27,8 @@ export interface Delegate {
   runtimeConfig?: JsonObject;
   /** CNI_ARGS pairs for this attachment only (e.g. IP=, MAC= requested by the pod). */
   extraArgs?: [string, string][];
+  /** The pod asked for its default route(s) through this attachment (`default-route`). */
+  defaultRoute?: string[];
 }
 
 const BARE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

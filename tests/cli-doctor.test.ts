@@ -1,7 +1,7 @@
 // `multus doctor` against a temp node layout and the test API server.
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
 import { tempDir } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
@@ -20,7 +20,7 @@ function layout(t: Parameters<typeof tempDir>[0], plugins: string[]) {
   return { root, binDir, confDir, cache };
 }
 
-async function installed(t: Parameters<typeof tempDir>[0], plugins: string[], kubeconfig?: (dir: string) => string) {
+async function installed(t: Test, plugins: string[], kubeconfig?: (dir: string) => string) {
   const l = layout(t, plugins);
   const kc = kubeconfig?.(l.root);
   const r = await human(["install", "--bin-dir", l.binDir, "--conf-dir", l.confDir, ...(kc ? ["--kubeconfig", kc] : [])]);

@@ -350,3 +350,18 @@ t.test("a 409 on the status write is retried", async (t) => {
   t.equal(statusOf("ns1", p.name).length, 1);
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
+
+t.test("default-route moves the pod's default route to the requesting attachment", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "egress", 1);
+  const gw = `${s.subnets[1].prefix}.1`;
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "egress", "default-route": [gw] }]) });
+  const conf = s.netconf([s.bridge({ isDefaultGateway: true })], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token" }) });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  const { sh } = await import("./helpers/netns.ts");
+  t.equal(sh("ip", ["-n", ns.name, "-4", "route", "show", "default"]).trim(), `default via ${gw} dev net1`);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});

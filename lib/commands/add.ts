@@ -121,6 +121,12 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
         );
       }
     }
+    const routed = plan.find((a) => a.delegate.defaultRoute !== undefined);
+    if (routed) {
+      const { applyDefaultRoutes } = await import("../netns.ts");
+      await applyDefaultRoutes(args.netns, plan.map((a) => a.ifName), { ifName: routed.ifName, gateways: routed.delegate.defaultRoute! });
+      ctx.log.info("default route moved", { interface: routed.ifName, gateways: routed.delegate.defaultRoute });
+    }
     const results = plan.map((a, i) => normaliseResult(record.attachments[i].result, a.delegate.cniVersion));
     const cluster = plan.findIndex((a) => a.isClusterNetwork);
     clusterResult = convertResult(results[cluster], netconf.cniVersion);

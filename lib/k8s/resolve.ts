@@ -216,6 +216,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
       const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
       const extra: Partial<Delegate> = { statusName: `${s.namespace}/${s.name}`, ...selectionRuntime(s) };
       if (s.interface) extra.ifnameRequest = s.interface;
+      if (s.defaultRoute) extra.defaultRoute = s.defaultRoute;
       b.add(conf, `${s.namespace}/${s.name}`, extra);
     });
   }
