@@ -20,12 +20,12 @@ function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObje
   } catch {
     throw new CniError(
       ErrorCode.DelegateFailed,
-      `plugin "${pluginType}" for network "${d.name}" succeeded but printed no valid result`,
+      `plugin "${pluginType}" failed: it succeeded but printed no valid result`,
       stdout.slice(0, 500),
     );
   }
   if (!isJsonObject(v)) {
-    throw new CniError(ErrorCode.DelegateFailed, `plugin "${pluginType}" for network "${d.name}" printed a result that is not an object`);
+    throw new CniError(ErrorCode.DelegateFailed, `plugin "${pluginType}" failed: it printed a result that is not an object`);
   }
   if (v.cniVersion === undefined) v.cniVersion = d.cniVersion;
   return v;

@@ -25,6 +25,9 @@ export interface NetConf {
   binDir: string;
   confDir: string;
   delegateTimeoutMs: number;
+  /** Kubernetes API: one request, and all attempts of one call. */
+  apiTimeoutMs: number;
+  apiDeadlineMs: number;
 }
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -81,10 +84,11 @@ export function loadNetconf(raw: JsonObject): NetConf {
 
   const kubeconfig = optString(raw, "kubeconfig") || undefined;
   const clusterNetwork = optString(raw, "clusterNetwork") || undefined;
-  const timeout = raw.delegateTimeout ?? DEFAULT_DELEGATE_TIMEOUT_S;
-  if (typeof timeout !== "number" || !(timeout > 0)) {
-    throw invalid(`netconf: "delegateTimeout" must be a positive number of seconds`);
-  }
+  const seconds = (key: string, fallback: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== "number" || !(v > 0)) throw invalid(`netconf: "${key}" must be a positive number of seconds`);
+    return v * 1000;
+  };
 
   const list = raw.delegates ?? [];
   if (!Array.isArray(list)) throw invalid(`netconf: "delegates" must be a list of CNI configs`);
@@ -103,7 +107,9 @@ export function loadNetconf(raw: JsonObject): NetConf {
     cniDir: optString(raw, "cniDir") || DEFAULT_CNI_DIR,
     binDir: optString(raw, "binDir") || DEFAULT_BIN_DIR,
     confDir: optString(raw, "confDir") || DEFAULT_CONF_DIR,
-    delegateTimeoutMs: timeout * 1000,
+    delegateTimeoutMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
+    apiTimeoutMs: seconds("apiTimeout", 5),
+    apiDeadlineMs: seconds("apiDeadline", 20),
   };
   if (kubeconfig) conf.kubeconfig = kubeconfig;
   for (const key of ["always_use_default", "namespaceIsolation", "logToStderr", "retryDeleteOnError"]) {

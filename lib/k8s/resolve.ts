@@ -140,7 +140,11 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
   const multusNamespace = str(raw, "multusNamespace", "kube-system");
   const systemNamespaces = strList(raw, "systemNamespaces", ["kube-system"]);
   const defaultNetworks = strList(raw, "defaultNetworks", []);
-  const client = await createKubeClient({ kubeconfig: netconf.kubeconfig, deadlineMs: opts.deadlineMs });
+  const client = await createKubeClient({
+    kubeconfig: netconf.kubeconfig,
+    requestTimeoutMs: netconf.apiTimeoutMs,
+    deadlineMs: Math.min(opts.deadlineMs ?? netconf.apiDeadlineMs, netconf.apiDeadlineMs),
+  });
   const src = new NetworkSource(client, netconf.confDir);
   const ref = podRefFromArgs(cniArgs);
   const pod = ref ? await getPod(client, ref) : undefined;

@@ -1,0 +1,122 @@
+// Faults injected into delegates, the process itself and the API server:
+// every failure is a clean CNI error and nothing is left behind.
+import { chmodSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import t, { type Test } from "tap";
+import { startApiServer } from "./helpers/apiserver.ts";
+import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
+import { CNI_BIN, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
+import { scenario } from "./helpers/scenario.ts";
+
+/** A dir of fake plugins, searched before the reference plugins. */
+function fakeBin(t: Test, plugins: Record<string, string>): string {
+  const dir = tempDir(t);
+  for (const [name, body] of Object.entries(plugins)) {
+    writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(dir, name), 0o755);
+  }
+  return `${dir}:${CNI_BIN}`;
+}
+
+const faults: [string, string, RegExp][] = [
+  ["hangs", "exec sleep 30", /timed out after 1s and was killed/],
+  ["crashes", "kill -SEGV $$", /killed by SIGSEGV/],
+  ["prints garbage", "echo 'this is not JSON'; exit 0", /succeeded but printed no valid result/],
+  ["fails without a CNI error", "echo 'panic: runtime error' >&2; exit 2", /exited with code 2: panic: runtime error/],
+];
+
+for (const [what, body, msg] of faults) {
+  t.test(`a delegate that ${what}: ADD fails cleanly and the first delegate is rolled back`, async (t) => {
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    const path = fakeBin(t, { faulty: body });
+    const conf = s.netconf([s.bridge(), { cniVersion: "1.0.0", name: "faulty-net", type: "faulty" }], { delegateTimeout: 1 });
+    const r = await runPlugin({ command: "ADD", containerId: "fault-1", netns: ns.path, path, stdin: conf });
+    t.equal(r.code, 1);
+    t.equal(r.json!.code, 100);
+    t.match(r.json!.msg, /cannot attach network "faulty-net" as net1: plugin "faulty" failed: /);
+    t.match(r.json!.msg, msg);
+    t.same(links(ns.name), []);
+    t.same(reservations(s.ipamDir), []);
+    t.notOk(existsSync(join(s.cniDir, "fault-1")));
+  });
+}
+
+t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const marker = join(s.dir, "slow-started");
+  // ptp, but only after a pause, so the kill lands between two delegates.
+  const path = fakeBin(t, { slowptp: `touch ${marker}; sleep 1; exec ${CNI_BIN}/ptp` });
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
+  const env = {
+    PATH: process.env.PATH,
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "killed-1",
+    CNI_NETNS: ns.path,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: path,
+  };
+  const child = spawn(PLUGIN, [], { env, stdio: ["pipe", "ignore", "ignore"] });
+  child.stdin.end(JSON.stringify(conf));
+  const exited = new Promise((r) => child.on("exit", r));
+  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+  child.kill("SIGKILL");
+  await exited;
+  // The orphaned delegate may still finish its ADD; the runtime's DEL comes after.
+  await new Promise((r) => setTimeout(r, 1500));
+  t.ok(existsSync(join(s.cniDir, "killed-1")), "the record written before the first delegate survives the kill");
+  const d = await runPlugin({ command: "DEL", containerId: "killed-1", netns: ns.path, path, stdin: conf });
+  t.equal(d.code, 0, d.stdout);
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+  t.same(readdirSync(s.cniDir), []);
+});
+
+t.test("API faults: slow beyond the timeout, down, a 429 storm, persistent 409 on the status write", async (t) => {
+  const api = await startApiServer();
+  t.teardown(() => api.stop());
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const stored = api.putPod({ metadata: { name: "p", namespace: "ns1" } });
+  const args = `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=p;K8S_POD_UID=${stored.metadata.uid}`;
+  const conf = s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token" }), apiTimeout: 0.3, apiDeadline: 1.5 });
+  const call = { command: "ADD", containerId: "api-fault", netns: ns.path, args, stdin: conf };
+  const clean = () => {
+    t.same(links(ns.name), [], "nothing attached");
+    t.same(reservations(s.ipamDir), []);
+    t.notOk(existsSync(join(s.cniDir, "api-fault")));
+  };
+
+  api.delay(2000, "/api/v1/");
+  let started = Date.now();
+  let r = await runPlugin(call);
+  t.equal(r.json!.code, 11, "slow API: try again later");
+  t.match(r.json!.msg, /get pod ns1\/p: no answer from https:\/\/127\.0\.0\.1:\d+/);
+  t.ok(Date.now() - started < 6000, "bounded by the deadline");
+  clean();
+  api.clearFaults();
+
+  api.failNext(1000, 429, { retryAfter: 0 });
+  r = await runPlugin(call);
+  t.equal(r.json!.code, 11, "429 storm");
+  t.match(r.json!.msg, /429 TooManyRequests/);
+  clean();
+  api.clearFaults();
+
+  api.failNext(1000, 409, { method: "PATCH" });
+  r = await runPlugin(call);
+  t.equal(r.code, 1, "persistent conflict on the status write");
+  t.match(r.json!.msg, /write network-status of pod ns1\/p: 409 Conflict/);
+  clean();
+  api.clearFaults();
+
+  await api.stop();
+  started = Date.now();
+  r = await runPlugin(call);
+  t.equal(r.json!.code, 11, "API down");
+  t.match(r.json!.msg, /no answer from/);
+  t.ok(Date.now() - started < 6000);
+  clean();
+});
