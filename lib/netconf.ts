@@ -28,6 +28,8 @@ export interface NetConf {
   /** Kubernetes API: one request, and all attempts of one call. */
   apiTimeoutMs: number;
   apiDeadlineMs: number;
+  /** Run the delegates of one ADD or DEL concurrently instead of in order. */
+  parallel: boolean;
 }
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -110,9 +112,10 @@ export function loadNetconf(raw: JsonObject): NetConf {
     delegateTimeoutMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
     apiTimeoutMs: seconds("apiTimeout", 5),
     apiDeadlineMs: seconds("apiDeadline", 20),
+    parallel: raw.parallel === true,
   };
   if (kubeconfig) conf.kubeconfig = kubeconfig;
-  for (const key of ["always_use_default", "namespaceIsolation", "logToStderr", "retryDeleteOnError"]) {
+  for (const key of ["always_use_default", "namespaceIsolation", "logToStderr", "retryDeleteOnError", "parallel"]) {
     const v = raw[key];
     if (v !== undefined && typeof v !== "boolean") throw invalid(`netconf: "${key}" must be true or false`);
   }

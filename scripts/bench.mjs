@@ -39,6 +39,7 @@ const ptp = {
   ipam: { type: "host-local", subnet: "10.229.1.0/24", dataDir: join(work, "ipam") },
 };
 const multus = { cniVersion: "1.0.0", name: "bench", type: "multus", cniDir: join(work, "cache"), delegates: [bridge, ptp] };
+const multusParallel = { ...multus, parallel: true };
 
 const baseEnv = { PATH: process.env.PATH, CNI_CONTAINERID: "bench", CNI_NETNS: `/run/netns/${ns}`, CNI_PATH: CNI };
 
@@ -61,7 +62,10 @@ const cases = {
     exec(PLUGIN, "ADD", "eth0", multus);
     exec(PLUGIN, "DEL", "eth0", multus);
   },
-  multusAdd: null, // filled below from the multus case's halves
+  multusParallel: () => {
+    exec(PLUGIN, "ADD", "eth0", multusParallel);
+    exec(PLUGIN, "DEL", "eth0", multusParallel);
+  },
   version: () => exec(PLUGIN, "VERSION", "eth0"),
   nodeFloor: () => {
     const r = spawnSync(process.execPath, ["-e", "0"], { env: { PATH: process.env.PATH } });
@@ -82,11 +86,11 @@ function stats(xs) {
 }
 
 const results = {};
-for (const name of ["direct", "multus", "version", "nodeFloor"]) {
+for (const name of ["direct", "multus", "multusParallel", "version", "nodeFloor"]) {
   for (let i = 0; i < WARMUP; i++) cases[name]();
 }
 // Interleave the cases so machine load affects them alike.
-const samples = { direct: [], multus: [], version: [], nodeFloor: [] };
+const samples = { direct: [], multus: [], multusParallel: [], version: [], nodeFloor: [] };
 for (let i = 0; i < RUNS; i++) {
   for (const name of Object.keys(samples)) samples[name].push(time(cases[name]));
 }
@@ -111,9 +115,11 @@ console.log(`runs: ${RUNS} per case (after ${WARMUP} warm-up), interleaved; node
 console.log(`${"case".padEnd(44)} median      p90`);
 console.log(row("direct: bridge+ptp ADD, then DEL (4 execs)", results.direct));
 console.log(row("dist/multus ADD+DEL [bridge, ptp]", results.multus));
+console.log(row('dist/multus ADD+DEL, "parallel": true', results.multusParallel));
 console.log(row("dist/multus VERSION", results.version));
 console.log(row("node -e 0 (start-up floor)", results.nodeFloor));
-console.log(`ratio multus/direct: median ${(results.multus.median / results.direct.median).toFixed(2)}x, p90 ${(results.multus.p90 / results.direct.p90).toFixed(2)}x   (upstream Multus: 1.57x)`);
+const ratio = (r) => `median ${(r.median / results.direct.median).toFixed(2)}x, p90 ${(r.p90 / results.direct.p90).toFixed(2)}x`;
+console.log(`ratio multus/direct: ${ratio(results.multus)}; parallel: ${ratio(results.multusParallel)}   (upstream Multus: 1.57x)`);
 const mib = (x) => (x === undefined ? "n/a (apt-get install time)" : `${x.toFixed(1)} MiB`);
 console.log(`peak RSS dist/multus: ADD ${mib(rssAdd)}, DEL ${mib(rssDel)}, VERSION ${mib(rssVersion)}`);
 console.log(`sizes: dist/multus.mjs ${(statSync(join(root, "dist/multus.mjs")).size / 1024).toFixed(0)} KiB, dist/multus ${(statSync(PLUGIN).size / 1048576).toFixed(1)} MiB`);

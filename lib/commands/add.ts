@@ -97,7 +97,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
 
   let clusterResult: AnyResult;
   try {
-    for (const [i, a] of plan.entries()) {
+    const attachOne = async (a: PlannedAttachment, i: number): Promise<void> => {
       const cached = record.attachments[i];
       const o = { env: pluginEnv(ctx, a.ifName, args.netns, cached.cniArgs ?? args.args), timeoutMs: netconf.delegateTimeoutMs };
       // The failed delegate is DELed too: it may have reserved an address before failing.
@@ -120,6 +120,14 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
           inner.details,
         );
       }
+    };
+    if (netconf.parallel) {
+      // All delegates at once; the first failure (in plan order) is reported once all have settled.
+      const outcomes = await Promise.allSettled(plan.map(attachOne));
+      const failed = outcomes.find((x): x is PromiseRejectedResult => x.status === "rejected");
+      if (failed) throw failed.reason;
+    } else {
+      for (const [i, a] of plan.entries()) await attachOne(a, i);
     }
     const routed = plan.find((a) => a.delegate.defaultRoute !== undefined);
     if (routed) {

@@ -65,7 +65,7 @@ export async function del(ctx: CommandContext): Promise<void> {
   }
 
   const failed: { target: DelTarget; message: string }[] = [];
-  for (const t of [...targets].reverse()) {
+  const detach = async (t: DelTarget): Promise<void> => {
     try {
       await delDelegate(
         t.delegate,
@@ -76,7 +76,9 @@ export async function del(ctx: CommandContext): Promise<void> {
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
     }
-  }
+  };
+  if (netconf.parallel) await Promise.all(targets.map(detach));
+  else for (const t of [...targets].reverse()) await detach(t);
 
   if (read.state !== "ok") {
     removeCache(netconf.cniDir, args.containerId);
