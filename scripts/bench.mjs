@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // ADD+DEL of [bridge, ptp] through dist/multus vs. the same two delegates
 // called directly, in a throwaway netns; plus VERSION time and peak RSS.
+// Also Kubernetes mode against the in-repo test API server, and another plugin
+// binary given by MULTUS_BENCH_OTHER (e.g. upstream Multus) with the same config.
 // Usage: npm run bench [-- --runs 30]   (root; builds nothing: run npm run build first)
-import { spawnSync, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,14 +43,34 @@ const ptp = {
 const multus = { cniVersion: "1.0.0", name: "bench", type: "multus", cniDir: join(work, "cache"), delegates: [bridge, ptp] };
 const multusParallel = { ...multus, parallel: true };
 
+// Kubernetes mode: the pod selects the ptp network through a NAD.
+const { startApiServer } = await import("../tests/helpers/apiserver.ts");
+const api = await startApiServer();
+api.putNad("bench", "ptp-net", ptp);
+const pod = api.putPod({ metadata: { name: "bench-pod", namespace: "bench", annotations: { "k8s.v1.cni.cncf.io/networks": "ptp-net" } } });
+const crd = { ...multus, delegates: [bridge], kubeconfig: api.writeKubeconfig(work, { auth: "token" }) };
+const crdArgs = `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=bench-pod;K8S_POD_UID=${pod.metadata.uid}`;
+const OTHER = process.env.MULTUS_BENCH_OTHER;
+
 const baseEnv = { PATH: process.env.PATH, CNI_CONTAINERID: "bench", CNI_NETNS: `/run/netns/${ns}`, CNI_PATH: CNI };
 
-function exec(file, verb, ifName, conf) {
+function exec(file, verb, ifName, conf, args) {
   const r = spawnSync(file, [], {
-    env: { ...baseEnv, CNI_COMMAND: verb, CNI_IFNAME: ifName },
+    env: { ...baseEnv, CNI_COMMAND: verb, CNI_IFNAME: ifName, ...(args ? { CNI_ARGS: args } : {}) },
     input: conf === undefined ? "" : JSON.stringify(conf),
   });
   if (r.status !== 0) throw new Error(`${file} ${verb} ${ifName} failed: ${r.stdout}${r.stderr}`);
+}
+
+// The API server runs in this process: time the Kubernetes-mode case asynchronously.
+function execAsync(file, verb, ifName, conf, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [], { env: { ...baseEnv, CNI_COMMAND: verb, CNI_IFNAME: ifName, CNI_ARGS: args } });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b));
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${verb} failed: ${out}`))));
+    child.stdin.end(JSON.stringify(conf));
+  });
 }
 
 const cases = {
@@ -73,9 +95,20 @@ const cases = {
   },
 };
 
-function time(fn) {
+if (OTHER) {
+  cases.other = () => {
+    exec(OTHER, "ADD", "eth0", multus);
+    exec(OTHER, "DEL", "eth0", multus);
+  };
+}
+cases.crd = async () => {
+  await execAsync(PLUGIN, "ADD", "eth0", crd, crdArgs);
+  await execAsync(PLUGIN, "DEL", "eth0", crd, crdArgs);
+};
+
+async function time(fn) {
   const t0 = process.hrtime.bigint();
-  fn();
+  await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
@@ -86,14 +119,16 @@ function stats(xs) {
 }
 
 const results = {};
-for (const name of ["direct", "multus", "multusParallel", "version", "nodeFloor"]) {
-  for (let i = 0; i < WARMUP; i++) cases[name]();
+const names = ["direct", "multus", "multusParallel", "crd", ...(OTHER ? ["other"] : []), "version", "nodeFloor"];
+for (const name of names) {
+  for (let i = 0; i < WARMUP; i++) await cases[name]();
 }
 // Interleave the cases so machine load affects them alike.
-const samples = { direct: [], multus: [], multusParallel: [], version: [], nodeFloor: [] };
+const samples = Object.fromEntries(names.map((n) => [n, []]));
 for (let i = 0; i < RUNS; i++) {
-  for (const name of Object.keys(samples)) samples[name].push(time(cases[name]));
+  for (const name of names) samples[name].push(await time(cases[name]));
 }
+await api.stop();
 for (const [name, xs] of Object.entries(samples)) results[name] = stats(xs);
 
 function peakRss(verb, conf) {
@@ -116,10 +151,17 @@ console.log(`${"case".padEnd(44)} median      p90`);
 console.log(row("direct: bridge+ptp ADD, then DEL (4 execs)", results.direct));
 console.log(row("dist/multus ADD+DEL [bridge, ptp]", results.multus));
 console.log(row('dist/multus ADD+DEL, "parallel": true', results.multusParallel));
+console.log(row("dist/multus ADD+DEL, Kubernetes mode (NAD)", results.crd));
+if (OTHER) console.log(row(`${OTHER} ADD+DEL [bridge, ptp]`, results.other));
 console.log(row("dist/multus VERSION", results.version));
 console.log(row("node -e 0 (start-up floor)", results.nodeFloor));
 const ratio = (r) => `median ${(r.median / results.direct.median).toFixed(2)}x, p90 ${(r.p90 / results.direct.p90).toFixed(2)}x`;
-console.log(`ratio multus/direct: ${ratio(results.multus)}; parallel: ${ratio(results.multusParallel)}   (upstream Multus: 1.57x)`);
+console.log(`ratio to direct: multus ${ratio(results.multus)}; parallel ${ratio(results.multusParallel)}; Kubernetes mode ${ratio(results.crd)}${OTHER ? `; other ${ratio(results.other)}` : ""}   (upstream Multus measured 1.57x)`);
 const mib = (x) => (x === undefined ? "n/a (apt-get install time)" : `${x.toFixed(1)} MiB`);
 console.log(`peak RSS dist/multus: ADD ${mib(rssAdd)}, DEL ${mib(rssDel)}, VERSION ${mib(rssVersion)}`);
+const sizesFile = join(root, "dist", "bundle-sizes.json");
+if (existsSync(sizesFile)) {
+  const sizes = Object.entries(JSON.parse(readFileSync(sizesFile, "utf8"))).sort((a, b) => b[1] - a[1]);
+  console.log(`bundle by package (KiB): ${sizes.slice(0, 8).map(([k, v]) => `${k} ${(v / 1024).toFixed(0)}`).join(", ")}, others ${(sizes.slice(8).reduce((n, [, v]) => n + v, 0) / 1024).toFixed(0)}`);
+}
 console.log(`sizes: dist/multus.mjs ${(statSync(join(root, "dist/multus.mjs")).size / 1024).toFixed(0)} KiB, dist/multus ${(statSync(PLUGIN).size / 1048576).toFixed(1)} MiB`);

@@ -33,6 +33,20 @@ const embedWasm = {
   },
 };
 
+// Optional dependencies that are not installed: node-fetch tries `encoding`
+// inside a try/catch. Bundled as a module that throws, so the executable never
+// asks the disk for it (which Node would warn about).
+const absentOptional = {
+  name: "absent-optional",
+  setup(b) {
+    b.onResolve({ filter: /^encoding$/ }, () => ({ path: "encoding", namespace: "absent-optional" }));
+    b.onLoad({ filter: /.*/, namespace: "absent-optional" }, () => ({
+      contents: 'throw new Error("optional module not bundled");',
+      loader: "js",
+    }));
+  },
+};
+
 const common = {
   entryPoints: [join(root, "main.ts")],
   bundle: true,
@@ -42,21 +56,30 @@ const common = {
   legalComments: "none",
   loader: { ".wasm": "binary" },
   define: { MULTUS_VERSION: JSON.stringify(pkg.version) },
-  plugins: [embedWasm],
+  plugins: [embedWasm, absentOptional],
   logLevel: "warning",
 };
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-await build({
+const esm = await build({
   ...common,
   format: "esm",
+  metafile: true,
   outfile: join(dist, "multus.mjs"),
   // Some CommonJS dependencies call require() for builtins.
   banner: { js: 'import{createRequire as __cr}from"node:module";const require=__cr(import.meta.url);' },
 });
 chmodSync(join(dist, "multus.mjs"), 0o755);
+// What each package contributes to the bundle (read by npm run bench).
+const sizes = {};
+for (const [file, info] of Object.entries(Object.values(esm.metafile.outputs)[0].inputs)) {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
+  const key = m ? m[1] : file.startsWith("embed-wasm:") || file.endsWith(".wasm") ? "wasm validator" : "project code";
+  sizes[key] = (sizes[key] ?? 0) + info.bytesInOutput;
+}
+writeFileSync(join(dist, "bundle-sizes.json"), JSON.stringify(sizes, null, 2));
 
 if (withSea) {
   // The SEA runs one CommonJS script.

@@ -62,6 +62,7 @@ t.test("comma form with custom interface names and a cross-namespace NAD; networ
   const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
   const r = await runPlugin({ ...call, command: "ADD" });
   t.equal(r.code, 0, r.stdout + r.stderr);
+  t.equal(r.stderr, "", "nothing on stderr (no runtime warnings)");
   t.same(links(ns.name).sort(), ["data0", "eth0", "net2"]);
 
   const st = statusOf("ns1", p.name);
