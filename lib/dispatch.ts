@@ -5,7 +5,7 @@
 import { type Verb, readCniArgs, readVerb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
-import { decodeNetconf, loadNetconf, peekVersion } from "./netconf.ts";
+import { checkVersion, decodeNetconf, loadNetconf, peekVersion } from "./netconf.ts";
 import type { JsonObject } from "./delegate.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { type Logger, NO_LOG, createLogger } from "./log.ts";
@@ -36,6 +36,16 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
 
 async function run(verb: Verb, env: Env, raw: JsonObject, log: Logger): Promise<unknown> {
   const args = readCniArgs(env, verb);
+  checkVersion(raw);
+  // Every problem of the config at once, before anything runs. A DEL is never
+  // blocked by it: the cache record says what to remove.
+  const { assertValid, validateInput, problemLine } = await import("./validate.ts");
+  if (verb === "DEL" || verb === "GC") {
+    const a = validateInput({ netconf: raw });
+    if (a.type === "invalid") log.error("config problems (not blocking teardown)", { problems: a.errors.map(problemLine) });
+  } else {
+    assertValid({ netconf: raw });
+  }
   const netconf = loadNetconf(raw);
   if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });
   if (verb === "CHECK" || verb === "GC" || verb === "STATUS") {

@@ -65,6 +65,19 @@ export function peekVersion(raw: JsonObject | undefined): string | undefined {
   return isSupportedVersion(v) ? v : undefined;
 }
 
+/** The config's cniVersion (0.1.0 when absent); an unknown one is code 1, as the spec says. */
+export function checkVersion(raw: JsonObject): string {
+  const cniVersion = raw.cniVersion ?? IMPLICIT_VERSION;
+  if (!isSupportedVersion(cniVersion)) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      "incompatible CNI versions",
+      `config is ${JSON.stringify(cniVersion)}, plugin supports [${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(" ")}]`,
+    );
+  }
+  return cniVersion;
+}
+
 export function parseNetconf(bytes: Uint8Array | string): NetConf {
   return loadNetconf(decodeNetconf(bytes));
 }
@@ -75,14 +88,7 @@ export function loadNetconf(raw: JsonObject): NetConf {
   if (typeof name !== "string") throw invalid(`netconf: "name" must be a string`);
   if (!NETWORK_NAME.test(name)) throw invalid(`netconf: "name" ${JSON.stringify(name)} has invalid characters`);
 
-  const cniVersion = raw.cniVersion ?? IMPLICIT_VERSION;
-  if (!isSupportedVersion(cniVersion)) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      "incompatible CNI versions",
-      `config is ${JSON.stringify(cniVersion)}, plugin supports [${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(" ")}]`,
-    );
-  }
+  const cniVersion = checkVersion(raw);
 
   const kubeconfig = optString(raw, "kubeconfig") || undefined;
   const clusterNetwork = optString(raw, "clusterNetwork") || undefined;

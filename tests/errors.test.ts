@@ -27,11 +27,11 @@ const cases: { what: string; call: Parameters<typeof runPlugin>[0]; code: number
   { what: "empty stdin", call: { ...env, command: "ADD", stdin: "" }, code: 6, msg: /stdin is empty/ },
   { what: "JSON that is not an object", call: { ...env, command: "ADD", stdin: "[1,2]" }, code: 6, msg: /not a JSON object/ },
   { what: "unknown cniVersion", call: { ...env, command: "ADD", stdin: { ...good, cniVersion: "9.9.9" } }, code: 1, msg: /incompatible CNI versions/ },
-  { what: "missing name", call: { ...env, command: "ADD", stdin: { ...good, name: undefined } }, code: 7, msg: /netconf: "name" is missing/ },
-  { what: "empty delegates", call: { ...env, command: "ADD", stdin: { ...good, delegates: [] } }, code: 7, msg: /"delegates" must list at least one network/ },
-  { what: "delegate without type", call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ name: "x" }] } }, code: 7, msg: /delegates\[0\]: has neither "type" nor "plugins"/ },
+  { what: "missing name", call: { ...env, command: "ADD", stdin: { ...good, name: undefined } }, code: 7, msg: /^name: is required$/ },
+  { what: "empty delegates", call: { ...env, command: "ADD", stdin: { ...good, delegates: [] } }, code: 7, msg: /^delegates: must list at least one network when neither kubeconfig nor clusterNetwork is set$/ },
+  { what: "delegate without type", call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ name: "x" }] } }, code: 7, msg: /^delegates\[0\]\.type: is required$/ },
   { what: "masterplugin not a bool", call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ type: "bridge", masterplugin: "yes" }] } }, code: 7, msg: /delegates\[0\]\.masterplugin: must be true or false/ },
-  { what: "cniDir not a string", call: { ...env, command: "ADD", stdin: { ...good, cniDir: 5 } }, code: 7, msg: /netconf: "cniDir" must be a string/ },
+  { what: "cniDir not a string", call: { ...env, command: "ADD", stdin: { ...good, cniDir: 5 } }, code: 7, msg: /^cniDir: must be a string$/ },
 ];
 
 for (const c of cases) {
@@ -48,4 +48,22 @@ for (const c of cases) {
 t.test("the error reply carries the config's cniVersion", async (t) => {
   const r = await runPlugin({ ...env, command: "ADD", stdin: { ...good, cniVersion: "0.4.0", delegates: [] } });
   t.equal(r.json!.cniVersion, "0.4.0");
+});
+
+t.test("every problem of the config is reported at once: the first in msg, all in details", async (t) => {
+  const bad = {
+    ...good,
+    delegates: [
+      { type: "bridge", name: "a", ipam: { type: "host-local", subnet: "10.1.0.0/24", rangeStart: "10.9.0.5" } },
+      { type: "../ptp", name: "b", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
+    ],
+  };
+  const r = await runPlugin({ ...env, command: "ADD", stdin: bad });
+  t.equal(r.json!.code, 7);
+  t.equal(r.json!.msg, "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24");
+  t.same(String(r.json!.details).split("\n"), [
+    "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24",
+    'delegates[1].type: "../ptp" is a path; it must be a bare plugin name such as "bridge"',
+    'delegates[1].ipam.subnet: 10.1.0.0/16 overlaps 10.1.0.0/24 at delegates[0].ipam.subnet (network "a")',
+  ]);
 });

@@ -60,6 +60,13 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
 async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolution | undefined): Promise<AnyResult> {
   const { netconf, args } = ctx;
   const plan = planAttachments(delegates, args.ifName);
+  if (k8s) {
+    // What the API returned is checked like our own config: names, types, IPAM, overlaps.
+    const { assertValid } = await import("../validate.ts");
+    assertValid({
+      attachments: plan.map((a) => ({ path: a.delegate.statusName || a.delegate.name, ifname: a.ifName, config: a.delegate.config })),
+    });
+  }
   resolvePlugins(plan, pluginDirs(ctx));
   refuseSecondAdd(ctx);
 

@@ -1,0 +1,148 @@
+//! Our own netconf: the type of every known field, and the rules between them.
+
+use crate::answer::{index, join, Report};
+use crate::delegate::{self, ifname_problem, VERSIONS};
+use crate::ipam::Subnet;
+use serde_json::{Map, Value};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    StrList,
+    Obj,
+    Positive,
+    Version,
+    LogLevel,
+    BoolMap,
+    Delegates,
+}
+
+const FIELDS: [(&str, Kind); 30] = [
+    ("name", Kind::Str),
+    ("type", Kind::Str),
+    ("cniVersion", Kind::Version),
+    ("cniVersions", Kind::StrList),
+    ("delegates", Kind::Delegates),
+    ("kubeconfig", Kind::Str),
+    ("cniDir", Kind::Str),
+    ("confDir", Kind::Str),
+    ("binDir", Kind::Str),
+    ("clusterNetwork", Kind::Str),
+    ("defaultNetworks", Kind::StrList),
+    ("multusNamespace", Kind::Str),
+    ("systemNamespaces", Kind::StrList),
+    ("namespaceIsolation", Kind::Bool),
+    ("globalNamespaces", Kind::Str),
+    ("readinessindicatorfile", Kind::Str),
+    ("logFile", Kind::Str),
+    ("logLevel", Kind::LogLevel),
+    ("logToStderr", Kind::Bool),
+    ("always_use_default", Kind::Bool),
+    ("retryDeleteOnError", Kind::Bool),
+    ("parallel", Kind::Bool),
+    ("capabilities", Kind::BoolMap),
+    ("runtimeConfig", Kind::Obj),
+    ("prevResult", Kind::Obj),
+    ("delegateTimeout", Kind::Positive),
+    ("apiTimeout", Kind::Positive),
+    ("apiDeadline", Kind::Positive),
+    ("args", Kind::Obj),
+    ("cni.dev/valid-attachments", Kind::Delegates),
+];
+
+const LOG_LEVELS: [&str; 5] = ["error", "info", "debug", "verbose", "panic"];
+
+fn check_kind(key: &str, v: &Value, kind: Kind, r: &mut Report) {
+    let ok = match kind {
+        Kind::Str => v.is_string(),
+        Kind::Bool => v.is_boolean(),
+        Kind::StrList => v.as_array().map(|a| a.iter().all(Value::is_string)).unwrap_or(false),
+        Kind::Obj => v.is_object(),
+        Kind::Positive => v.as_f64().map(|n| n > 0.0).unwrap_or(false),
+        Kind::Version => v.as_str().map(|s| VERSIONS.contains(&s)).unwrap_or(false),
+        Kind::LogLevel => v.as_str().map(|s| LOG_LEVELS.contains(&s)).unwrap_or(false),
+        Kind::BoolMap => v.as_object().map(|o| o.values().all(Value::is_boolean)).unwrap_or(false),
+        Kind::Delegates => v.is_array(),
+    };
+    if ok {
+        return;
+    }
+    let want = match kind {
+        Kind::Str => "must be a string".to_string(),
+        Kind::Bool => "must be true or false".to_string(),
+        Kind::StrList => "must be a list of strings".to_string(),
+        Kind::Obj => "must be an object".to_string(),
+        Kind::Positive => "must be a positive number (seconds)".to_string(),
+        Kind::Version => format!("{} is not a supported CNI version ({})", v, VERSIONS.join(", ")),
+        Kind::LogLevel => format!("{} is not a log level ({})", v, LOG_LEVELS.join(", ")),
+        Kind::BoolMap => "must be an object of true/false values".to_string(),
+        Kind::Delegates => "must be a list".to_string(),
+    };
+    r.error(key, want);
+}
+
+fn non_empty(o: &Map<String, Value>, key: &str) -> bool {
+    match o.get(key) {
+        Some(Value::String(s)) => !s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Validate the netconf; requested interface names go into `ifnames`.
+pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &mut Vec<(String, String)>) {
+    let o = match v {
+        Value::Object(o) => o,
+        _ => return r.error("", "the netconf must be a JSON object"),
+    };
+    for (key, val) in o {
+        match FIELDS.iter().find(|(k, _)| k == key) {
+            Some((_, kind)) => check_kind(key, val, *kind, r),
+            None => r.warn(key, "is not a field this plugin knows; it is ignored"),
+        }
+    }
+    if !non_empty(o, "name") {
+        r.error("name", "is required");
+    }
+    let k8s = non_empty(o, "kubeconfig") || non_empty(o, "clusterNetwork");
+    let delegates = o.get("delegates").and_then(Value::as_array);
+    let count = delegates.map(|d| d.len()).unwrap_or(0);
+    if count == 0 && !k8s {
+        r.error("delegates", "must list at least one network when neither kubeconfig nor clusterNetwork is set");
+    }
+    if o.get("always_use_default") == Some(&Value::Bool(true)) && count == 0 {
+        r.error("always_use_default", "needs delegates: they are the networks always attached first");
+    }
+    if non_empty(o, "clusterNetwork") && count > 0 {
+        r.warn("delegates", "are not used when clusterNetwork is set");
+    }
+    if o.contains_key("globalNamespaces") && o.get("namespaceIsolation") != Some(&Value::Bool(true)) {
+        r.warn("globalNamespaces", "has no effect unless namespaceIsolation is true");
+    }
+    if let Some(list) = delegates {
+        let mut masters = Vec::new();
+        for (i, d) in list.iter().enumerate() {
+            let p = index("delegates", i);
+            delegate::validate(d, &p, false, r, subnets);
+            if let Value::Object(dobj) = d {
+                if dobj.get("masterplugin") == Some(&Value::Bool(true)) {
+                    masters.push(p.clone());
+                }
+                match dobj.get("ifnameRequest") {
+                    Some(Value::String(n)) => {
+                        let ip = join(&p, "ifnameRequest");
+                        match ifname_problem(n) {
+                            Some(problem) => r.error(&ip, problem),
+                            None => ifnames.push((ip, n.clone())),
+                        }
+                    }
+                    Some(_) => r.error(&join(&p, "ifnameRequest"), "must be a string"),
+                    None => {}
+                }
+            }
+        }
+        if masters.len() > 1 {
+            r.error(&masters[1], format!("only one delegate can have \"masterplugin\": true (also {})", masters[0]));
+        }
+    }
+}

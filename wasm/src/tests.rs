@@ -1,0 +1,185 @@
+//! One test per rule, through the same entry point the plugin uses.
+
+use crate::validate_str;
+use serde_json::{json, Value};
+
+fn answer(input: Value) -> Value {
+    serde_json::from_str(&validate_str(&input.to_string())).unwrap()
+}
+
+fn errors(input: Value) -> Vec<(String, String)> {
+    let a = answer(input);
+    a.get("errors")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().map(|e| (e["path"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn has(input: Value, path: &str, msg: &str) {
+    let errs = errors(input);
+    assert!(errs.iter().any(|(p, m)| p == path && m.contains(msg)), "expected {} / {} in {:?}", path, msg, errs);
+}
+
+fn valid(input: Value) {
+    let a = answer(input);
+    assert_eq!(a["type"], "valid", "{}", a);
+}
+
+fn nc(delegates: Value) -> Value {
+    json!({"netconf": {"cniVersion": "1.0.0", "name": "m", "type": "multus", "delegates": delegates}})
+}
+
+fn hl(subnet: &str, extra: Value) -> Value {
+    let mut ipam = json!({"type": "host-local", "subnet": subnet});
+    for (k, v) in extra.as_object().unwrap() {
+        ipam[k] = v.clone();
+    }
+    json!({"name": "n", "type": "bridge", "ipam": ipam})
+}
+
+#[test]
+fn a_good_netconf_is_valid() {
+    valid(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.10", "rangeEnd": "10.1.0.20", "gateway": "10.1.0.1"})), {"name": "p", "type": "ptp"}])));
+}
+
+#[test]
+fn netconf_field_types() {
+    let bad = json!({"netconf": {"name": 5, "cniVersion": "9.9.9", "delegates": {}, "cniDir": 1, "namespaceIsolation": "yes",
+        "defaultNetworks": ["a", 1], "delegateTimeout": 0, "logLevel": "loud", "capabilities": {"ips": "yes"}, "kubeconfig": "/k"}});
+    let e = errors(bad);
+    for p in ["name", "cniVersion", "delegates", "cniDir", "namespaceIsolation", "defaultNetworks", "delegateTimeout", "logLevel", "capabilities"] {
+        assert!(e.iter().any(|(q, _)| q == p), "no error for {} in {:?}", p, e);
+    }
+}
+
+#[test]
+fn unknown_fields_are_warnings() {
+    let a = answer(json!({"netconf": {"name": "m", "delegates": [{"type": "bridge"}], "colour": "blue"}}));
+    assert_eq!(a["type"], "valid");
+    assert!(a["warnings"].as_array().unwrap().iter().any(|w| w["path"] == "colour"));
+}
+
+#[test]
+fn delegates_required_without_kubeconfig() {
+    has(json!({"netconf": {"name": "m"}}), "delegates", "must list at least one network");
+    valid(json!({"netconf": {"name": "m", "kubeconfig": "/etc/k"}}));
+    valid(json!({"netconf": {"name": "m", "clusterNetwork": "flannel"}}));
+}
+
+#[test]
+fn one_masterplugin_at_most() {
+    has(nc(json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": true}])), "delegates[1]", "only one delegate");
+    has(nc(json!([{"type": "a", "masterplugin": "yes"}])), "delegates[0].masterplugin", "true or false");
+}
+
+#[test]
+fn conflicting_options() {
+    has(json!({"netconf": {"name": "m", "kubeconfig": "/k", "always_use_default": true}}), "always_use_default", "needs delegates");
+    let a = answer(json!({"netconf": {"name": "m", "clusterNetwork": "c", "delegates": [{"type": "b"}], "globalNamespaces": "x"}}));
+    let w: Vec<&str> = a["warnings"].as_array().unwrap().iter().map(|w| w["path"].as_str().unwrap()).collect();
+    assert!(w.contains(&"delegates") && w.contains(&"globalNamespaces"), "{:?}", w);
+}
+
+#[test]
+fn plugin_types_are_bare_names() {
+    has(nc(json!([{"type": "../../sbin/reboot"}])), "delegates[0].type", "is a path");
+    has(nc(json!([{"type": "/opt/x"}])), "delegates[0].type", "is a path");
+    has(nc(json!([{"type": "a\\b"}])), "delegates[0].type", "is a path");
+    has(nc(json!([{"type": "ptp", "ipam": {"type": "../host-local"}}])), "delegates[0].ipam.type", "is a path");
+    has(nc(json!([{"name": "l", "plugins": [{"type": "ptp"}, {"type": "a b"}]}])), "delegates[0].plugins[1].type", "not a valid plugin name");
+    has(nc(json!([{"name": "l", "plugins": []}])), "delegates[0].plugins", "non-empty");
+    has(nc(json!([{"name": "x"}])), "delegates[0].type", "is required");
+}
+
+#[test]
+fn names_and_versions() {
+    has(json!({"attachments": [{"path": "ns/a", "config": {"type": "bridge"}}]}), "ns/a.name", "is required");
+    has(nc(json!([{"type": "b", "cniVersion": "2.0.0"}])), "delegates[0].cniVersion", "not a supported CNI version");
+    let a = answer(nc(json!([{"type": "b"}])));
+    assert!(a["warnings"].as_array().unwrap().iter().any(|w| w["path"] == "delegates[0].name"));
+}
+
+#[test]
+fn interface_names() {
+    let att = |n: &str| json!({"attachments": [{"path": "ns/a", "ifname": n, "config": {"name": "a", "type": "b"}}]});
+    has(att("a-very-long-interface"), "ns/a.interface", "longer than 15 bytes");
+    has(att("a/b"), "ns/a.interface", "contains");
+    has(att("a b"), "ns/a.interface", "contains");
+    has(att(".."), "ns/a.interface", "not a valid interface name");
+    has(att(""), "ns/a.interface", "is empty");
+    has(
+        json!({"attachments": [
+            {"path": "ns/a", "ifname": "net1", "config": {"name": "a", "type": "b"}},
+            {"path": "ns/b", "ifname": "net1", "config": {"name": "b", "type": "b"}}]}),
+        "ns/b.interface",
+        "also used by ns/a.interface",
+    );
+    has(nc(json!([{"type": "a", "ifnameRequest": "x"}, {"type": "b", "ifnameRequest": "x"}])), "delegates[1].ifnameRequest", "also used");
+}
+
+#[test]
+fn host_local_ranges() {
+    has(nc(json!([hl("10.1.0.0/33", json!({}))])), "delegates[0].ipam.subnet", "not a valid CIDR");
+    has(nc(json!([hl("fd00::/129", json!({}))])), "delegates[0].ipam.subnet", "not a valid CIDR");
+    valid(nc(json!([hl("fd00::/64", json!({"rangeStart": "fd00::10", "gateway": "fd00::1"}))])));
+    has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.9.0.5"}))])), "delegates[0].ipam.rangeStart", "10.9.0.5 is outside subnet 10.1.0.0/24");
+    has(nc(json!([hl("10.1.0.0/24", json!({"rangeEnd": "10.1.1.5"}))])), "delegates[0].ipam.rangeEnd", "outside subnet");
+    has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.50", "rangeEnd": "10.1.0.40"}))])), "delegates[0].ipam.rangeStart", "is after rangeEnd");
+    has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "fd00::1"}))])), "delegates[0].ipam.rangeStart", "same IP family");
+    has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "10.1.0.0"}))])), "delegates[0].ipam.gateway", "network address");
+    has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "10.1.0.255"}))])), "delegates[0].ipam.gateway", "broadcast address");
+    has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "10.2.0.1"}))])), "delegates[0].ipam.gateway", "outside subnet");
+    has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "x"}))])), "delegates[0].ipam.gateway", "not a valid IP");
+}
+
+#[test]
+fn range_sets() {
+    let ipam = |ranges: Value| nc(json!([{"name": "n", "type": "bridge", "ipam": {"type": "host-local", "ranges": ranges}}]));
+    valid(ipam(json!([[{"subnet": "10.1.0.0/24"}], [{"subnet": "fd00::/64"}]])));
+    has(ipam(json!([[{"subnet": "10.1.0.0/24", "rangeStart": "10.3.0.1"}]])), "delegates[0].ipam.ranges[0][0].rangeStart", "outside subnet");
+    has(ipam(json!([[]])), "delegates[0].ipam.ranges[0]", "non-empty list");
+    has(ipam(json!({})), "delegates[0].ipam.ranges", "non-empty list of range sets");
+    has(ipam(json!([["x"]])), "delegates[0].ipam.ranges[0][0]", "range object");
+    has(ipam(json!([[{"rangeStart": "10.1.0.1"}]])), "delegates[0].ipam.ranges[0][0].subnet", "is required");
+}
+
+#[test]
+fn routes() {
+    let ipam = |routes: Value| nc(json!([{"name": "n", "type": "b", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24", "routes": routes}}]));
+    valid(ipam(json!([{"dst": "0.0.0.0/0"}, {"dst": "10.9.0.0/16", "gw": "10.1.0.1"}])));
+    has(ipam(json!([{"dst": "10.9.0.0/33"}])), "delegates[0].ipam.routes[0].dst", "not a valid CIDR");
+    has(ipam(json!([{"dst": "10.9.0.0/16", "gw": "nope"}])), "delegates[0].ipam.routes[0].gw", "not a valid IP");
+    has(ipam(json!([{"gw": "10.1.0.1"}])), "delegates[0].ipam.routes[0].dst", "is required");
+    has(ipam(json!([{"dst": "::/0", "gw": "10.1.0.1"}])), "delegates[0].ipam.routes[0].gw", "same IP family");
+}
+
+#[test]
+fn static_and_whereabouts() {
+    let st = |addrs: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": {"type": "static", "addresses": addrs}}]));
+    valid(st(json!([{"address": "10.5.0.2/24", "gateway": "10.5.0.1"}])));
+    has(st(json!([{"address": "10.5.0.2"}])), "delegates[0].ipam.addresses[0].address", "not a valid CIDR");
+    has(st(json!([{"address": "10.5.0.2/24", "gateway": "10.6.0.1"}])), "delegates[0].ipam.addresses[0].gateway", "outside subnet");
+    let wa = |ipam: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": ipam}]));
+    valid(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_start": "10.7.0.10", "exclude": ["10.7.0.0/28"]})));
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_end": "10.8.0.1"})), "delegates[0].ipam.range_end", "outside subnet");
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": ["x"]})), "delegates[0].ipam.exclude[0]", "not a valid CIDR");
+}
+
+#[test]
+fn overlapping_subnets_across_attachments() {
+    let att = |name: &str, subnet: &str| json!({"path": format!("ns/{}", name), "config": {"name": name, "type": "bridge", "ipam": {"type": "host-local", "subnet": subnet}}});
+    has(json!({"attachments": [att("a", "10.1.0.0/16"), att("b", "10.1.5.0/24")]}), "ns/b.ipam.subnet", "10.1.5.0/24 overlaps 10.1.0.0/16 at ns/a.ipam.subnet");
+    valid(json!({"attachments": [att("a", "10.1.0.0/24"), att("b", "10.2.0.0/24")]}));
+    // The same network twice (one NAD listed twice) is not an overlap.
+    valid(json!({"attachments": [att("a", "10.1.0.0/24"), {"path": "ns/a#2", "config": {"name": "a", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24"}}}]}));
+}
+
+#[test]
+fn every_problem_at_once_and_never_a_panic() {
+    let e = errors(nc(json!([hl("10.1.0.0/33", json!({})), {"type": "../x"}, {"type": "ok", "cniVersion": 3}])));
+    assert!(e.len() >= 3, "{:?}", e);
+    for input in ["", "{", "[]", "null", "1", "\"x\"", "{\"netconf\": 5}", "{\"attachments\": {}}", "{\"attachments\": [1, {\"config\": []}]}"] {
+        let out: Value = serde_json::from_str(&validate_str(input)).unwrap();
+        assert_eq!(out["type"], "invalid", "{}", input);
+    }
+}
