@@ -159,6 +159,39 @@ const ratio = (r) => `median ${(r.median / results.direct.median).toFixed(2)}x, 
 console.log(`ratio to direct: multus ${ratio(results.multus)}; parallel ${ratio(results.multusParallel)}; Kubernetes mode ${ratio(results.crd)}${OTHER ? `; other ${ratio(results.other)}` : ""}   (upstream Multus measured 1.57x)`);
 const mib = (x) => (x === undefined ? "n/a (apt-get install time)" : `${x.toFixed(1)} MiB`);
 console.log(`peak RSS dist/multus: ADD ${mib(rssAdd)}, DEL ${mib(rssDel)}, VERSION ${mib(rssVersion)}`);
+// The WebAssembly validator: size, cold compile+instantiate in fresh processes, validate time.
+const wasmFile = join(root, "wasm/pkg/multus_validator_bg.wasm");
+const coldScript = `
+  import { readFileSync } from "node:fs";
+  import { instantiate } from ${JSON.stringify(join(root, "wasm/pkg/multus_validator.js"))};
+  const bytes = readFileSync(${JSON.stringify(wasmFile)});
+  const t0 = performance.now();
+  const v = instantiate(bytes);
+  const t1 = performance.now();
+  v.validate(${JSON.stringify(JSON.stringify({ netconf: multus }))});
+  console.log(JSON.stringify([t1 - t0, performance.now() - t1]));`;
+const cold = [];
+for (let i = 0; i < 15; i++) {
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", coldScript], { env: { PATH: process.env.PATH } });
+  cold.push(JSON.parse(String(r.stdout)));
+}
+const { validateInput } = await import("../lib/validate.ts");
+const { parseNetconf } = await import("../lib/netconf.ts");
+const input = { netconf: multus };
+const perCall = (fn, n = 3000) => {
+  for (let i = 0; i < 200; i++) fn();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+};
+const wasmUs = perCall(() => validateInput(input));
+const tsUs = perCall(() => parseNetconf(JSON.stringify(multus)));
+console.log(
+  `validator: ${(statSync(wasmFile).size / 1024).toFixed(1)} KiB .wasm; cold compile+instantiate median ${stats(cold.map((c) => c[0])).median.toFixed(2)} ms, ` +
+    `first validate ${stats(cold.map((c) => c[1])).median.toFixed(2)} ms; validate [bridge, ptp] netconf ${wasmUs.toFixed(1)} us/call ` +
+    `(TypeScript netconf loader, structural checks only: ${tsUs.toFixed(1)} us/call)`,
+);
+
 const sizesFile = join(root, "dist", "bundle-sizes.json");
 if (existsSync(sizesFile)) {
   const sizes = Object.entries(JSON.parse(readFileSync(sizesFile, "utf8"))).sort((a, b) => b[1] - a[1]);
