@@ -19,6 +19,7 @@ Commands for a person:
   multus install     copy this file into the CNI bin dir and make it the first network config
   multus uninstall   undo install
   multus status      list the attachments cached on this node
+  multus validate    lint netconfs, conflists and YAML manifests (NADs, Network objects, pods)
   multus doctor      check this node: config order, plugins, cache dir, API, CRD, RBAC
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
@@ -61,6 +62,14 @@ writable; with a kubeconfig (given, or from the multus config): is it
 readable, is the API reachable, is the NetworkAttachmentDefinition CRD
 installed, and does RBAC allow what the plugin needs. Exit code 1 when a
 check fails.
+`,
+  validate: `usage: multus validate FILE...
+
+Checks each file with the validator the plugin runs before attaching
+anything: a netconf (.conf/.json with "delegates" or "kubeconfig"), a CNI
+conf or conflist, or YAML manifests holding NetworkAttachmentDefinitions,
+legacy Network objects and pods (their network annotations). Prints every
+problem as FILE: OBJECT: FIELD: MESSAGE. Exit code 1 when there is an error.
 `,
   version: "usage: multus version\n",
 };
@@ -123,6 +132,16 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
         }
         const kubeconfig = f.values.get("kubeconfig");
         return ok(m.install({ ...common, ...(kubeconfig ? { kubeconfig } : {}), self: m.selfPath(), version: PRODUCT_VERSION }));
+      }
+      case "validate": {
+        const f = parseFlags(args, [], []);
+        if (f.rest.length === 0) throw new Error("name at least one file (multus validate --help)");
+        const { validateFile, formatFinding } = await import("./validate.ts");
+        const findings = f.rest.flatMap(validateFile);
+        const errors = findings.filter((x) => x.severity === "error").length;
+        const lines = findings.map(formatFinding);
+        lines.push(errors ? `${errors} problem(s) in ${f.rest.length} file(s)` : `${f.rest.length} file(s) valid`);
+        return { stdout: `${lines.join("\n")}\n`, exitCode: errors ? 1 : 0 };
       }
       case "doctor": {
         const f = parseFlags(args, ["bin-dir", "conf-dir", "kubeconfig"], []);

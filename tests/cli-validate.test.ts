@@ -1,0 +1,103 @@
+// `multus validate` on good and bad files, through the built file: exact messages.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { tempDir } from "./helpers/netns.ts";
+import { runPlugin } from "./helpers/run-plugin.ts";
+
+const human = (argv: string[]) => runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+
+const GOOD_NAD = `apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: macvlan-conf
+  namespace: ns1
+spec:
+  config: '{"cniVersion": "1.0.0", "type": "macvlan", "master": "eth1", "ipam": {"type": "host-local", "subnet": "10.20.0.0/24"}}'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: ns1
+  annotations:
+    k8s.v1.cni.cncf.io/networks: macvlan-conf@data0
+spec:
+  containers: [{name: c, image: x}]
+`;
+
+const BAD = `apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: bad-range, namespace: ns1}
+spec:
+  config: '{"cniVersion": "1.0.0", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24", "rangeStart": "10.9.0.5"}}'
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: evil, namespace: ns1}
+spec:
+  config: '{"cniVersion": "1.0.0", "type": "../../bin/sh"}'
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: broken, namespace: ns1}
+spec:
+  config: '{"type": '
+---
+apiVersion: kubernetes.com/v1
+kind: Network
+metadata: {name: old, namespace: default}
+plugin: flannel
+args: 'not json'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: ns1
+  annotations:
+    k8s.v1.cni.cncf.io/networks: "net-a@my interface"
+`;
+
+t.test("valid files pass with exit 0", async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "nad.yaml"), GOOD_NAD);
+  writeFileSync(join(dir, "00-multus.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "m", type: "multus", delegates: [{ name: "b", type: "bridge" }] }));
+  writeFileSync(join(dir, "10-list.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "l", plugins: [{ type: "ptp" }, { type: "portmap" }] }));
+  const r = await human(["validate", join(dir, "nad.yaml"), join(dir, "00-multus.conf"), join(dir, "10-list.conflist")]);
+  t.equal(r.code, 0, r.stdout);
+  t.equal(r.stdout, "3 file(s) valid\n");
+});
+
+t.test("every problem, with file, object and field; exit 1", async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, "bad.yaml");
+  writeFileSync(f, BAD);
+  const c = join(dir, "bad.conf");
+  writeFileSync(c, JSON.stringify({ name: "m", type: "multus", delegates: [{ type: "bridge", masterplugin: true }, { type: "ptp", masterplugin: true }] }));
+  const r = await human(["validate", f, c]);
+  t.equal(r.code, 1);
+  t.same(r.stdout.trimEnd().split("\n"), [
+    `${f}: NetworkAttachmentDefinition ns1/bad-range: spec.config.ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24`,
+    `${f}: NetworkAttachmentDefinition ns1/evil: spec.config.type: "../../bin/sh" is a path; it must be a bare plugin name such as "bridge"`,
+    `${f}: NetworkAttachmentDefinition ns1/broken: spec.config: is not valid JSON: Unexpected end of JSON input`,
+    `${f}: Network default/old: "args" is not valid JSON: Unexpected token 'o', "not json" is not valid JSON`,
+    `${f}: Pod ns1/p: metadata.annotations[k8s.v1.cni.cncf.io/networks]: item 1 "net-a@my interface" is not [namespace/]name[@interface]: interface name "my interface" must not contain whitespace`,
+    `${c}: delegates[1]: only one delegate can have "masterplugin": true (also delegates[0])`,
+    `warning: ${c}: delegates[0].name: is missing; the netconf's name and the index are used`,
+    `warning: ${c}: delegates[1].name: is missing; the netconf's name and the index are used`,
+    "6 problem(s) in 2 file(s)",
+  ]);
+});
+
+t.test("unreadable and malformed files are problems too", async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "x.yaml"), "a: [1\n");
+  const r = await human(["validate", join(dir, "missing.conf"), join(dir, "x.yaml")]);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /missing\.conf: cannot read: ENOENT/);
+  t.match(r.stdout, /x\.yaml: is not valid YAML: /);
+  const none = await human(["validate"]);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /name at least one file/);
+});
