@@ -366,3 +366,56 @@ t.test("default-route moves the pod's default route to the requesting attachment
   t.equal(sh("ip", ["-n", ns.name, "-4", "route", "show", "default"]).trim(), `default via ${gw} dev net1`);
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
+
+t.test("readinessindicatorfile: ADD waits for it, fails with code 11 when it never comes; DEL never waits", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const ready = join(s.dir, "ready");
+  const p = pod("ns1");
+  const conf = kubeNetconf(s, { readinessindicatorfile: ready, readinessTimeout: 0.5 });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.json!.code, 11);
+  t.match(r.json!.msg, /the cluster network is not ready: .*ready does not exist \(waited 0.5s\)/);
+  t.same(links(ns.name), []);
+  const { writeFileSync } = await import("node:fs");
+  setTimeout(() => writeFileSync(ready, ""), 200);
+  const late = await runPlugin({ ...call, command: "ADD", stdin: kubeNetconf(s, { readinessindicatorfile: ready, readinessTimeout: 5 }) });
+  t.equal(late.code, 0, late.stdout);
+  const { rmSync } = await import("node:fs");
+  rmSync(ready);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0, "DEL does not wait for readiness");
+});
+
+t.test("exec credential plugins in the kubeconfig work (token from the plugin's output)", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { chmodSync, writeFileSync } = await import("node:fs");
+  const plugin = join(s.dir, "cred-plugin");
+  writeFileSync(plugin, `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${api.token}"}}'\n`);
+  chmodSync(plugin, 0o755);
+  const kc = join(s.dir, "exec.kubeconfig");
+  writeFileSync(
+    kc,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "${api.url}", certificate-authority-data: "${Buffer.from(api.caPem).toString("base64")}"}
+users:
+- name: u
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+`,
+  );
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: s.netconf([s.bridge()], { kubeconfig: kc }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});

@@ -119,9 +119,11 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
   );
 }
 
-export async function waitForReadiness(raw: JsonObject, timeoutMs = 10_000): Promise<void> {
+export async function waitForReadiness(raw: JsonObject): Promise<void> {
   const file = str(raw, "readinessindicatorfile", "");
   if (!file) return;
+  const t = raw.readinessTimeout;
+  const timeoutMs = typeof t === "number" && t >= 0 ? t * 1000 : 10_000;
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(file)) {
     if (Date.now() >= deadline) {

@@ -18,7 +18,7 @@ enum Kind {
     Delegates,
 }
 
-const FIELDS: [(&str, Kind); 30] = [
+const FIELDS: [(&str, Kind); 31] = [
     ("name", Kind::Str),
     ("type", Kind::Str),
     ("cniVersion", Kind::Version),
@@ -35,6 +35,7 @@ const FIELDS: [(&str, Kind); 30] = [
     ("namespaceIsolation", Kind::Bool),
     ("globalNamespaces", Kind::Str),
     ("readinessindicatorfile", Kind::Str),
+    ("readinessTimeout", Kind::Positive),
     ("logFile", Kind::Str),
     ("logLevel", Kind::LogLevel),
     ("logToStderr", Kind::Bool),
