@@ -9,6 +9,7 @@ import { checkVersion, decodeNetconf, loadNetconf, peekVersion } from "./netconf
 import type { JsonObject } from "./delegate.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { type Logger, NO_LOG, createLogger } from "./log.ts";
+import { type PodRef, podRefFromArgs } from "./k8s/pod.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -29,9 +30,13 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
     logToStderr: raw.logToStderr === true,
   });
   if (!log.enabled("error")) return log;
-  const args = new Map(env.CNI_ARGS ? env.CNI_ARGS.split(";").map((p) => p.split("=", 2) as [string, string]) : []);
-  const pod = args.get("K8S_POD_NAMESPACE") && args.get("K8S_POD_NAME") ? `${args.get("K8S_POD_NAMESPACE")}/${args.get("K8S_POD_NAME")}` : undefined;
-  return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod } : {}) });
+  let pod: PodRef | undefined;
+  try {
+    pod = podRefFromArgs(env.CNI_ARGS ?? "");
+  } catch {
+    // malformed CNI_ARGS: reported as the verb's error
+  }
+  return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) });
 }
 
 async function run(verb: Verb, env: Env, raw: JsonObject, log: Logger): Promise<unknown> {
