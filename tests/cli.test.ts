@@ -40,3 +40,19 @@ t.test("an unknown command is a usage error", async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /unknown command "frobnicate"/);
 });
+
+for (const [name, how] of runners.slice(1)) {
+  t.test(`${name}: ADD, CHECK and DEL work like the executable`, async (t) => {
+    const { scenario } = await import("./helpers/scenario.ts");
+    const { links, makeNetns, reservations } = await import("./helpers/netns.ts");
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    const call = { ...how, containerId: "runner-1", netns: ns.path, stdin: s.netconf([s.bridge(), s.ptp()]) };
+    const r = await runPlugin({ ...call, command: "ADD" });
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.same(links(ns.name).sort(), ["eth0", "net1"]);
+    t.equal((await runPlugin({ ...call, command: "CHECK" })).code, 0);
+    t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+    t.same(reservations(s.ipamDir), []);
+  });
+}
