@@ -75,3 +75,33 @@ t.test("findPlugin searches dirs in order and refuses paths", async (t) => {
   t.throws(() => findPlugin("notexec", [a]), { code: 7, message: /failed to find plugin "notexec"/ });
   t.throws(() => findPlugin("../p", [a]), { code: 7, message: /is a path/ });
 });
+
+t.test("runtimeConfig reaches only plugins that declare the capability, and only the cluster network", async (t) => {
+  const { runPlugin } = await import("./helpers/run-plugin.ts");
+  const { makeNetns } = await import("./helpers/netns.ts");
+  const dir = tempDir(t);
+  const ns = makeNetns(t);
+  const rec = (name: string) => fake(dir, name, `cat > ${dir}/${name}.$CNI_COMMAND.json; echo '{"cniVersion":"1.0.0","ips":[{"address":"10.3.0.2/24"}]}'`);
+  rec("capable");
+  rec("plain");
+  rec("other");
+  const conf = {
+    cniVersion: "1.0.0",
+    name: "m",
+    type: "multus",
+    cniDir: join(dir, "cache"),
+    runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] },
+    delegates: [
+      { name: "cluster", plugins: [{ type: "plain" }, { type: "capable", capabilities: { portMappings: true } }] },
+      { name: "second", type: "other", capabilities: { portMappings: true } },
+    ],
+  };
+  const r = await runPlugin({ command: "ADD", containerId: "rc-1", netns: ns.path, path: dir, stdin: conf });
+  t.equal(r.code, 0, r.stdout);
+  const seen = (f: string) => JSON.parse(readFileSync(join(dir, f), "utf8"));
+  t.same(seen("capable.ADD.json").runtimeConfig, conf.runtimeConfig, "the cluster network's capable plugin gets it");
+  t.notOk("runtimeConfig" in seen("plain.ADD.json"), "a plugin without the capability does not");
+  t.notOk("runtimeConfig" in seen("other.ADD.json"), "a secondary network does not get the runtime's args");
+  t.equal((await runPlugin({ command: "DEL", containerId: "rc-1", netns: ns.path, path: dir, stdin: conf })).code, 0);
+  t.same(seen("capable.DEL.json").runtimeConfig, conf.runtimeConfig, "DEL passes it too (from the cache record)");
+});

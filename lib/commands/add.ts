@@ -41,7 +41,13 @@ function refuseSecondAdd(ctx: CommandContext): void {
 
 /** Kubernetes mode: the networks come from the API (loaded only in that mode). */
 async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Delegate[]; k8s?: Resolution }> {
-  if (ctx.netconf.mode !== "crd") return { delegates: ctx.netconf.delegates };
+  if (ctx.netconf.mode !== "crd") {
+    // The runtime's capability args (portMappings, bandwidth ...) belong to the cluster network.
+    const rc = ctx.netconf.raw.runtimeConfig;
+    if (!isJsonObject(rc)) return { delegates: ctx.netconf.delegates };
+    const cluster = planAttachments(ctx.netconf.delegates, ctx.args.ifName).find((a) => a.isClusterNetwork)!.delegate;
+    return { delegates: ctx.netconf.delegates.map((d) => (d === cluster ? { ...d, runtimeConfig: rc } : d)) };
+  }
   const k = await import("../k8s/resolve.ts");
   await k.waitForReadiness(ctx.netconf.raw);
   const k8s = await k.resolveKubernetesNetworks(ctx.netconf, ctx.args.args);
