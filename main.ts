@@ -3,12 +3,14 @@
 import { readFileSync, writeSync } from "node:fs";
 import { cli } from "./lib/cli/index.ts";
 import { dispatch } from "./lib/dispatch.ts";
+import { tuneRuntime } from "./lib/runtime.ts";
 
 function print(fd: number, text: string | undefined): void {
   if (text) writeSync(fd, text);
 }
 
 async function main(): Promise<number> {
+  tuneRuntime();
   if (!process.env.CNI_COMMAND) {
     const human = await cli(process.argv.slice(2));
     if (human) {

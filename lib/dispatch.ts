@@ -42,14 +42,15 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
 async function run(verb: Verb, env: Env, raw: JsonObject, log: Logger): Promise<unknown> {
   const args = readCniArgs(env, verb);
   checkVersion(raw);
-  // Every problem of the config at once, before anything runs. A DEL is never
-  // blocked by it: the cache record says what to remove.
-  const { assertValid, validateInput, problemLine } = await import("./validate.ts");
-  if (verb === "DEL" || verb === "GC") {
+  // Every problem of the config at once, before anything runs. A DEL or GC is
+  // never blocked by it (the cache record says what to remove): there its
+  // findings only go to the log, so it runs only when there is a log.
+  if (verb !== "DEL" && verb !== "GC") {
+    (await import("./validate.ts")).assertValid({ netconf: raw });
+  } else if (log.enabled("error")) {
+    const { validateInput, problemLine } = await import("./validate.ts");
     const a = validateInput({ netconf: raw });
     if (a.type === "invalid") log.error("config problems (not blocking teardown)", { problems: a.errors.map(problemLine) });
-  } else {
-    assertValid({ netconf: raw });
   }
   const netconf = loadNetconf(raw);
   if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });

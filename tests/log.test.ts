@@ -51,3 +51,16 @@ t.test("the plugin logs each verb with container, pod and network, and redacts t
   t.ok(entries.some((e) => e.verb === "DEL" && e.msg === "detached" && e.network === "br-net"));
   t.ok(entries.some((e) => e.msg === "ADD done" && typeof e.ms === "number"));
 });
+
+t.test("DEL with an invalid config still tears down, and logs the config's problems", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const logFile = join(s.dir, "del.log");
+  const call = { containerId: "log-2", netns: ns.path, stdin: s.netconf([s.bridge()]) };
+  t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
+  const broken = s.netconf([s.bridge({ ipam: { type: "host-local", subnet: "10.1.0.0/33" } })], { logFile });
+  const d = await runPlugin({ ...call, command: "DEL", stdin: broken });
+  t.equal(d.code, 0, d.stdout);
+  const entries = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  t.ok(entries.some((e) => e.msg === "config problems (not blocking teardown)" && /10\.1\.0\.0\/33 is not a valid CIDR/.test(JSON.stringify(e.problems))));
+});

@@ -1,18 +1,18 @@
 /**
  * The few Kubernetes API calls we make. Credentials and TLS come from the
- * kubeconfig through @kubernetes/client-node (certificates, tokens, token
- * files, exec plugins, *-data fields, in-cluster); the HTTP goes through
+ * kubeconfig (kubeconfig.ts: certificates, tokens, token files, exec plugins,
+ * auth providers, *-data fields, in-cluster); the HTTP goes through
  * undici with a per-request timeout, bounded retries with backoff on
  * 429/5xx/connection errors (honouring Retry-After) and a total deadline.
  * This module is loaded only in Kubernetes mode.
  */
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { load as loadYaml } from "js-yaml";
-import { Client } from "undici";
+// The HTTP/1 client alone: undici's index also loads fetch, WebSocket, caches
+// and mocks, which this plugin never uses (and would pay for at start-up).
+import Client from "undici/lib/dispatcher/client.js";
+import request from "undici/lib/api/api-request.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
+import { loadCredentials } from "./kubeconfig.ts";
 
 export interface ClientOptions {
   /** Path of the kubeconfig; empty means in-cluster config. */
@@ -44,79 +44,25 @@ export interface KubeClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (path) kc.loadFromFile(path);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else throw new Error("no kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST is unset)");
-  } catch (e) {
-    // The library's messages name the file and field, never the secret values.
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `cannot load kubeconfig${path ? ` ${path}` : ""}: ${(e as Error).message}`);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `kubeconfig ${path ?? "(in-cluster)"} has no current cluster`);
-  }
-  return kc;
-}
-
-/**
- * The `tokenFile` of the current user, which the kubeconfig loader does not
- * read (it knows only `token-file`). Re-read on every start, so rotated
- * (projected, bound) tokens are picked up.
- */
-function tokenFromFile(kc: KubeConfig, path: string | undefined): string | undefined {
-  const user = kc.getCurrentUser();
-  if (!path || !user || user.token || user.certFile || user.certData || user.exec || user.authProvider) return undefined;
-  let file: unknown;
-  try {
-    const doc = loadYaml(readFileSync(path, "utf8")) as { users?: { name?: string; user?: { tokenFile?: unknown } }[] };
-    file = doc.users?.find((u) => u.name === user.name)?.user?.tokenFile;
-  } catch {
-    return undefined;
-  }
-  if (typeof file !== "string" || file === "") return undefined;
-  const abs = resolve(dirname(path), file);
-  try {
-    return readFileSync(abs, "utf8").trim();
-  } catch (e) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `cannot read the kubeconfig's tokenFile ${abs}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
-  }
-}
-
 export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
-  const kc = loadKubeConfig(opts.kubeconfig);
-  const cluster = kc.getCurrentCluster()!;
-  const https: {
-    ca?: string | Buffer;
-    cert?: string | Buffer;
-    key?: string | Buffer;
-    rejectUnauthorized?: boolean;
-    auth?: string;
-    headers?: Record<string, string | string[] | number>;
-  } = {};
+  const creds = await loadCredentials(opts.kubeconfig);
+  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
+  let url: URL;
   try {
-    await kc.applyToHTTPSOptions(https);
-  } catch (e) {
-    throw new CniError(ErrorCode.ApiFailure, `cannot get credentials for ${cluster.server}: ${(e as Error).message}`);
+    url = new URL(creds.server);
+  } catch {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `kubeconfig: server ${JSON.stringify(creds.server)} is not a URL`);
   }
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni" };
-  for (const [k, v] of Object.entries(https.headers ?? {})) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : String(v);
-  if (https.auth) headers.authorization = `Basic ${Buffer.from(https.auth).toString("base64")}`;
-  const fileToken = headers.authorization ? undefined : tokenFromFile(kc, opts.kubeconfig);
-  if (fileToken) headers.authorization = `Bearer ${fileToken}`;
-
-  const url = new URL(cluster.server);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const deadlineMs = opts.deadlineMs ?? 20_000;
   const maxAttempts = opts.maxAttempts ?? 5;
   const client = new Client(url.origin, {
     connect: {
-      ca: https.ca,
-      cert: https.cert,
-      key: https.key,
-      rejectUnauthorized: https.rejectUnauthorized ?? true,
-      servername: cluster.tlsServerName,
+      ca: creds.ca,
+      cert: creds.cert,
+      key: creds.key,
+      rejectUnauthorized: creds.rejectUnauthorized,
+      servername: creds.servername,
       timeout: requestTimeoutMs,
     },
     headersTimeout: requestTimeoutMs,
@@ -127,7 +73,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string) {
     let res;
     try {
-      res = await client.request({
+      res = await request.call(client, {
         method,
         path: base + path,
         headers: contentType ? { ...headers, "content-type": contentType } : headers,
@@ -169,6 +115,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     get: (path, what) => call("GET", path, what),
     patch: (path, body, type, what) => call("PATCH", path, what, JSON.stringify(body), PATCH_CONTENT_TYPE[type]),
     post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
-    close: () => client.close(),
+    // The process exits right after; a graceful close would wait for the server.
+    close: () => client.destroy(),
   };
 }
