@@ -84,3 +84,25 @@ t.test("through the built plugin: an invalid IPAM block fails the ADD before any
   const d = await runPlugin({ command: "DEL", containerId: "val-1", netns: ns.path, stdin: conf });
   t.equal(d.code, 0, d.stdout);
 });
+
+t.test("every rule above, through the built file (`multus validate` on the same inputs)", async (t) => {
+  const { writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tempDir } = await import("./helpers/netns.ts");
+  const dir = tempDir(t);
+  // Netconf rules as netconf files; attachment rules as a single conf file each.
+  // (Interface names come from the pod, not from a file: those rules are checked above only.)
+  const cases = rules.filter(([, input]) => "netconf" in input || (input.attachments as { ifname?: string }[]).every((a, _, l) => l.length === 1 && !a.ifname));
+  const files = cases.map(([rule, input], i) => {
+    const f = join(dir, `rule-${i}.conf`);
+    const content = "netconf" in input ? { type: "multus", ...(input.netconf as object) } : (input.attachments as { config: unknown }[])[0].config;
+    writeFileSync(f, JSON.stringify(content));
+    return { rule, f };
+  });
+  const r = await runPlugin({ argv: ["validate", ...files.map((x) => x.f)], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+  t.equal(r.code, 1);
+  for (const [i, { rule, f }] of files.entries()) {
+    const message = cases[i][2].replace(/^ns\/a\./, "");
+    t.ok(r.stdout.split("\n").some((l) => l.startsWith(`${f}: `) && l.includes(message.slice(message.indexOf(":") + 2))), `${rule}: ${message}`);
+  }
+});
