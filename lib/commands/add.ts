@@ -39,7 +39,10 @@ function refuseSecondAdd(ctx: CommandContext): void {
   );
 }
 
-/** Kubernetes mode: the networks come from the API (loaded only in that mode). */
+/**
+ * The delegates to attach: the netconf's (delegates mode), or those resolved
+ * from the pod and the API (Kubernetes mode, whose code loads only then).
+ */
 async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Delegate[]; k8s?: Resolution }> {
   if (ctx.netconf.mode !== "crd") {
     // The runtime's capability args (portMappings, bandwidth ...) belong to the cluster network.
