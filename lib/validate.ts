@@ -11,16 +11,19 @@ import { wasmBytes } from "./wasm-bytes.ts";
 export interface ValidatorAttachment {
   /** Names the attachment in problem paths, e.g. "ns1/macvlan-a". */
   path: string;
+  /** The interface it will get; checked and required to be unique. */
   ifname?: string;
   config: JsonObject;
 }
 
 export interface ValidatorInput {
+  /** The plugin's own config (its delegates are checked too). */
   netconf?: JsonObject;
   attachments?: ValidatorAttachment[];
 }
 
 export interface Problem {
+  /** Where: dotted keys and [i] indices, prefixed by the attachment's path. */
   path: string;
   message: string;
 }
@@ -31,20 +34,50 @@ export type ValidationAnswer =
 
 let validator: Validator | undefined;
 
-export function validateInput(input: ValidatorInput): ValidationAnswer {
+/** The instance; failing to load is a bug (the bytes are embedded in the single file). */
+function load(): Validator {
   validator ??= instantiate(wasmBytes());
-  return JSON.parse(validator.validate(JSON.stringify(input))) as ValidationAnswer;
+  return validator;
 }
 
-const line = (p: Problem) => (p.path ? `${p.path}: ${p.message}` : p.message);
+const failed = (message: string): ValidationAnswer => ({ type: "invalid", errors: [{ path: "", message }], warnings: [] });
 
-/** Throw a CniError (code 7) naming the first problem and listing them all. */
-export function assertValid(input: ValidatorInput): ValidationAnswer & { type: "valid" } {
+const isProblemList = (v: unknown): v is Problem[] =>
+  Array.isArray(v) && v.every((p) => typeof p === "object" && p !== null && typeof p.path === "string" && typeof p.message === "string");
+
+/** Every problem of the input at once. Never throws for any input. */
+export function validateInput(input: ValidatorInput): ValidationAnswer {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch (e) {
+    return failed(`input cannot be written as JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const out = load().validate(text ?? "null");
+  let a: unknown;
+  try {
+    a = JSON.parse(out);
+  } catch {
+    return failed(`the validator answered something that is not JSON: ${out.slice(0, 200)}`);
+  }
+  const o = (typeof a === "object" && a !== null ? a : {}) as Record<string, unknown>;
+  if (o.type === "valid" && isProblemList(o.warnings)) return { type: "valid", warnings: o.warnings };
+  if (o.type === "invalid" && isProblemList(o.errors) && o.errors.length > 0 && isProblemList(o.warnings)) {
+    return { type: "invalid", errors: o.errors, warnings: o.warnings };
+  }
+  return failed(`the validator answered in an unexpected shape: ${out.slice(0, 200)}`);
+}
+
+/** "path: message", or the message alone for the input as a whole. */
+export const problemLine = (p: Problem): string => (p.path ? `${p.path}: ${p.message}` : p.message);
+
+/**
+ * Throw a CniError (code 7, InvalidNetworkConfig) whose msg is the first
+ * problem and whose details list them all, one a line; return if valid.
+ */
+export function assertValid(input: ValidatorInput): void {
   const a = validateInput(input);
   if (a.type === "invalid") {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, line(a.errors[0]), a.errors.map(line).join("\n"));
+    throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), a.errors.map(problemLine).join("\n"));
   }
-  return a;
 }
-
-export { line as problemLine };

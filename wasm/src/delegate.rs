@@ -61,7 +61,7 @@ fn check_version(v: Option<&Value>, path: &str, r: &mut Report) {
 }
 
 /// A plugin entry (the conf itself, or one plugin of a conflist).
-fn plugin(obj: &serde_json::Map<String, Value>, path: &str, network: &str, r: &mut Report, subnets: &mut Vec<Subnet>) {
+fn plugin(obj: &serde_json::Map<String, Value>, path: &str, owner: usize, network: &str, r: &mut Report, subnets: &mut Vec<Subnet>) {
     check_type(obj, path, r);
     if let Some(ipam_v) = obj.get("ipam") {
         let ip = join(path, "ipam");
@@ -76,7 +76,7 @@ fn plugin(obj: &serde_json::Map<String, Value>, path: &str, network: &str, r: &m
                 None => {}
             }
         }
-        ipam::validate(ipam_v, &ip, network, r, subnets);
+        ipam::validate(ipam_v, &ip, owner, network, r, subnets);
     }
 }
 
@@ -85,8 +85,9 @@ pub struct Checked {
 }
 
 /// Validate a delegate config at `path`. `name_required`: attachments must
-/// carry a `name`; netconf delegates get ours filled in (a warning).
-pub fn validate(v: &Value, path: &str, name_required: bool, r: &mut Report, subnets: &mut Vec<Subnet>) -> Checked {
+/// carry a `name`; netconf delegates get ours filled in (a warning). `owner`
+/// tells this attachment from the others of the input.
+pub fn validate(v: &Value, path: &str, name_required: bool, owner: usize, r: &mut Report, subnets: &mut Vec<Subnet>) -> Checked {
     let obj = match v {
         Value::Object(o) => o,
         _ => {
@@ -112,14 +113,14 @@ pub fn validate(v: &Value, path: &str, name_required: bool, r: &mut Report, subn
     check_version(obj.get("cniVersion"), path, r);
     let network = name.clone().unwrap_or_else(|| path.to_string());
     if obj.contains_key("type") || !obj.contains_key("plugins") {
-        plugin(obj, path, &network, r, subnets);
+        plugin(obj, path, owner, &network, r, subnets);
     } else {
         let pp = join(path, "plugins");
         match obj.get("plugins") {
             Some(Value::Array(list)) if !list.is_empty() => {
                 for (i, p) in list.iter().enumerate() {
                     match p {
-                        Value::Object(po) => plugin(po, &index(&pp, i), &network, r, subnets),
+                        Value::Object(po) => plugin(po, &index(&pp, i), owner, &network, r, subnets),
                         _ => r.error(&index(&pp, i), "must be an object"),
                     }
                 }

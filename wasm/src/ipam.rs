@@ -1,6 +1,7 @@
 //! IPAM blocks: host-local (`subnet` or `ranges`), static (`addresses`),
-//! whereabouts-style (`range`, `range_start`, `range_end`, `exclude`), and
-//! `routes`. Subnets found are returned for the cross-attachment overlap check.
+//! whereabouts-style (`range`, `range_start`, `range_end`, `exclude`, or a
+//! list of those in `ipRanges`), and `routes`. Subnets found are returned for
+//! the cross-attachment overlap check.
 
 use crate::answer::{index, join, Report};
 use crate::net::{parse_cidr, parse_ip, show_ip, Cidr, Ip};
@@ -9,6 +10,8 @@ use serde_json::{Map, Value};
 /// A subnet an attachment allocates from, with where it was found.
 pub struct Subnet {
     pub path: String,
+    /// Which attachment or delegate of the input it belongs to.
+    pub owner: usize,
     pub network: String,
     pub cidr: Cidr,
 }
@@ -72,16 +75,35 @@ fn range(obj: &Map<String, Value>, path: &str, subnet_key: &str, start_key: &str
             }
         }
         if let Some(g) = gateway {
-            if inside(&c, &g, "gateway", path, r) {
-                if g.value == c.network() && c.prefix < 31 {
+            // /31 and /32 (/127 and /128) have no network or broadcast address.
+            if inside(&c, &g, "gateway", path, r) && c.host_bits() > 1 {
+                if g.value == c.network() {
                     r.error(&join(path, "gateway"), format!("{} is the network address of {}", show_ip(&g), c.show()));
-                } else if c.is_v4() && g.value == c.last() && c.prefix < 31 {
+                } else if c.is_v4() && g.value == c.last() {
                     r.error(&join(path, "gateway"), format!("{} is the broadcast address of {}", show_ip(&g), c.show()));
                 }
             }
         }
     }
     subnet
+}
+
+/// Whereabouts' `exclude`: a list of CIDRs.
+fn exclude(v: &Value, path: &str, r: &mut Report) {
+    let items = match v {
+        Value::Array(a) => a,
+        _ => return r.error(path, "must be a list of CIDRs"),
+    };
+    for (i, e) in items.iter().enumerate() {
+        match e {
+            Value::String(s) => {
+                if parse_cidr(s).is_none() {
+                    r.error(&index(path, i), format!("{} is not a valid CIDR (address/prefix)", s));
+                }
+            }
+            _ => r.error(&index(path, i), "must be a CIDR string"),
+        }
+    }
 }
 
 fn routes(v: &Value, path: &str, r: &mut Report) {
@@ -109,8 +131,9 @@ fn routes(v: &Value, path: &str, r: &mut Report) {
     }
 }
 
-/// Validate an `ipam` object found at `path` of network `network`.
-pub fn validate(ipam: &Value, path: &str, network: &str, r: &mut Report, subnets: &mut Vec<Subnet>) {
+/// Validate an `ipam` object found at `path` of network `network`, part of
+/// attachment (or delegate) number `owner`.
+pub fn validate(ipam: &Value, path: &str, owner: usize, network: &str, r: &mut Report, subnets: &mut Vec<Subnet>) {
     let obj = match ipam {
         Value::Object(o) => o,
         _ => return r.error(path, "must be an object"),
@@ -152,20 +175,36 @@ pub fn validate(ipam: &Value, path: &str, network: &str, r: &mut Report, subnets
         if let Some(c) = range(obj, path, "range", "range_start", "range_end", r) {
             found.push((join(path, "range"), c));
         }
-        if let Some(ex) = obj.get("exclude") {
-            let ep = join(path, "exclude");
-            match ex {
-                Value::Array(items) => {
-                    for (i, e) in items.iter().enumerate() {
-                        match e.as_str().map(parse_cidr) {
-                            Some(Some(_)) => {}
-                            Some(None) => r.error(&index(&ep, i), format!("{} is not a valid CIDR", e.as_str().unwrap_or(""))),
-                            None => r.error(&index(&ep, i), "must be a CIDR string"),
+    }
+    if let Some(ex) = obj.get("exclude") {
+        exclude(ex, &join(path, "exclude"), r);
+    }
+    if let Some(v) = obj.get("ipRanges") {
+        let rp = join(path, "ipRanges");
+        match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let ip = index(&rp, i);
+                    match item {
+                        Value::Object(o) => {
+                            if let Some(c) = range(o, &ip, "range", "range_start", "range_end", r) {
+                                found.push((join(&ip, "range"), c));
+                            }
+                            if let Some(ex) = o.get("exclude") {
+                                exclude(ex, &join(&ip, "exclude"), r);
+                            }
                         }
+                        _ => r.error(&ip, "must be a range object {\"range\": CIDR, ...}"),
                     }
                 }
-                _ => r.error(&ep, "must be a list of CIDRs"),
             }
+            _ => r.error(&rp, "must be a list of range objects"),
+        }
+    }
+    if !obj.contains_key("subnet") && !obj.contains_key("range") {
+        // Without a subnet these cannot be placed, but they must still be addresses.
+        for key in ["rangeStart", "rangeEnd", "gateway", "range_start", "range_end"] {
+            ip_at(obj, key, path, r);
         }
     }
     if let Some(v) = obj.get("addresses") {
@@ -196,20 +235,48 @@ pub fn validate(ipam: &Value, path: &str, network: &str, r: &mut Report, subnets
         routes(v, &join(path, "routes"), r);
     }
     for (p, c) in found {
-        subnets.push(Subnet { path: p, network: network.to_string(), cidr: c });
+        subnets.push(Subnet { path: p, owner, network: network.to_string(), cidr: c });
     }
 }
 
-/// Report subnets of different networks that overlap (same network twice is fine).
+/// Report overlapping subnets of different attachments, each subnet once
+/// (against the first earlier one it overlaps). The same network listed twice
+/// (same name, same subnets) shares one address pool: not an overlap.
 pub fn overlaps(subnets: &[Subnet], r: &mut Report) {
-    for (i, a) in subnets.iter().enumerate() {
-        for b in &subnets[i + 1..] {
-            if a.network != b.network && a.cidr.overlaps(&b.cidr) {
-                r.error(
-                    &b.path,
-                    format!("{} overlaps {} at {} (network \"{}\")", b.cidr.show(), a.cidr.show(), a.path, a.network),
-                );
+    // Subnets arrive grouped by owner: each group is one pool.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (i, s) in subnets.iter().enumerate() {
+        match groups.last_mut() {
+            Some((start, end)) if subnets[*start].owner == s.owner => *end = i + 1,
+            _ => groups.push((i, i + 1)),
+        }
+    }
+    let same_pool = |a: (usize, usize), b: (usize, usize)| {
+        let (x, y) = (&subnets[a.0..a.1], &subnets[b.0..b.1]);
+        x.len() == y.len() && x[0].network == y[0].network && x.iter().zip(y).all(|(p, q)| p.cidr.addr.family == q.cidr.addr.family && p.cidr.network() == q.cidr.network() && p.cidr.prefix == q.cidr.prefix)
+    };
+    // The first group with the same pool stands for it.
+    let mut pool_of_group: Vec<usize> = Vec::with_capacity(groups.len());
+    for (g, group) in groups.iter().enumerate() {
+        let first = groups[..g].iter().position(|other| same_pool(*other, *group)).unwrap_or(g);
+        pool_of_group.push(first);
+    }
+    // A later copy of a pool has the same subnets as its first: only the
+    // firsts can be the first earlier subnet that another one overlaps.
+    let mut pools: Vec<usize> = Vec::with_capacity(subnets.len());
+    let mut firsts: Vec<usize> = Vec::new();
+    for (g, (start, end)) in groups.iter().enumerate() {
+        for i in *start..*end {
+            pools.push(pool_of_group[g]);
+            if pool_of_group[g] == g {
+                firsts.push(i);
             }
+        }
+    }
+    for (j, b) in subnets.iter().enumerate() {
+        let first = firsts.iter().take_while(|i| **i < j).find(|i| pools[**i] != pools[j] && subnets[**i].cidr.overlaps(&b.cidr));
+        if let Some(a) = first.map(|i| &subnets[*i]) {
+            r.error(&b.path, format!("{} overlaps {} at {} (network \"{}\")", b.cidr.show(), a.cidr.show(), a.path, a.network));
         }
     }
 }

@@ -6,9 +6,9 @@
 //! "config"}]}` (both optional). Answer: `{"type":"valid","warnings":[...]}`
 //! or `{"type":"invalid","errors":[{"path","message"}],"warnings":[...]}`.
 //!
-//! The WebAssembly ABI: `alloc(len) -> ptr`, write the input there,
-//! `validate(ptr, len) -> answer_len`, read `answer_len` bytes at
-//! `answer_ptr()`, then `dealloc(ptr, len)`.
+//! The WebAssembly ABI (no imports; exports `memory` and): `alloc(len) -> ptr`
+//! (0 when out of memory), write the input there, `validate(ptr, len) -> n`,
+//! read `n` (= `answer_len()`) bytes at `answer_ptr()`, then `dealloc(ptr, len)`.
 
 pub mod answer;
 pub mod delegate;
@@ -31,9 +31,10 @@ pub fn validate_value(input: &Value) -> Report {
     };
     let mut subnets = Vec::new();
     let mut ifnames: Vec<(String, String)> = Vec::new();
-    if let Some(nc) = obj.get("netconf") {
-        netconf::validate(nc, &mut r, &mut subnets, &mut ifnames);
-    }
+    let owners = match obj.get("netconf") {
+        Some(nc) => netconf::validate(nc, &mut r, &mut subnets, &mut ifnames),
+        None => 0,
+    };
     match obj.get("attachments") {
         None => {}
         Some(Value::Array(list)) => {
@@ -48,7 +49,7 @@ pub fn validate_value(input: &Value) -> Report {
                 let path = ao.get("path").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("attachments[{}]", i));
                 match ao.get("config") {
                     Some(c) => {
-                        delegate::validate(c, &path, true, &mut r, &mut subnets);
+                        delegate::validate(c, &path, true, owners + i, &mut r, &mut subnets);
                     }
                     None => r.error(&path, "has no config"),
                 }
@@ -75,42 +76,61 @@ pub fn validate_value(input: &Value) -> Report {
 
 /// JSON text in, JSON text out; invalid JSON is an answer too.
 pub fn validate_str(input: &str) -> String {
-    let report = match serde_json::from_str::<Value>(input) {
-        Ok(v) => validate_value(&v),
-        Err(e) => {
-            let mut r = Report::default();
-            r.error("", format!("input is not valid JSON: {}", e));
-            r
-        }
-    };
-    report.to_json().to_string()
+    match serde_json::from_str::<Value>(input) {
+        Ok(v) => validate_value(&v).to_json(),
+        Err(e) => fail(&format!("input is not valid JSON: {}", e)),
+    }
 }
+
+/// An answer with one error at the root.
+fn fail(message: &str) -> String {
+    let mut r = Report::default();
+    r.error("", message);
+    r.to_json()
+}
+
+// The WebAssembly ABI. Pointers and lengths are u32 on wasm32.
 
 static mut ANSWER: Vec<u8> = Vec::new();
 
+fn layout(len: usize) -> Option<std::alloc::Layout> {
+    std::alloc::Layout::from_size_align(len.max(1), 1).ok()
+}
+
+/// Memory for `len` bytes of input; null when it cannot be had.
 #[no_mangle]
 pub extern "C" fn alloc(len: usize) -> *mut u8 {
-    let mut buf = Vec::<u8>::with_capacity(len.max(1));
-    let ptr = buf.as_mut_ptr();
-    std::mem::forget(buf);
-    ptr
+    match layout(len) {
+        // SAFETY: the layout has a non-zero size.
+        Some(l) => unsafe { std::alloc::alloc(l) },
+        None => std::ptr::null_mut(),
+    }
 }
 
 /// # Safety
-/// `ptr` and `len` must come from one `alloc(len)` call.
+/// `ptr` and `len` must come from one `alloc(len)` call (null is ignored).
 #[no_mangle]
 pub unsafe extern "C" fn dealloc(ptr: *mut u8, len: usize) {
-    drop(Vec::from_raw_parts(ptr, 0, len.max(1)));
+    if let (false, Some(l)) = (ptr.is_null(), layout(len)) {
+        std::alloc::dealloc(ptr, l);
+    }
 }
 
+/// Validate the UTF-8 JSON input at `ptr..ptr+len`; the answer (UTF-8 JSON)
+/// is then at `answer_ptr()` for `answer_len()` bytes, which is also returned.
+/// The answer stays there until the next call.
+///
 /// # Safety
-/// `ptr..ptr+len` must be memory obtained from `alloc` holding the input.
+/// `ptr..ptr+len` must be memory obtained from `alloc(len)` holding the input.
 #[no_mangle]
 pub unsafe extern "C" fn validate(ptr: *const u8, len: usize) -> usize {
-    let bytes = std::slice::from_raw_parts(ptr, len);
-    let out = match std::str::from_utf8(bytes) {
-        Ok(s) => validate_str(s),
-        Err(_) => r#"{"type":"invalid","errors":[{"path":"","message":"input is not UTF-8"}],"warnings":[]}"#.to_string(),
+    let out = if ptr.is_null() {
+        fail("input is missing")
+    } else {
+        match std::str::from_utf8(std::slice::from_raw_parts(ptr, len)) {
+            Ok(s) => validate_str(s),
+            Err(e) => fail(&format!("input is not UTF-8 (at byte {})", e.valid_up_to())),
+        }
     };
     ANSWER = out.into_bytes();
     ANSWER.len()
@@ -118,7 +138,15 @@ pub unsafe extern "C" fn validate(ptr: *const u8, len: usize) -> usize {
 
 #[no_mangle]
 pub extern "C" fn answer_ptr() -> *const u8 {
+    // SAFETY: the module is single-threaded; ANSWER is only replaced by `validate`.
     unsafe { ANSWER.as_ptr() }
 }
+
+#[no_mangle]
+pub extern "C" fn answer_len() -> usize {
+    // SAFETY: as for `answer_ptr`.
+    unsafe { ANSWER.len() }
+}
+
 #[cfg(test)]
 mod tests;

@@ -52,8 +52,13 @@ pub fn parse_cidr(s: &str) -> Option<Cidr> {
 }
 
 impl Cidr {
+    /// Bits of the address that are not the prefix.
+    pub fn host_bits(&self) -> u32 {
+        self.addr.bits().saturating_sub(self.prefix)
+    }
+
     fn host_mask(&self) -> u128 {
-        let host_bits = self.addr.bits() - self.prefix;
+        let host_bits = self.host_bits();
         if host_bits == 128 {
             u128::MAX
         } else {

@@ -90,11 +90,15 @@ fn non_empty(o: &Map<String, Value>, key: &str) -> bool {
     }
 }
 
-/// Validate the netconf; requested interface names go into `ifnames`.
-pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &mut Vec<(String, String)>) {
+/// Validate the netconf; requested interface names go into `ifnames`. Its
+/// delegates are owners `0..n` of `subnets`; returns `n`.
+pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &mut Vec<(String, String)>) -> usize {
     let o = match v {
         Value::Object(o) => o,
-        _ => return r.error("", "the netconf must be a JSON object"),
+        _ => {
+            r.error("", "the netconf must be a JSON object");
+            return 0;
+        }
     };
     for (key, val) in o {
         match FIELDS.iter().find(|(k, _)| k == key) {
@@ -102,13 +106,17 @@ pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &
             None => r.warn(key, "is not a field this plugin knows; it is ignored"),
         }
     }
-    if !non_empty(o, "name") {
-        r.error("name", "is required");
+    // A value of the wrong type has been reported above; absent or empty is reported here.
+    match o.get("name") {
+        None | Some(Value::Null) => r.error("name", "is required"),
+        Some(Value::String(s)) if s.is_empty() => r.error("name", "is required"),
+        _ => {}
     }
     let k8s = non_empty(o, "kubeconfig") || non_empty(o, "clusterNetwork");
     let delegates = o.get("delegates").and_then(Value::as_array);
     let count = delegates.map(|d| d.len()).unwrap_or(0);
-    if count == 0 && !k8s {
+    let mistyped = o.get("delegates").map(|d| !d.is_array()).unwrap_or(false);
+    if count == 0 && !k8s && !mistyped {
         r.error("delegates", "must list at least one network when neither kubeconfig nor clusterNetwork is set");
     }
     if o.get("always_use_default") == Some(&Value::Bool(true)) && count == 0 {
@@ -124,7 +132,7 @@ pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &
         let mut masters = Vec::new();
         for (i, d) in list.iter().enumerate() {
             let p = index("delegates", i);
-            delegate::validate(d, &p, false, r, subnets);
+            delegate::validate(d, &p, false, i, r, subnets);
             if let Value::Object(dobj) = d {
                 if dobj.get("masterplugin") == Some(&Value::Bool(true)) {
                     masters.push(p.clone());
@@ -142,8 +150,9 @@ pub fn validate(v: &Value, r: &mut Report, subnets: &mut Vec<Subnet>, ifnames: &
                 }
             }
         }
-        if masters.len() > 1 {
-            r.error(&masters[1], format!("only one delegate can have \"masterplugin\": true (also {})", masters[0]));
+        for extra in masters.iter().skip(1) {
+            r.error(extra, format!("only one delegate can have \"masterplugin\": true (also {})", masters[0]));
         }
     }
+    count
 }

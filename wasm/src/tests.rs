@@ -183,3 +183,174 @@ fn every_problem_at_once_and_never_a_panic() {
         assert_eq!(out["type"], "invalid", "{}", input);
     }
 }
+
+#[test]
+fn netconf_fields_pass_with_the_right_types() {
+    valid(json!({"netconf": {"name": "m", "type": "multus", "cniVersion": "1.1.0", "cniVersions": ["1.0.0"], "delegates": [{"type": "b"}],
+        "kubeconfig": "/k", "cniDir": "/c", "confDir": "/d", "binDir": "/b", "defaultNetworks": ["x"], "multusNamespace": "kube-system",
+        "systemNamespaces": ["kube-system"], "namespaceIsolation": true, "globalNamespaces": "a,b", "readinessindicatorfile": "/r",
+        "logFile": "/l", "logLevel": "verbose", "logToStderr": false, "always_use_default": true, "retryDeleteOnError": true,
+        "capabilities": {"ips": true}, "runtimeConfig": {}, "delegateTimeout": 0.5, "prevResult": {}}}));
+    has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "cniVersions": "1.0.0"}}), "cniVersions", "must be a list of strings");
+    has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "runtimeConfig": []}}), "runtimeConfig", "must be an object");
+    has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "delegateTimeout": "5"}}), "delegateTimeout", "positive number");
+}
+
+#[test]
+fn one_error_per_path_for_mistyped_name_and_delegates() {
+    let e = errors(json!({"netconf": {"name": 5, "delegates": {}}}));
+    assert_eq!(e, vec![("delegates".into(), "must be a list".into()), ("name".into(), "must be a string".into())]);
+    has(json!({"netconf": {"name": "", "kubeconfig": "/k"}}), "name", "is required");
+}
+
+#[test]
+fn every_extra_masterplugin_is_reported() {
+    let e = errors(nc(json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": false}, {"type": "c", "masterplugin": true}, {"type": "d", "masterplugin": true}])));
+    let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, vec!["delegates[2]", "delegates[3]"]);
+    valid(nc(json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": false}])));
+}
+
+#[test]
+fn dot_types_and_conflist_shape() {
+    has(nc(json!([{"type": "."}])), "delegates[0].type", "not a valid plugin name");
+    has(nc(json!([{"type": ".."}])), "delegates[0].type", "is a path");
+    has(nc(json!([{"type": "-x"}])), "delegates[0].type", "not a valid plugin name");
+    has(nc(json!([{"type": 3}])), "delegates[0].type", "must be a string");
+    has(nc(json!([{"name": "l", "plugins": [5]}])), "delegates[0].plugins[0]", "must be an object");
+    has(nc(json!([{"name": "l", "plugins": {}}])), "delegates[0].plugins", "non-empty list");
+    has(nc(json!([5])), "delegates[0]", "must be a JSON object");
+    valid(nc(json!([{"name": "l", "cniVersion": "0.4.0", "plugins": [{"type": "macvlan", "ipam": {"type": "dhcp"}}, {"type": "tuning"}]}])));
+    valid(nc(json!([{"type": "my_plugin-1.2"}])));
+}
+
+#[test]
+fn interface_colon_and_request_shapes() {
+    let att = |n: &str| json!({"attachments": [{"path": "ns/a", "ifname": n, "config": {"name": "a", "type": "b"}}]});
+    has(att("net:1"), "ns/a.interface", "contains");
+    has(att("."), "ns/a.interface", "not a valid interface name");
+    valid(att("abcdefghijklmno"));
+    has(nc(json!([{"type": "a", "ifnameRequest": 1}])), "delegates[0].ifnameRequest", "must be a string");
+    has(nc(json!([{"type": "a", "ifnameRequest": "a b"}])), "delegates[0].ifnameRequest", "contains");
+    // Attachments and delegates share one namespace of interface names.
+    has(
+        json!({"netconf": {"name": "m", "delegates": [{"type": "a", "ifnameRequest": "net1"}]},
+               "attachments": [{"path": "ns/x", "ifname": "net1", "config": {"name": "x", "type": "b"}}]}),
+        "ns/x.interface",
+        "also used by delegates[0].ifnameRequest",
+    );
+}
+
+#[test]
+fn top_level_addresses_without_a_subnet_are_still_addresses() {
+    has(nc(json!([{"type": "b", "ipam": {"type": "host-local", "rangeStart": "10.0.0.x"}}])), "delegates[0].ipam.rangeStart", "not a valid IP address");
+    valid(nc(json!([{"type": "b", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.0.0.0/24"}]], "gateway": "10.0.0.1"}}])));
+}
+
+#[test]
+fn small_prefixes_allow_any_gateway() {
+    valid(nc(json!([hl("10.1.0.0/31", json!({"gateway": "10.1.0.1"}))])));
+    valid(nc(json!([hl("fd00::/64", json!({"gateway": "fd00::ffff:ffff:ffff:ffff"}))])));
+    has(nc(json!([hl("fd00::/64", json!({"gateway": "fd00::"}))])), "delegates[0].ipam.gateway", "network address");
+}
+
+#[test]
+fn whereabouts_ip_ranges_and_exclude() {
+    let wa = |ipam: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": ipam}]));
+    valid(wa(json!({"type": "whereabouts", "ipRanges": [{"range": "10.7.0.0/24", "range_start": "10.7.0.5"}, {"range": "fd07::/64"}]})));
+    has(wa(json!({"type": "whereabouts", "ipRanges": [{"range": "10.7.0.0/24", "range_end": "10.6.0.1"}]})), "delegates[0].ipam.ipRanges[0].range_end", "outside subnet");
+    has(wa(json!({"type": "whereabouts", "ipRanges": [{"range_start": "10.6.0.1"}]})), "delegates[0].ipam.ipRanges[0].range", "is required");
+    has(wa(json!({"type": "whereabouts", "ipRanges": {}})), "delegates[0].ipam.ipRanges", "must be a list");
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": "10.7.0.0/28"})), "delegates[0].ipam.exclude", "must be a list of CIDRs");
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": [7]})), "delegates[0].ipam.exclude[0]", "must be a CIDR string");
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_start": "fd00::1"})), "delegates[0].ipam.range_start", "same IP family");
+    has(wa(json!({"type": "whereabouts", "range": "10.7.0/24"})), "delegates[0].ipam.range", "not a valid CIDR");
+}
+
+#[test]
+fn static_gateway_and_routes_shapes() {
+    let st = |addrs: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": {"type": "static", "addresses": addrs}}]));
+    has(st(json!([{"address": "10.5.0.2/24", "gateway": "10.5.0"}])), "delegates[0].ipam.addresses[0].gateway", "not a valid IP address");
+    has(st(json!([{"address": "10.5.0.2/24", "gateway": "fd00::1"}])), "delegates[0].ipam.addresses[0].gateway", "same IP family");
+    has(st(json!([{"gateway": "10.5.0.1"}])), "delegates[0].ipam.addresses[0].address", "is required");
+    has(st(json!({})), "delegates[0].ipam.addresses", "must be a list");
+    valid(st(json!([{"address": "fd00::2/64", "gateway": "fd00::1"}])));
+    let rt = |routes: Value| nc(json!([{"name": "n", "type": "b", "ipam": {"type": "static", "routes": routes}}]));
+    has(rt(json!({})), "delegates[0].ipam.routes", "must be a list");
+    has(rt(json!([1])), "delegates[0].ipam.routes[0]", "must be an object");
+    has(nc(json!([{"type": "b", "ipam": 5}])), "delegates[0].ipam", "must be an object");
+}
+
+#[test]
+fn overlaps_by_attachment_not_by_name() {
+    let att = |path: &str, name: &str, subnet: &str| json!({"path": path, "config": {"name": name, "type": "bridge", "ipam": {"type": "host-local", "subnet": subnet}}});
+    // One name, two different pools (two namespaces' NADs): still an overlap.
+    has(json!({"attachments": [att("ns1/a", "a", "10.1.0.0/16"), att("ns2/a", "a", "10.1.0.0/24")]}), "ns2/a.ipam.subnet", "overlaps 10.1.0.0/16 at ns1/a.ipam.subnet");
+    // The plugins of one conflist, or the range sets of one IPAM block, are one attachment.
+    valid(json!({"attachments": [{"path": "ns/l", "config": {"name": "l", "plugins": [
+        {"type": "bridge", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/24"}], [{"subnet": "10.1.0.0/25"}]]}},
+        {"type": "ptp", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24"}}]}}]}));
+    // A netconf delegate and an attachment.
+    has(
+        json!({"netconf": {"name": "m", "delegates": [hl("fd00::/48", json!({}))]}, "attachments": [att("ns/v6", "v6", "fd00:0:0:1::/64")]}),
+        "ns/v6.ipam.subnet",
+        "fd00:0:0:1::/64 overlaps fd00::/48 at delegates[0].ipam.subnet (network \"n\")",
+    );
+    // Different families never overlap.
+    valid(json!({"attachments": [att("ns/a", "a", "0.0.0.0/0"), att("ns/b", "b", "::/0")]}));
+}
+
+#[test]
+fn input_shapes() {
+    has(json!({"attachments": [{"path": "ns/a"}]}), "ns/a", "has no config");
+    has(json!({"attachments": [5]}), "attachments[0]", "must be an object");
+    has(json!({"attachments": [{"config": {"type": "b"}}]}), "attachments[0].name", "is required");
+    has(json!({"attachments": [{"path": "ns/a", "ifname": 1, "config": {"name": "a", "type": "b"}}]}), "ns/a.interface", "must be a string");
+    has(json!({"netconf": []}), "", "the netconf must be a JSON object");
+    valid(json!({}));
+    let bad = validate_str("{\"netconf\": ");
+    assert!(bad.starts_with(r#"{"type":"invalid","errors":[{"path":"","message":"input is not valid JSON: "#), "{}", bad);
+    // Nesting deeper than the parser allows is an answer, not a crash.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(validate_str(&deep).contains("input is not valid JSON"));
+}
+
+#[test]
+fn raw_abi_round_trip() {
+    use crate::{alloc, answer_len, answer_ptr, dealloc, validate};
+    for input in [&b"{\"netconf\": {\"name\": \"m\", \"kubeconfig\": \"/k\"}}"[..], b"\xff\xfe", b""] {
+        unsafe {
+            let p = alloc(input.len());
+            assert!(!p.is_null());
+            std::ptr::copy_nonoverlapping(input.as_ptr(), p, input.len());
+            let n = validate(p, input.len());
+            assert_eq!(n, answer_len());
+            let out = std::str::from_utf8(std::slice::from_raw_parts(answer_ptr(), n)).unwrap().to_string();
+            dealloc(p, input.len());
+            let v: Value = serde_json::from_str(&out).unwrap();
+            assert!(v["type"] == "valid" || v["type"] == "invalid", "{}", out);
+        }
+    }
+    unsafe {
+        assert!(validate(std::ptr::null(), 0) > 0);
+        dealloc(std::ptr::null_mut(), 3);
+    }
+    assert!(alloc(usize::MAX).is_null());
+}
+
+#[test]
+fn point_to_point_prefixes_have_no_network_address() {
+    valid(nc(json!([hl("10.1.0.0/32", json!({"gateway": "10.1.0.0"}))])));
+    valid(nc(json!([hl("fd00::/127", json!({"gateway": "fd00::"}))])));
+    has(nc(json!([hl("10.1.0.0/30", json!({"gateway": "10.1.0.3"}))])), "delegates[0].ipam.gateway", "broadcast address");
+}
+
+#[test]
+fn each_overlapping_subnet_is_reported_once() {
+    let d = |name: &str| hl("10.0.0.0/8", json!({})).as_object().map(|o| { let mut o = o.clone(); o.insert("name".into(), json!(name)); Value::Object(o) }).unwrap();
+    let e = errors(nc(json!([d("a"), d("b"), d("c")])));
+    assert_eq!(e.len(), 2, "{:?}", e);
+    assert_eq!(e[1], ("delegates[2].ipam.subnet".to_string(), "10.0.0.0/8 overlaps 10.0.0.0/8 at delegates[0].ipam.subnet (network \"a\")".to_string()));
+    let e = errors(nc(json!([{"type": "a", "ifnameRequest": "x"}, {"type": "b", "ifnameRequest": "x"}, {"type": "c", "ifnameRequest": "x"}])));
+    assert_eq!(e.iter().filter(|(_, m)| m.contains("also used by delegates[0].ifnameRequest")).count(), 2, "{:?}", e);
+}
