@@ -3,7 +3,7 @@
 //   dist/multus.mjs  one self-contained ES module (node or deno)
 //   dist/multus      a self-contained executable (Node single executable
 //                    application with a code cache): no Node needed on the host.
-// `--no-sea` skips the executable.
+// `--no-sea` skips the executable; `--outdir=DIR` builds into DIR instead of dist/.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -11,7 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+const outArg = process.argv.find((a) => a.startsWith("--outdir="));
+const dist = outArg ? resolve(outArg.slice("--outdir=".length)) : join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const withSea = !process.argv.includes("--no-sea");
 

@@ -13,13 +13,25 @@ import { del } from "./del.ts";
 
 const VALID_KEY = "cni.dev/valid-attachments";
 
+/**
+ * The runtime's list of attachments that are still valid, as "containerID/ifname".
+ * A missing or malformed list is refused: read as "nothing is valid" it
+ * would tear down every pod on the node.
+ */
 function validAttachments(ctx: CommandContext): Set<string> {
   const list = ctx.netconf.raw[VALID_KEY];
+  const field = `"${VALID_KEY}"`;
+  const invalid = (msg: string) =>
+    new CniError(ErrorCode.InvalidNetworkConfig, msg, "GC needs the runtime's list of valid attachments; nothing was torn down");
+  if (list === undefined) throw invalid(`${field} is missing`);
+  if (!Array.isArray(list)) throw invalid(`${field} must be a list of {"containerID", "ifname"} objects`);
   const out = new Set<string>();
-  if (list === undefined) return out;
-  if (!Array.isArray(list)) throw new CniError(ErrorCode.InvalidNetworkConfig, `"${VALID_KEY}" must be a list`);
-  for (const a of list) {
-    if (isJsonObject(a) && typeof a.containerID === "string") out.add(`${a.containerID}/${a.ifname ?? ""}`);
+  for (const [i, a] of list.entries()) {
+    if (!isJsonObject(a)) throw invalid(`${field}[${i}] must be an object with "containerID" and "ifname"`);
+    for (const key of ["containerID", "ifname"]) {
+      if (typeof a[key] !== "string" || a[key] === "") throw invalid(`${field}[${i}].${key} must be a non-empty string`);
+    }
+    out.add(`${a.containerID}/${a.ifname}`);
   }
   return out;
 }
