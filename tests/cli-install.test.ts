@@ -1,12 +1,25 @@
-// `multus install`, `uninstall` and `status`, through the built file, in temp dirs.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+// `multus install`, `uninstall` and `status`, through the built file (and the
+// re-run and ordering rules of install also in-process, through lib/cli), in temp dirs.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
+import { cli } from "../lib/cli/index.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
 import { PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
 
 const human = (argv: string[]) => runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+/** The same CLI, run in this process from the source (installs this test file as "the program"). */
+async function inProcess(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const a = await cli(argv);
+  if (!a) throw new Error("not a CLI invocation");
+  return { code: a.exitCode, stdout: a.stdout, stderr: a.stderr ?? "" };
+}
+type Run = typeof inProcess;
+const runners: [string, Run][] = [
+  ["in-process", inProcess],
+  ["built file", human],
+];
 
 function node(t: Parameters<typeof tempDir>[0]) {
   const root = tempDir(t);
@@ -57,16 +70,234 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
   t.match(r.stdout, /Kubernetes mode/);
 });
 
-t.test("install never replaces a file it did not write without --force", async (t) => {
-  const n = node(t);
-  writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify({ name: "hand-made", type: "multus", delegates: [] }));
-  const r = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
-  t.equal(r.code, 1);
-  t.match(r.stderr, /00-multus.conf exists and was not written by multus install; use --force/);
-  t.match(readFileSync(join(n.confDir, "00-multus.conf"), "utf8"), /hand-made/);
-  const forced = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--force"]);
-  t.equal(forced.code, 0, forced.stderr);
-});
+const storage = { cniVersion: "0.4.0", name: "storage", type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "10.20.0.0/24" } };
+const sriovA = { name: "sriov-a", type: "host-device", device: "eth2" };
+const calico = {
+  cniVersion: "1.0.0",
+  name: "k8s-pod-network",
+  plugins: [{ type: "calico", ipam: { type: "calico-ipam" } }, { type: "bandwidth", capabilities: { bandwidth: true } }, { type: "portmap", capabilities: { portMappings: true } }],
+};
+const readConf = (n: { confDir: string }, name = "00-multus.conf") => JSON.parse(readFileSync(join(n.confDir, name), "utf8"));
+
+for (const [how, run] of runners) {
+  const dirs = (n: ReturnType<typeof node>) => ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir];
+
+  t.test(`${how}: a re-run keeps the delegates and settings a user added, and rewrites nothing when nothing changed`, async (t) => {
+    const n = node(t);
+    t.equal((await run(dirs(n))).code, 0);
+    // What the README tells a user to do: append secondary networks (and set options) in the file.
+    const conf = readConf(n);
+    conf.delegates.push(storage, sriovA);
+    conf.logFile = "/var/log/multus.log";
+    conf.logLevel = "debug";
+    const edited = `${JSON.stringify(conf, null, 4)}\n`;
+    writeFileSync(join(n.confDir, "00-multus.conf"), edited);
+    const ino = statSync(join(n.confDir, "00-multus.conf")).ino;
+
+    const r = await run(dirs(n));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /00-multus.conf: unchanged/);
+    t.match(r.stdout, /kept 2 user delegates: storage, sriov-a/);
+    t.match(r.stdout, /kept settings: logFile, logLevel/);
+    t.equal(readFileSync(join(n.confDir, "00-multus.conf"), "utf8"), edited, "the user's file, byte for byte");
+    t.equal(statSync(join(n.confDir, "00-multus.conf")).ino, ino, "not even rewritten");
+
+    // The cluster network's own conf changes: only delegates[0] follows it.
+    const flannel = { ...n.flannel, plugins: [...n.flannel.plugins, { type: "bandwidth", capabilities: { bandwidth: true } }] };
+    writeFileSync(join(n.confDir, "10-flannel.conflist"), JSON.stringify(flannel));
+    const u = await run(dirs(n));
+    t.equal(u.code, 0, u.stderr);
+    t.match(u.stdout, /updated .*00-multus.conf \(delegates to 10-flannel.conflist\)/);
+    t.match(u.stdout, /cluster network \(delegates\[0\]\) regenerated from 10-flannel.conflist/);
+    t.match(u.stdout, /kept 2 user delegates: storage, sriov-a/);
+    const after = readConf(n);
+    t.same(after.delegates, [flannel, storage, sriovA]);
+    t.match(after, { cniVersion: "0.4.0", type: "multus", logFile: "/var/log/multus.log", logLevel: "debug", capabilities: { portMappings: true, bandwidth: true } });
+    t.equal(statSync(join(n.confDir, "00-multus.conf")).mode & 0o777, 0o644);
+
+    const bytes = readFileSync(join(n.confDir, "00-multus.conf"));
+    const again = await run(dirs(n));
+    t.equal(again.code, 0, again.stderr);
+    t.match(again.stdout, /00-multus.conf: unchanged/);
+    t.ok(readFileSync(join(n.confDir, "00-multus.conf")).equals(bytes), "identical bytes");
+  });
+
+  t.test(`${how}: a re-run regenerates the cluster network when the cluster conf is replaced (flannel -> calico)`, async (t) => {
+    const n = node(t);
+    t.equal((await run(dirs(n))).code, 0);
+    const conf = readConf(n);
+    conf.delegates.push(storage);
+    conf.logFile = "/var/log/multus.log";
+    conf.capabilities.ips = true; // the user's delegate wants static IPs from the runtime
+    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify(conf, null, 2));
+    rmSync(join(n.confDir, "10-flannel.conflist"));
+    writeFileSync(join(n.confDir, "10-calico.conflist"), JSON.stringify(calico));
+
+    const r = await run(dirs(n));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /updated .*00-multus.conf \(delegates to 10-calico.conflist\)/);
+    t.match(r.stdout, /cluster network \(delegates\[0\]\): "cbr0" from 10-flannel.conflist is now "k8s-pod-network" from 10-calico.conflist/);
+    t.match(r.stdout, /kept 1 user delegate: storage/);
+    const after = readConf(n);
+    t.same(after.delegates, [calico, storage]);
+    t.equal(after.cniVersion, "1.0.0", "follows the cluster network");
+    t.same(after.capabilities, { bandwidth: true, portMappings: true, ips: true }, "flannel's dropped, calico's added, the user's kept");
+    t.equal(after.logFile, "/var/log/multus.log");
+    t.match(after.multusInstall.delegatesTo, /10-calico.conflist$/);
+  });
+
+  t.test(`${how}: the DaemonSet's install on every restart (--kubeconfig) keeps user delegates; without --kubeconfig the kubeconfig stays`, async (t) => {
+    const n = node(t);
+    const kc = join(n.root, "multus.kubeconfig");
+    writeFileSync(kc, "apiVersion: v1\nkind: Config\n");
+    t.equal((await run([...dirs(n), "--kubeconfig", kc])).code, 0);
+    const conf = readConf(n);
+    conf.delegates.push(storage, sriovA);
+    conf.namespaceIsolation = true;
+    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify(conf, null, 2));
+    for (const args of [[...dirs(n), "--kubeconfig", kc], dirs(n)]) {
+      const r = await run(args);
+      t.equal(r.code, 0, r.stderr);
+      t.match(r.stdout, /00-multus.conf: unchanged.*kept 2 user delegates: storage, sriov-a/s);
+      const after = readConf(n);
+      t.equal(after.kubeconfig, kc);
+      t.equal(after.namespaceIsolation, true);
+      t.same(after.delegates, [n.flannel, storage, sriovA]);
+    }
+  });
+
+  t.test(`${how}: a hand-written multus conf (the README example) is adopted: its secondary delegates stay`, async (t) => {
+    const n = node(t);
+    const old = { cniVersion: "0.4.0", name: "cbr0", type: "flannel", delegate: { isDefaultGateway: true } };
+    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "hand-made", type: "multus", delegates: [old, storage] }));
+    const r = await run(dirs(n));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /kept 1 user delegate: storage/);
+    t.match(r.stdout, /updated: .*multusInstall \(adopting a multus config install did not write\)/);
+    const after = readConf(n);
+    t.equal(after.name, "hand-made");
+    t.same(after.delegates, [n.flannel, storage]);
+  });
+
+  t.test(`${how}: an existing conf that is not JSON, or not multus, is refused; --force rewrites it from scratch`, async (t) => {
+    const n = node(t);
+    const file = join(n.confDir, "00-multus.conf");
+    for (const [content, why] of [
+      ['{"type": "multus", "delegates": [', /is not valid JSON/],
+      [JSON.stringify({ cniVersion: "0.4.0", name: "mine", type: "bridge" }), /is not a multus config \(type "bridge"\)/],
+      [JSON.stringify({ type: "multus", delegates: { name: "x" } }), /"delegates" is not a list/],
+    ] as const) {
+      writeFileSync(file, content);
+      const r = await run(dirs(n));
+      t.equal(r.code, 1, content);
+      t.match(r.stderr, why);
+      t.match(r.stderr, new RegExp(`${file}.*use --force to overwrite it`));
+      t.equal(readFileSync(file, "utf8"), content, "untouched");
+      t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
+      const dry = await run([...dirs(n), "--dry-run"]);
+      t.equal(dry.code, 1);
+      t.match(dry.stderr, why);
+    }
+    const forced = await run([...dirs(n), "--force"]);
+    t.equal(forced.code, 0, forced.stderr);
+    t.match(forced.stdout, /wrote .*00-multus.conf from scratch \(--force\)/);
+    t.same(readConf(n).delegates, [n.flannel]);
+
+    const conf = readConf(n);
+    conf.delegates.push(storage);
+    conf.logFile = "/x.log";
+    writeFileSync(file, JSON.stringify(conf));
+    const again = await run([...dirs(n), "--force"]);
+    t.equal(again.code, 0, again.stderr);
+    t.match(again.stdout, /from scratch \(--force\).*\n.*dropped 1 user delegate: storage/);
+    t.match(again.stdout, /dropped settings: logFile/);
+    t.same(readConf(n).delegates, [n.flannel]);
+  });
+
+  t.test(`${how}: a conf that sorts before ours is an error (--dry-run too); --force writes with a warning`, async (t) => {
+    const n = node(t);
+    const custom = { cniVersion: "0.4.0", name: "custom", plugins: [{ type: "bridge", bridge: "cni0" }] };
+    writeFileSync(join(n.confDir, "00-custom.conflist"), JSON.stringify(custom));
+    const problem = new RegExp(
+      `${n.confDir}/00-custom.conflist sorts before 00-multus.conf: the runtime uses the first config by name, so it would never run multus\\. ` +
+        "Rename it .*, or pass --conf-name .*, or --force to write 00-multus.conf anyway",
+    );
+    const r = await run(dirs(n));
+    t.equal(r.code, 1, r.stdout);
+    t.match(r.stderr, problem);
+    t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written");
+    t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
+
+    const dry = await run([...dirs(n), "--dry-run"]);
+    t.equal(dry.code, 1);
+    t.match(dry.stderr, problem);
+
+    // Already installed, then another conf shows up in front: a re-run says so.
+    rmSync(join(n.confDir, "00-custom.conflist"));
+    t.equal((await run(dirs(n))).code, 0);
+    writeFileSync(join(n.confDir, "00-custom.conflist"), JSON.stringify(custom));
+    const rerun = await run(dirs(n));
+    t.equal(rerun.code, 1, "not 'unchanged'");
+    t.match(rerun.stderr, problem);
+
+    const forced = await run([...dirs(n), "--force"]);
+    t.equal(forced.code, 0, forced.stderr);
+    t.match(forced.stdout, /warning: .*00-custom.conflist sorts before 00-multus.conf: the runtime uses it, not multus/);
+    t.ok(existsSync(join(n.confDir, "00-multus.conf")));
+  });
+
+  t.test(`${how}: only .conf, .conflist and .json files count for the order, not directories or other names`, async (t) => {
+    const n = node(t);
+    writeFileSync(join(n.confDir, "00-aaa.conf.bak"), "{}");
+    writeFileSync(join(n.confDir, "00-notes.txt"), "hello");
+    writeFileSync(join(n.confDir, "00-multus.conf.orig"), "{}");
+    mkdirSync(join(n.confDir, "00-dir.conf"));
+    mkdirSync(join(n.confDir, "00-multus.d"));
+    const r = await run(dirs(n));
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /delegates to 10-flannel.conflist/);
+    writeFileSync(join(n.confDir, "00-a.json"), "not even JSON");
+    const bad = await run(dirs(n));
+    t.equal(bad.code, 1, "a .json file sorting first counts, whatever it holds");
+    t.match(bad.stderr, /00-a.json sorts before 00-multus.conf/);
+  });
+
+  t.test(`${how}: --conf-name writes (and uninstall removes) a conf under another name`, async (t) => {
+    const n = node(t);
+    writeFileSync(join(n.confDir, "00-custom.conflist"), JSON.stringify({ cniVersion: "0.4.0", name: "custom", plugins: [{ type: "bridge" }] }));
+    for (const bad of ["x/00-multus.conf", "00-multus.conflist", "multus"]) {
+      const r = await run([...dirs(n), "--conf-name", bad]);
+      t.equal(r.code, 1, bad);
+      t.match(r.stderr, /--conf-name must be a file name ending in \.conf or \.json/);
+    }
+    const r = await run([...dirs(n), "--conf-name", "00-a-multus.conf"]);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /wrote .*00-a-multus.conf \(delegates to 00-custom.conflist\)/);
+    t.notOk(existsSync(join(n.confDir, "00-multus.conf")));
+    t.equal(readConf(n, "00-a-multus.conf").delegates[0].name, "custom");
+    t.match((await run([...dirs(n), "--conf-name", "00-a-multus.conf"])).stdout, /00-a-multus.conf: unchanged/);
+    // (--force: in-process, the "program" installed is this test file)
+    const u = await run(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--conf-name", "00-a-multus.conf", "--force"]);
+    t.equal(u.code, 0, u.stderr);
+    t.notOk(existsSync(join(n.confDir, "00-a-multus.conf")));
+  });
+
+  t.test(`${how}: --dry-run of a re-run says what it would keep and writes nothing`, async (t) => {
+    const n = node(t);
+    t.equal((await run(dirs(n))).code, 0);
+    const conf = readConf(n);
+    conf.delegates.push(storage);
+    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify(conf));
+    rmSync(join(n.confDir, "10-flannel.conflist"));
+    writeFileSync(join(n.confDir, "10-calico.conflist"), JSON.stringify(calico));
+    const before = readFileSync(join(n.confDir, "00-multus.conf"), "utf8");
+    const dry = await run([...dirs(n), "--dry-run"]);
+    t.equal(dry.code, 0, dry.stderr);
+    t.match(dry.stdout, /would update .*00-multus.conf \(delegates to 10-calico.conflist\)/);
+    t.match(dry.stdout, /would keep 1 user delegate: storage/);
+    t.equal(readFileSync(join(n.confDir, "00-multus.conf"), "utf8"), before);
+  });
+}
 
 t.test("install without any network config says what to do", async (t) => {
   const root = tempDir(t);

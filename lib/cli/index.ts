@@ -17,6 +17,7 @@ runtime's plugin dir (usually /opt/cni/bin) and name it as "type" in a config.
 
 Commands for a person:
   multus install     copy this file into the CNI bin dir and make it the first network config
+                     (a re-run keeps the delegates you added)
   multus uninstall   undo install
   multus status      list the attachments cached on this node
   multus validate    lint netconfs, conflists and YAML manifests (NADs, Network objects, pods)
@@ -35,18 +36,26 @@ CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}
 `;
 
 const HELP: Record<string, string> = {
-  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH] [--dry-run] [--force]
+  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--kubeconfig PATH] [--dry-run] [--force]
 
 Copies this file to DIR/multus (default /opt/cni/bin) atomically, finds the
 node's current default network config (the first .conf/.conflist/.json by
-name in the conf dir, default /etc/cni/net.d) and writes 00-multus.conf there,
-delegating to it: Kubernetes mode when --kubeconfig is given, delegates mode
-otherwise. Running it again changes nothing. --dry-run prints what it would
-do. Files it did not write are never replaced without --force.
-`,
-  uninstall: `usage: multus uninstall [--bin-dir DIR] [--conf-dir DIR] [--dry-run] [--force]
+name in the conf dir, default /etc/cni/net.d, that is not multus) and writes
+NAME there (default 00-multus.conf), delegating to it: Kubernetes mode when
+--kubeconfig is given, delegates mode otherwise.
 
-Removes 00-multus.conf (only if multus install wrote it) and DIR/multus.
+Running it again regenerates only the cluster network (delegates[0]) from the
+current default network config; the other delegates and settings you added
+to NAME stay, and nothing is rewritten when nothing changed. A NAME that is
+not a readable multus config is refused. Another config that sorts before
+NAME is an error: the runtime would use it instead. --force writes anyway,
+regenerating NAME from scratch (your delegates are dropped). --dry-run prints
+what it would do and fails the same way. A bin file that is not this program
+is never replaced without --force.
+`,
+  uninstall: `usage: multus uninstall [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
+
+Removes NAME (default 00-multus.conf; only if multus install wrote it) and DIR/multus.
 `,
   status: `usage: multus status [--cni-dir DIR]
 
@@ -117,12 +126,14 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
         return { stdout: `multus ${PRODUCT_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})\n`, exitCode: 0 };
       case "install":
       case "uninstall": {
-        const f = parseFlags(args, ["bin-dir", "conf-dir", "kubeconfig"], ["dry-run", "force"]);
+        const f = parseFlags(args, ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], ["dry-run", "force"]);
         if (f.rest.length) throw new Error(`unexpected argument ${f.rest[0]}`);
         const m = await import("./install.ts");
+        const confName = f.values.get("conf-name");
         const common = {
           binDir: f.values.get("bin-dir") ?? "/opt/cni/bin",
           confDir: f.values.get("conf-dir") ?? "/etc/cni/net.d",
+          ...(confName !== undefined ? { confName } : {}),
           dryRun: f.bools.has("dry-run"),
           force: f.bools.has("force"),
         };
