@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "./delegate.ts";
+import type { ProcessId } from "./proc.ts";
 
 export const CACHE_KIND = "multusCacheV1";
 
@@ -49,6 +50,10 @@ export interface CacheRecord {
   cniVersion: string;
   /** false while the ADD is in progress (or was killed mid-way). */
   complete: boolean;
+  /** The plugin process doing the ADD, written before any delegate runs. */
+  owner?: ProcessId;
+  /** Delegate process groups the ADD started (a DEL kills those still running if the owner died). */
+  running?: ProcessId[];
   attachments: CachedAttachment[];
 }
 
@@ -59,8 +64,11 @@ export function cachePath(cniDir: string, containerId: string): string {
   return join(cniDir, containerId);
 }
 
-/** Write the record atomically; readable by root only. */
-export function writeCache(cniDir: string, record: CacheRecord): void {
+/**
+ * Write the record atomically; readable by root only. `durable: false` skips
+ * the fsync, for facts that a reboot makes moot anyway (running processes).
+ */
+export function writeCache(cniDir: string, record: CacheRecord, { durable = true } = {}): void {
   const file = cachePath(cniDir, record.containerId);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
@@ -68,7 +76,7 @@ export function writeCache(cniDir: string, record: CacheRecord): void {
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeSync(fd, JSON.stringify(record));
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }

@@ -11,6 +11,8 @@ import { type PluginEnv, invokePlugin } from "./invoke.ts";
 export interface ExecOptions {
   env: PluginEnv;
   timeoutMs: number;
+  /** Told each plugin's pid as it starts. */
+  onStart?: (pid: number) => void;
 }
 
 function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObject {
@@ -41,6 +43,7 @@ export async function addDelegate(d: Delegate, o: ExecOptions): Promise<JsonObje
       env: o.env,
       config: pluginConfig(d, i, prev),
       timeoutMs: o.timeoutMs,
+      onStart: o.onStart,
     });
     prev = decodeResult(stdout, d, d.pluginTypes[i]);
   }

@@ -2,11 +2,12 @@
  * Find a plugin binary by bare name and execute it the way a runtime would:
  * no shell, CNI_* env overridden, config on stdin, bounded in time.
  */
-import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { pluginTypeProblem } from "./delegate.ts";
+import { type SpawnOutput, spawnPlugin } from "./spawn.ts";
+import { DELEGATE_MARK, markValue, thisProcess } from "./proc.ts";
 
 export type PluginVerb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC";
 
@@ -25,6 +26,8 @@ export interface InvokeRequest {
   env: PluginEnv;
   config: unknown;
   timeoutMs: number;
+  /** Told the plugin's pid (its process group) as soon as it runs. */
+  onStart?: (pid: number) => void;
 }
 
 /** A delegate failure, with what the plugin said. */
@@ -73,67 +76,30 @@ function excerpt(s: string): string {
   return t.length > STDERR_LIMIT ? `${t.slice(0, STDERR_LIMIT)}…` : t;
 }
 
-interface RunOutput {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-}
-
-function run(file: string, env: NodeJS.ProcessEnv, input: string, timeoutMs: number): Promise<RunOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [], { env, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-        code,
-        signal,
-        timedOut,
-      });
-    });
-    // A plugin that exits without reading stdin must not crash us with EPIPE.
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-  });
-}
-
 /**
  * Run one plugin. Returns its stdout on success; throws DelegateError with the
  * plugin's own CNI error (or stderr) otherwise.
  */
 export async function invokePlugin(req: InvokeRequest): Promise<string> {
   const file = findPlugin(req.pluginType, req.env.path);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
     CNI_COMMAND: req.verb,
     CNI_CONTAINERID: req.env.containerId,
     CNI_NETNS: req.env.netns,
     CNI_IFNAME: req.env.ifName,
     CNI_ARGS: req.env.args,
     CNI_PATH: req.env.path.join(":"),
+    // Names us in the delegate's (and its children's) environment, so a DEL
+    // after we were killed can find what we left running.
+    [DELEGATE_MARK]: markValue(thisProcess()),
   };
   const input = JSON.stringify(req.config);
-  let res: RunOutput | undefined;
+  let res: SpawnOutput | undefined;
   // ETXTBSY: the binary is being replaced (e.g. by an installer); retry briefly.
   for (let attempt = 0; ; attempt++) {
     try {
-      res = await run(file, env, input, req.timeoutMs);
+      res = await spawnPlugin({ file, env, input, timeoutMs: req.timeoutMs, onStart: req.onStart });
       break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -145,7 +111,7 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
     }
   }
   if (res.timedOut) {
-    throw new DelegateError(req, `timed out after ${req.timeoutMs / 1000}s and was killed`, null, undefined, excerpt(res.stderr));
+    throw new DelegateError(req, `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`, null, undefined, excerpt(res.stderr));
   }
   if (res.code === 0) return res.stdout;
   if (res.signal) {

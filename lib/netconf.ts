@@ -11,6 +11,13 @@ export const DEFAULT_BIN_DIR = "/opt/cni/bin";
 export const DEFAULT_CONF_DIR = "/etc/cni/multus/net.d";
 /** Per delegate invocation; kubelet's own CRI deadline is a few minutes. */
 export const DEFAULT_DELEGATE_TIMEOUT_S = 60;
+/**
+ * One ADD's delegates, rollback included. With the readiness wait (10 s) it
+ * keeps an ADD under kubelet's 2-minute CRI deadline, so the runtime gets
+ * our answer instead of killing us mid-way.
+ */
+export const DEFAULT_ADD_TIMEOUT_S = 90;
+export const DEFAULT_READINESS_TIMEOUT_S = 10;
 
 export interface NetConf {
   /** The decoded stdin, untouched. */
@@ -25,6 +32,11 @@ export interface NetConf {
   binDir: string;
   confDir: string;
   delegateTimeoutMs: number;
+  /** The whole of one ADD after the readiness wait: attach, and roll back on failure. */
+  addTimeoutMs: number;
+  /** ADD (never DEL) waits for this file: the cluster network's readiness. */
+  readinessFile?: string;
+  readinessTimeoutMs: number;
   /** Kubernetes API: one request, and all attempts of one call. */
   apiTimeoutMs: number;
   apiDeadlineMs: number;
@@ -116,11 +128,15 @@ export function loadNetconf(raw: JsonObject): NetConf {
     binDir: optString(raw, "binDir") || DEFAULT_BIN_DIR,
     confDir: optString(raw, "confDir") || DEFAULT_CONF_DIR,
     delegateTimeoutMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
+    addTimeoutMs: seconds("addTimeout", DEFAULT_ADD_TIMEOUT_S),
+    readinessTimeoutMs: seconds("readinessTimeout", DEFAULT_READINESS_TIMEOUT_S),
     apiTimeoutMs: seconds("apiTimeout", 5),
     apiDeadlineMs: seconds("apiDeadline", 20),
     parallel: raw.parallel === true,
   };
   if (kubeconfig) conf.kubeconfig = kubeconfig;
+  const readinessFile = optString(raw, "readinessindicatorfile");
+  if (readinessFile) conf.readinessFile = readinessFile;
   for (const key of ["always_use_default", "namespaceIsolation", "logToStderr", "retryDeleteOnError", "parallel"]) {
     const v = raw[key];
     if (v !== undefined && typeof v !== "boolean") throw invalid(`netconf: "${key}" must be true or false`);

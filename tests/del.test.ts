@@ -1,8 +1,8 @@
 // DEL is idempotent, uses the cache, and releases addresses even when things are gone.
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { links, makeNetns, reservations, sh } from "./helpers/netns.ts";
+import { cleanupLink, links, makeNetns, reservations, sh, uniqueName } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
 
@@ -71,13 +71,43 @@ t.test("a corrupt cache record falls back to the netconf's delegates and is remo
   t.notOk(existsSync(join(s.cniDir, "del5")));
 });
 
-t.test("DEL without CNI_NETNS uses the netns recorded at ADD", async (t) => {
+t.test("DEL without CNI_NETNS passes it on empty: the delegates are not sent to a stale path", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  const conf = s.netconf([s.bridge(), s.ptp()]);
-  t.equal((await runPlugin({ command: "ADD", containerId: "del6", netns: ns.path, stdin: conf })).code, 0);
-  const d = await runPlugin({ command: "DEL", containerId: "del6", stdin: conf });
+  const seen = join(s.dir, "seen-netns");
+  // A bridge that records the CNI_NETNS it was given on DEL.
+  const bin = join(s.dir, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "spybridge"), `#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && printf '%s' "[$CNI_NETNS]" > ${seen}\nexec /usr/lib/cni/bridge\n`);
+  chmodSync(join(bin, "spybridge"), 0o755);
+  const conf = s.netconf([s.bridge({ type: "spybridge" }), s.ptp()]);
+  const path = `${bin}:/usr/lib/cni`;
+  t.equal((await runPlugin({ command: "ADD", containerId: "del6", netns: ns.path, path, stdin: conf })).code, 0);
+  sh("ip", ["netns", "del", ns.name]); // a reboot: the namespace is gone
+  const d = await runPlugin({ command: "DEL", containerId: "del6", netns: "", path, stdin: conf });
   t.equal(d.code, 0, d.stdout);
-  t.same(links(ns.name), []);
+  t.equal(readFileSync(seen, "utf8"), "[]", "the delegate got CNI_NETNS as the runtime gave it");
   t.same(reservations(s.ipamDir), []);
+  t.notOk(existsSync(join(s.cniDir, "del6")));
+});
+
+t.test("after a reboot, a host-device network DELs with an empty CNI_NETNS and the record goes", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  // No dummy links on every kernel: host-device gets one end of a veth pair.
+  const dev = uniqueName("mthd");
+  const peer = uniqueName("mthp");
+  sh("ip", ["link", "add", dev, "type", "veth", "peer", "name", peer]);
+  cleanupLink(t, dev);
+  cleanupLink(t, peer);
+  const hostDevice = { cniVersion: "1.0.0", name: "hd-net", type: "host-device", device: dev };
+  const conf = s.netconf([s.bridge(), hostDevice]);
+  const add = await runPlugin({ command: "ADD", containerId: "del7", netns: ns.path, stdin: conf });
+  t.equal(add.code, 0, add.stdout);
+  t.ok(links(ns.name).includes("net1"), "the device is in the pod as net1");
+  sh("ip", ["netns", "del", ns.name]); // a reboot: the namespace and the veth are gone
+  const d = await runPlugin({ command: "DEL", containerId: "del7", netns: "", stdin: conf });
+  t.equal(d.code, 0, d.stdout);
+  t.same(reservations(s.ipamDir), [], "the bridge network's address is released");
+  t.notOk(existsSync(join(s.cniDir, "del7")), "no record is left for the runtime to retry forever");
 });

@@ -1,13 +1,13 @@
 // Faults injected into delegates, the process itself and the API server:
 // every failure is a clean CNI error and nothing is left behind.
-import { chmodSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
 import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
 import { CNI_BIN, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
-import { scenario } from "./helpers/scenario.ts";
+import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 /** A dir of fake plugins, searched before the reference plugins. */
 function fakeBin(t: Test, plugins: Record<string, string>): string {
@@ -20,7 +20,7 @@ function fakeBin(t: Test, plugins: Record<string, string>): string {
 }
 
 const faults: [string, string, RegExp][] = [
-  ["hangs", "exec sleep 30", /timed out after 1s and was killed/],
+  ["hangs", "exec sleep 30", /timed out after 1s; it and its child processes were killed/],
   ["crashes", "kill -SEGV $$", /killed by SIGSEGV/],
   ["prints garbage", "echo 'this is not JSON'; exit 0", /succeeded but printed no valid result/],
   ["fails without a CNI error", "echo 'panic: runtime error' >&2; exit 2", /exited with code 2: panic: runtime error/],
@@ -42,6 +42,23 @@ for (const [what, body, msg] of faults) {
     t.notOk(existsSync(join(s.cniDir, "fault-1")));
   });
 }
+
+t.test("a delegate that hangs on every verb: the ADD answers within addTimeout, rollback included", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const path = fakeBin(t, { stuck: "exec sleep 30" });
+  // delegateTimeout alone would allow 10 s for its ADD and 10 s more for its rollback DEL.
+  const conf = s.netconf([s.bridge(), { cniVersion: "1.0.0", name: "stuck-net", type: "stuck" }], { delegateTimeout: 10, addTimeout: 4 });
+  const started = Date.now();
+  const r = await runPlugin({ command: "ADD", containerId: "bound-1", netns: ns.path, path, stdin: conf });
+  const took = Date.now() - started;
+  t.equal(r.code, 1);
+  t.match(String(r.json?.msg), /cannot attach network "stuck-net" as net1: plugin "stuck" failed: timed out after [0-9.]+s; it and its child processes were killed/);
+  t.ok(took < 6000, `answered in ${took} ms (addTimeout 4 s)`);
+  t.same(links(ns.name), [], "the bridge attachment was rolled back in the time left");
+  t.same(reservations(s.ipamDir), []);
+  t.same(cacheEntries(s.cniDir), []);
+});
 
 t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", async (t) => {
   const s = scenario(t);
@@ -71,7 +88,54 @@ t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", asyn
   t.equal(d.code, 0, d.stdout);
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
-  t.same(readdirSync(s.cniDir), []);
+  t.same(cacheEntries(s.cniDir), []);
+});
+
+/** Pids of running processes whose environment names this container. */
+function processesOf(containerId: string): number[] {
+  const out: number[] = [];
+  for (const n of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const env = readFileSync(`/proc/${n}/environ`, "latin1").split("\0");
+      const stat = readFileSync(`/proc/${n}/stat`, "utf8");
+      if (env.includes(`CNI_CONTAINERID=${containerId}`) && !/\) Z/.test(stat)) out.push(Number(n));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+t.test("the plugin killed during a slow delegate, DEL at once: the orphan is stopped, not left to finish", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const marker = join(s.dir, "slow-started");
+  const finished = join(s.dir, "slow-finished");
+  // ptp after a 2 s pause, in a child process (as an IPAM call would be); it
+  // would add net1 and reserve an address long after the runtime's DEL.
+  const path = fakeBin(t, {
+    slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 2; ${CNI_BIN}/ptp; rc=$?; touch ${finished}; exit $rc`,
+  });
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
+  const env = { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "killed-2", CNI_NETNS: ns.path, CNI_IFNAME: "eth0", CNI_PATH: path };
+  const child = spawn(PLUGIN, [], { env, stdio: ["pipe", "ignore", "ignore"] });
+  child.stdin.end(JSON.stringify(conf));
+  const exited = new Promise((r) => child.on("exit", r));
+  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+  child.kill("SIGKILL"); // as containerd does when kubelet's deadline passes
+  await exited;
+  t.teardown(() => {
+    for (const pid of processesOf("killed-2")) process.kill(pid, "SIGKILL");
+  });
+  t.ok(processesOf("killed-2").length > 0, "the slow delegate outlived the plugin");
+  const d = await runPlugin({ command: "DEL", containerId: "killed-2", netns: ns.path, path, stdin: conf });
+  t.equal(d.code, 0, d.stdout);
+  t.same(processesOf("killed-2"), [], "DEL stopped the orphaned delegate and its children");
+  await new Promise((r) => setTimeout(r, 2500)); // past the moment it would have finished
+  t.notOk(existsSync(finished), "the orphan never finished its ADD");
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+  t.same(cacheEntries(s.cniDir), []);
 });
 
 t.test("API faults: slow beyond the timeout, down, a 429 storm, persistent 409 on the status write", async (t) => {

@@ -3,7 +3,7 @@
 // or malformed list is an error and touches nothing.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { links, makeNetns, reservations } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
@@ -11,7 +11,7 @@ import { scenario } from "./helpers/scenario.ts";
 const VALID = "cni.dev/valid-attachments";
 
 /** Two pods attached through the plugin: c1 and c2, each with eth0 + net1. */
-async function twoPods(t: Tap) {
+async function twoPods(t: Test) {
   // Debian's reference plugins speak up to 1.0.0; our own config is 1.1.0 (GC exists since).
   const s = scenario(t, "1.0.0");
   const pods = [
@@ -30,7 +30,6 @@ async function twoPods(t: Tap) {
   const gc = (extra: Record<string, unknown>) => runPlugin({ command: "GC", stdin: { ...conf, ...extra } });
   return { s, pods, intact, gc };
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0];
 
 t.test("a well-formed list: only the containers absent from it are torn down", async (t) => {
   const { s, intact, gc } = await twoPods(t);

@@ -59,9 +59,46 @@ t.test("a plugin that hangs is killed at the timeout", async (t) => {
   fake(dir, "hangs", `exec sleep 30`);
   const start = Date.now();
   await t.rejects(invokePlugin({ pluginType: "hangs", verb: "ADD", env: env(dir), config: {}, timeoutMs: 300 }), {
-    message: /timed out after 0.3s and was killed/,
+    message: /timed out after 0.3s; it and its child processes were killed/,
   });
   t.ok(Date.now() - start < 10_000);
+});
+
+/** Is a process with this pid still running (and not a zombie)? */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+t.test("done means exited: a background child holding stdout does not make a success a timeout", async (t) => {
+  const dir = tempDir(t);
+  const pidFile = join(dir, "bg.pid");
+  fake(dir, "forks", `echo '{"cniVersion":"1.0.0"}'; sleep 20 & echo $! > ${pidFile}; exit 0`);
+  t.teardown(() => process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL"));
+  const start = Date.now();
+  const stdout = await invokePlugin({ pluginType: "forks", verb: "ADD", env: env(dir), config: {}, timeoutMs: 3000 });
+  t.equal(stdout.trim(), '{"cniVersion":"1.0.0"}', "the result printed before the exit");
+  t.ok(Date.now() - start < 2000, `returned at the exit, not at the timeout or the child's end (${Date.now() - start} ms)`);
+});
+
+t.test("a timeout kills the plugin's whole process group, children included", async (t) => {
+  const dir = tempDir(t);
+  const pids = join(dir, "pids");
+  // The plugin's own child keeps running (as an IPAM plugin or a helper would).
+  fake(dir, "hangs-with-child", `sleep 30 & echo $! >> ${pids}; echo $$ >> ${pids}; wait`);
+  await t.rejects(invokePlugin({ pluginType: "hangs-with-child", verb: "ADD", env: env(dir), config: {}, timeoutMs: 500 }), {
+    message: /timed out after 0.5s; it and its child processes were killed/,
+  });
+  const [child, plugin] = readFileSync(pids, "utf8").trim().split("\n").map(Number);
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(running(plugin), "the plugin is gone");
+  t.notOk(running(child), "its child is gone too");
+  t.teardown(() => {
+    for (const p of [child, plugin]) if (running(p)) process.kill(p, "SIGKILL");
+  });
 });
 
 t.test("findPlugin searches dirs in order and refuses paths", async (t) => {

@@ -1,9 +1,8 @@
 // Load: 32 pods added and deleted at once; the leak count must be zero.
-import { readdirSync } from "node:fs";
 import t from "tap";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
-import { scenario } from "./helpers/scenario.ts";
+import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 const N = 32;
 
@@ -18,7 +17,7 @@ t.test(`${N} parallel ADDs then ${N} parallel DELs: consistent cache and reserva
   const ips = pods.flatMap((p) => [...addresses(p.ns.name, "eth0"), ...addresses(p.ns.name, "net1")]);
   t.equal(new Set(ips).size, 2 * N, "every address distinct");
   t.equal(reservations(s.ipamDir).length, 2 * N, "one reservation per interface");
-  t.same(readdirSync(s.cniDir).sort(), pods.map((p) => p.id).sort(), "one record per pod, no temp files");
+  t.same(cacheEntries(s.cniDir).sort(), pods.map((p) => p.id).sort(), "one record per pod, no temp files");
 
   const delStarted = Date.now();
   const dels = await Promise.all(pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })));
@@ -27,7 +26,7 @@ t.test(`${N} parallel ADDs then ${N} parallel DELs: consistent cache and reserva
   const leaks = {
     interfaces: pods.reduce((n, p) => n + links(p.ns.name).length, 0),
     reservations: reservations(s.ipamDir).length,
-    cacheFiles: readdirSync(s.cniDir).length,
+    cacheFiles: cacheEntries(s.cniDir).length,
   };
   t.comment(`load: ${N} ADDs in ${addMs} ms, ${N} DELs in ${delMs} ms; leaks found: ${JSON.stringify(leaks)}`);
   t.same(leaks, { interfaces: 0, reservations: 0, cacheFiles: 0 });

@@ -2,8 +2,7 @@
 import t from "tap";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
-import { scenario } from "./helpers/scenario.ts";
-import { readdirSync } from "node:fs";
+import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 const N = 16;
 
@@ -20,7 +19,7 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   t.equal(new Set(eth0).size, N, "distinct bridge addresses");
   t.equal(new Set(net1).size, N, "distinct ptp addresses");
   t.equal(reservations(s.ipamDir).length, 2 * N);
-  t.equal(readdirSync(s.cniDir).length, N, "one cache record per pod");
+  t.equal(cacheEntries(s.cniDir).length, N, "one cache record per pod");
 
   const dels = await Promise.all(
     pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })),
@@ -28,5 +27,5 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   dels.forEach((r, i) => t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`));
   for (const p of pods) t.same(links(p.ns.name), [], `${p.id} is empty`);
   t.same(reservations(s.ipamDir), [], "no reservation left");
-  t.same(readdirSync(s.cniDir), [], "no cache record left");
+  t.same(cacheEntries(s.cniDir), [], "no cache record left");
 });

@@ -13,8 +13,45 @@ import { addDelegate, delDelegate } from "../execute.ts";
 import { findPlugin } from "../invoke.ts";
 import { buildNetworkStatus } from "../network-status.ts";
 import { UndoStack } from "../undo.ts";
-import { type CommandContext, attachmentArgs, pluginDirs, pluginEnv } from "./context.ts";
+import { type CommandContext, attachmentArgs, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
 import type { Resolution } from "../k8s/resolve.ts";
+import { waitForReadiness } from "../readiness.ts";
+import { startTime, thisProcess } from "../proc.ts";
+
+/**
+ * An ADD's time limits: the forward work must end by `attachBy`, leaving a
+ * reserve so the rollback can still run before `rollbackBy`; each delegate
+ * exec gets at most `delegateTimeout` of what is left.
+ */
+class Deadline {
+  readonly attachBy: number;
+  readonly rollbackBy: number;
+  constructor(
+    private readonly ctx: CommandContext,
+    start: number,
+  ) {
+    const total = ctx.netconf.addTimeoutMs;
+    this.rollbackBy = start + total;
+    this.attachBy = this.rollbackBy - Math.min(15_000, total / 4);
+  }
+  /** Timeout for the next exec, or 0 when no time is left. */
+  left(until: number): number {
+    return Math.max(0, Math.min(this.ctx.netconf.delegateTimeoutMs, until - Date.now()));
+  }
+  private rollbackSteps = 0;
+  /** A rollback DEL is registered (one per attempted attachment). */
+  addRollbackStep(): void {
+    this.rollbackSteps++;
+  }
+  /**
+   * Timeout for the next rollback DEL: an equal share of what is left, so
+   * one hung delegate cannot use up the time the others need.
+   */
+  rollbackShare(): number {
+    const share = (this.rollbackBy - Date.now()) / Math.max(1, this.rollbackSteps--);
+    return Math.max(0, Math.min(this.ctx.netconf.delegateTimeoutMs, share));
+  }
+}
 
 /** Every plugin binary (and IPAM plugin) must exist before anything is attached. */
 function resolvePlugins(plan: PlannedAttachment[], dirs: string[]): void {
@@ -52,21 +89,29 @@ async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Deleg
     return { delegates: ctx.netconf.delegates.map((d) => (d === cluster ? { ...d, runtimeConfig: rc } : d)) };
   }
   const k = await import("../k8s/resolve.ts");
-  await k.waitForReadiness(ctx.netconf.raw);
   const k8s = await k.resolveKubernetesNetworks(ctx.netconf, ctx.args.args);
   return { delegates: k8s.delegates, k8s };
 }
 
+/**
+ * An ADD answers within readinessTimeout + addTimeout (plus, in Kubernetes
+ * mode, the API deadline of the network-status write).
+ */
 export async function add(ctx: CommandContext): Promise<AnyResult> {
-  const { delegates, k8s } = await resolveDelegates(ctx);
-  try {
-    return await attach(ctx, delegates, k8s);
-  } finally {
-    await k8s?.client.close();
-  }
+  // Before the lock: a DEL of this container need not wait for it.
+  await waitForReadiness(ctx.netconf.readinessFile, ctx.netconf.readinessTimeoutMs);
+  return withContainerLock(ctx, async () => {
+    const deadline = new Deadline(ctx, Date.now());
+    const { delegates, k8s } = await resolveDelegates(ctx);
+    try {
+      return await attach(ctx, delegates, k8s, deadline);
+    } finally {
+      await k8s?.client.close();
+    }
+  });
 }
 
-async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolution | undefined): Promise<AnyResult> {
+async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolution | undefined, deadline: Deadline): Promise<AnyResult> {
   const { netconf, args } = ctx;
   const plan = planAttachments(delegates, args.ifName);
   if (k8s) {
@@ -87,6 +132,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
     cniArgs: args.args,
     cniVersion: netconf.cniVersion,
     complete: false,
+    owner: thisProcess(),
     attachments: plan.map((a) => {
       const cached: CacheRecord["attachments"][number] = {
         network: a.delegate.name,
@@ -108,25 +154,48 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
   const leftover = new Set<number>();
   undo.push("update cache record", () => {
     if (leftover.size === 0) return removeCache(netconf.cniDir, args.containerId);
-    writeCache(netconf.cniDir, { ...record, attachments: record.attachments.filter((_, i) => leftover.has(i)) });
+    const { owner: _o, running: _r, ...rest } = record;
+    writeCache(netconf.cniDir, { ...rest, attachments: record.attachments.filter((_, i) => leftover.has(i)) });
   });
 
   let clusterResult: AnyResult;
   try {
+    // Each delegate's process group goes into the record as it starts: if we
+    // are killed, the runtime's DEL stops it before tearing down.
+    const recordStart = (pid: number): void => {
+      const start = startTime(pid);
+      if (start === undefined) return; // already gone
+      record.running = [...(record.running ?? []), { pid, start }];
+      writeCache(netconf.cniDir, record, { durable: false });
+    };
     const attachOne = async (a: PlannedAttachment, i: number): Promise<void> => {
       const cached = record.attachments[i];
-      const o = { env: pluginEnv(ctx, a.ifName, args.netns, cached.cniArgs ?? args.args), timeoutMs: netconf.delegateTimeoutMs };
+      const env = pluginEnv(ctx, a.ifName, args.netns, cached.cniArgs ?? args.args);
       // The failed delegate is DELed too: it may have reserved an address before failing.
+      deadline.addRollbackStep();
       undo.push(`DEL network "${a.delegate.name}" (${a.ifName})`, async () => {
+        const timeoutMs = deadline.rollbackShare();
         try {
-          await delDelegate(a.delegate, o, cached.result);
+          if (timeoutMs < 1) {
+            throw new CniError(ErrorCode.DelegateFailed, `no time left (addTimeout ${netconf.addTimeoutMs / 1000}s): left for the runtime's DEL`);
+          }
+          await delDelegate(a.delegate, { env, timeoutMs }, cached.result);
         } catch (e) {
+          // Only an attachment that was made is kept: a delegate that failed
+          // its ADD and its DEL must not block the pod's teardown forever.
           if (cached.result) leftover.add(i);
           throw e;
         }
       });
+      const timeoutMs = deadline.left(deadline.attachBy);
+      if (timeoutMs < 1) {
+        throw new CniError(
+          ErrorCode.TryAgainLater,
+          `cannot attach network "${a.delegate.statusName ?? a.delegate.name}" as ${a.ifName}: this ADD is out of time (addTimeout ${netconf.addTimeoutMs / 1000}s)`,
+        );
+      }
       try {
-        cached.result = await addDelegate(a.delegate, o);
+        cached.result = await addDelegate(a.delegate, { env, timeoutMs, onStart: recordStart });
         ctx.log.info("attached", { network: a.delegate.statusName ?? a.delegate.name, interface: a.ifName });
       } catch (e) {
         const inner = e as CniError;
@@ -162,6 +231,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
       await writeNetworkStatus(k8s.client, k8s.pod, statuses);
     }
     record.complete = true;
+    delete record.running;
     writeCache(netconf.cniDir, record);
   } catch (e) {
     const failures = await undo.unwind();

@@ -5,9 +5,13 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { cachedDelegate, readCache } from "../cache.ts";
 import { canCheck, checkDelegate } from "../execute.ts";
-import { type CommandContext, pluginEnv } from "./context.ts";
+import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
 
-export async function check(ctx: CommandContext): Promise<void> {
+export function check(ctx: CommandContext): Promise<void> {
+  return withContainerLock(ctx, () => checkLocked(ctx));
+}
+
+async function checkLocked(ctx: CommandContext): Promise<void> {
   const { netconf, args } = ctx;
   const read = readCache(netconf.cniDir, args.containerId);
   if (read.state === "missing") {

@@ -3,6 +3,7 @@ import { type CniArgs, parseCniArgs } from "../cni/args.ts";
 import type { NetConf } from "../netconf.ts";
 import type { Logger } from "../log.ts";
 import type { PluginEnv } from "../invoke.ts";
+import { lockContainer } from "../lock.ts";
 
 export interface CommandContext {
   args: CniArgs;
@@ -36,4 +37,24 @@ export function attachmentArgs(base: string, extra: readonly [string, string][] 
   if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
   for (const [k, v] of extra) pairs.set(k, v);
   return [...pairs].map(([k, v]) => `${k}=${v}`).join(";");
+}
+
+/**
+ * Longest a call waits for another call on the same container: as long as
+ * an ADD may take (readiness wait, API calls, its delegates), and a little.
+ */
+export function lockWaitMs(netconf: NetConf): number {
+  const api = netconf.mode === "crd" ? 2 * netconf.apiDeadlineMs : 0;
+  return netconf.readinessTimeoutMs + netconf.addTimeoutMs + api + 5000;
+}
+
+/** Run `fn` holding the container's lock (one call per container at a time). */
+export async function withContainerLock<T>(ctx: CommandContext, fn: () => Promise<T>): Promise<T> {
+  const lock = await lockContainer(ctx.netconf.cniDir, ctx.args.containerId, lockWaitMs(ctx.netconf));
+  if (lock.takenOver) ctx.log.info("took over the lock of a call that died", { pid: lock.takenOver.pid });
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
 }

@@ -2,14 +2,18 @@
  * DEL: best effort and idempotent. Uses the cache record when there is one
  * (never the API or the current config), walks attachments in reverse, tries
  * every one, and keeps in the record only the attachments whose DEL failed,
- * so a retry redoes exactly those.
+ * so a retry redoes exactly those. An ADD that was killed mid-way may have
+ * left delegates running: they are stopped first, so none finishes its ADD
+ * after this DEL. CNI_NETNS goes to delegates as the runtime gave it: empty
+ * once the namespace is gone (after a reboot), as the spec allows for DEL.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { planAttachments } from "../attachment.ts";
 import { type CachedAttachment, cachedDelegate, readCache, removeCache, writeCache } from "../cache.ts";
 import type { Delegate } from "../delegate.ts";
 import { delDelegate } from "../execute.ts";
-import { type CommandContext, pluginEnv } from "./context.ts";
+import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
+import { isRunning, killOrphans, waitGone } from "../proc.ts";
 
 interface DelTarget {
   delegate: Delegate;
@@ -38,17 +42,28 @@ async function fallbackDelegates(ctx: CommandContext): Promise<Delegate[]> {
   return ctx.netconf.delegates;
 }
 
-export async function del(ctx: CommandContext): Promise<void> {
+export function del(ctx: CommandContext): Promise<void> {
+  return withContainerLock(ctx, () => delLocked(ctx));
+}
+
+/** DEL for a caller that already holds the container's lock (GC). */
+export async function delLocked(ctx: CommandContext): Promise<void> {
   const { netconf, args } = ctx;
   const read = readCache(netconf.cniDir, args.containerId);
   let targets: DelTarget[];
   if (read.state === "ok") {
     const rec = read.record;
+    if (!rec.complete && rec.owner && !isRunning(rec.owner)) {
+      const killed = killOrphans(rec.owner, rec.running ?? []);
+      if (killed.length) {
+        ctx.log.info("stopped delegates left running by a killed ADD", { pids: killed });
+        await waitGone(killed);
+      }
+    }
     targets = rec.attachments.map((a, i) => ({
       delegate: cachedDelegate(rec, i, netconf.name),
       ifName: a.ifName,
-      // The runtime may pass no netns on DEL; the one used at ADD is known.
-      netns: args.netns || rec.netns,
+      netns: args.netns,
       cniArgs: a.cniArgs ?? rec.cniArgs,
       prevResult: a.result,
       cached: a,

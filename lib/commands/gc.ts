@@ -9,7 +9,8 @@ import { listCachedContainers, readCache } from "../cache.ts";
 import { isJsonObject, pluginConfig } from "../delegate.ts";
 import { invokePlugin } from "../invoke.ts";
 import { type CommandContext, pluginEnv } from "./context.ts";
-import { del } from "./del.ts";
+import { delLocked } from "./del.ts";
+import { lockContainer } from "../lock.ts";
 
 const VALID_KEY = "cni.dev/valid-attachments";
 
@@ -49,10 +50,20 @@ export async function gc(ctx: CommandContext): Promise<void> {
       for (const a of rec.attachments) remaining.push({ containerID: id, ifname: a.ifName, network: a.network });
       continue;
     }
+    // A container some other call is working on right now is not garbage.
+    let lock: Awaited<ReturnType<typeof lockContainer>>;
     try {
-      await del({ ...ctx, args: { ...ctx.args, containerId: id, ifName: rec.ifName, netns: "", args: rec.cniArgs } });
+      lock = await lockContainer(cniDir, id, 0);
+    } catch (e) {
+      ctx.log.info("GC skipped a container in use", { containerID: id, problem: (e as Error).message });
+      continue;
+    }
+    try {
+      await delLocked({ ...ctx, args: { ...ctx.args, containerId: id, ifName: rec.ifName, netns: "", args: rec.cniArgs } });
     } catch (e) {
       failures.push(`container ${id}: ${(e as Error).message}`);
+    } finally {
+      lock.release();
     }
   }
   for (const d of ctx.netconf.delegates) {

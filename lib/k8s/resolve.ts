@@ -119,24 +119,6 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
   );
 }
 
-export async function waitForReadiness(raw: JsonObject): Promise<void> {
-  const file = str(raw, "readinessindicatorfile", "");
-  if (!file) return;
-  const t = raw.readinessTimeout;
-  const timeoutMs = typeof t === "number" && t >= 0 ? t * 1000 : 10_000;
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(file)) {
-    if (Date.now() >= deadline) {
-      throw new CniError(
-        ErrorCode.TryAgainLater,
-        `the cluster network is not ready: ${file} does not exist (waited ${timeoutMs / 1000}s)`,
-        "check that the default network's own pods are running",
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: string, opts: ResolveOptions = {}): Promise<Resolution> {
   const raw = netconf.raw;
   const multusNamespace = str(raw, "multusNamespace", "kube-system");

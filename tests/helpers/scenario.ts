@@ -2,6 +2,7 @@
  * A test's own world: temp dir, cache dir, IPAM dir, a host bridge name and
  * private 10.x subnets, plus builders for bridge/ptp delegates and our netconf.
  */
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Tap, cleanupLink, reserveSubnet, tempDir, uniqueName } from "./netns.ts";
 
@@ -57,4 +58,16 @@ export function scenario(t: Tap, cniVersion = "1.0.0"): Scenario {
       ...extra,
     }),
   };
+}
+
+/**
+ * What the plugin keeps in its cache dir: one record per container, plus
+ * any lock still held (as ".locks/<id>"). The empty lock dir itself is not
+ * listed: it stays, like the cache dir.
+ */
+export function cacheEntries(cniDir: string): string[] {
+  if (!existsSync(cniDir)) return [];
+  const locks = join(cniDir, ".locks");
+  const held = existsSync(locks) ? readdirSync(locks).map((f) => `.locks/${f}`) : [];
+  return [...readdirSync(cniDir).filter((f) => f !== ".locks"), ...held].sort();
 }

@@ -18,7 +18,7 @@ enum Kind {
     Delegates,
 }
 
-const FIELDS: [(&str, Kind); 31] = [
+const FIELDS: [(&str, Kind); 32] = [
     ("name", Kind::Str),
     ("type", Kind::Str),
     ("cniVersion", Kind::Version),
@@ -46,6 +46,7 @@ const FIELDS: [(&str, Kind); 31] = [
     ("runtimeConfig", Kind::Obj),
     ("prevResult", Kind::Obj),
     ("delegateTimeout", Kind::Positive),
+    ("addTimeout", Kind::Positive),
     ("apiTimeout", Kind::Positive),
     ("apiDeadline", Kind::Positive),
     ("args", Kind::Obj),
