@@ -5,7 +5,7 @@
 import { type Verb, readCniArgs, readVerb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
-import { checkVersion, decodeNetconf, loadNetconf, peekVersion } from "./netconf.ts";
+import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
 import type { JsonObject } from "./delegate.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { type Logger, NO_LOG, createLogger } from "./log.ts";
@@ -24,11 +24,8 @@ function json(v: unknown): string {
 }
 
 function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
-  const log = createLogger({
-    logFile: typeof raw.logFile === "string" ? raw.logFile : undefined,
-    logLevel: typeof raw.logLevel === "string" ? raw.logLevel : undefined,
-    logToStderr: raw.logToStderr === true,
-  });
+  const section = readLogSection(raw);
+  const log = createLogger({ logFile: section.file, logLevel: section.level, logToStderr: section.toStderr });
   if (!log.enabled("error")) return log;
   let pod: PodRef | undefined;
   try {

@@ -19,30 +19,82 @@ export const DEFAULT_DELEGATE_TIMEOUT_S = 60;
 export const DEFAULT_ADD_TIMEOUT_S = 90;
 export const DEFAULT_READINESS_TIMEOUT_S = 10;
 
+/** Time limits, in ms. */
+export interface Timeouts {
+  /** One delegate exec; the whole process group is killed after it. */
+  delegateMs: number;
+  /** The whole of one ADD after the readiness wait: attach, and roll back on failure. */
+  addMs: number;
+  /** How long ADD waits for the readiness indicator file. */
+  readinessMs: number;
+  /** Kubernetes API: one request, and all attempts of one call. */
+  apiRequestMs: number;
+  apiDeadlineMs: number;
+}
+
+/** Kubernetes mode: where networks come from and who may use them. */
+export interface KubernetesSection {
+  kubeconfig?: string;
+  /** The cluster network by name (a NAD in multusNamespace, a conf file, or a path). */
+  clusterNetwork?: string;
+  multusNamespace: string;
+  /** Pods here get no defaultNetworks. */
+  systemNamespaces: string[];
+  defaultNetworks: string[];
+  /** Pods may use NADs of their own namespace and globalNamespaces only. */
+  namespaceIsolation: boolean;
+  globalNamespaces: string[];
+  /** With the legacy `networks` annotation, keep the config's delegates too. */
+  alwaysUseDefault: boolean;
+}
+
+export interface LogSection {
+  file?: string;
+  level?: string;
+  toStderr: boolean;
+}
+
+/** One entry of the runtime's `cni.dev/valid-attachments` (GC). */
+export interface ValidAttachment {
+  containerID: string;
+  ifname: string;
+}
+
 export interface NetConf {
-  /** The decoded stdin, untouched. */
-  raw: JsonObject;
   name: string;
   /** `cniVersion` of our config; results are returned in it. */
   cniVersion: string;
   mode: "legacy" | "crd";
   delegates: Delegate[];
-  kubeconfig?: string;
   cniDir: string;
   binDir: string;
   confDir: string;
-  delegateTimeoutMs: number;
-  /** The whole of one ADD after the readiness wait: attach, and roll back on failure. */
-  addTimeoutMs: number;
+  timeouts: Timeouts;
   /** ADD (never DEL) waits for this file: the cluster network's readiness. */
   readinessFile?: string;
-  readinessTimeoutMs: number;
-  /** Kubernetes API: one request, and all attempts of one call. */
-  apiTimeoutMs: number;
-  apiDeadlineMs: number;
+  kubernetes: KubernetesSection;
+  log: LogSection;
   /** Run the delegates of one ADD or DEL concurrently instead of in order. */
   parallel: boolean;
+  /** Keep a DEL's failed attachments in the record for the runtime's retry (else the record goes). */
+  retryDeleteOnError: boolean;
+  /** The runtime's capability args (portMappings, bandwidth ...) for the cluster network. */
+  runtimeConfig?: JsonObject;
+  /** GC: the attachments the runtime still uses; undefined when the runtime sent none. */
+  validAttachments?: ValidAttachment[];
 }
+
+/**
+ * Every top-level key of our netconf that has a meaning. The validator
+ * (wasm/src/netconf.rs) knows the same list; a test keeps them equal.
+ */
+export const NETCONF_FIELDS = [
+  "name", "type", "cniVersion", "cniVersions", "delegates", "kubeconfig", "cniDir", "confDir", "binDir",
+  "clusterNetwork", "defaultNetworks", "multusNamespace", "systemNamespaces", "namespaceIsolation",
+  "globalNamespaces", "readinessindicatorfile", "readinessTimeout", "logFile", "logLevel", "logToStderr",
+  "always_use_default", "retryDeleteOnError", "parallel", "capabilities", "runtimeConfig", "prevResult",
+  "delegateTimeout", "addTimeout", "apiTimeout", "apiDeadline", "args", "cni.dev/valid-attachments",
+] as const;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -90,8 +142,51 @@ export function checkVersion(raw: JsonObject): string {
   return cniVersion;
 }
 
-export function parseNetconf(bytes: Uint8Array | string): NetConf {
-  return loadNetconf(decodeNetconf(bytes));
+function optStringList(o: JsonObject, key: string, fallback: string[]): string[] {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalid(`netconf: "${key}" must be a list of strings`);
+  return v as string[];
+}
+
+function optBool(o: JsonObject, key: string): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== "boolean") throw invalid(`netconf: "${key}" must be true or false`);
+  return v;
+}
+
+/**
+ * The log settings alone, never throwing: the logger exists before the rest
+ * of the config is checked, so that a bad config is logged too.
+ */
+export function readLogSection(raw: JsonObject): LogSection {
+  return {
+    ...(typeof raw.logFile === "string" && raw.logFile ? { file: raw.logFile } : {}),
+    ...(typeof raw.logLevel === "string" ? { level: raw.logLevel } : {}),
+    toStderr: raw.logToStderr === true,
+  };
+}
+
+const VALID_KEY = "cni.dev/valid-attachments";
+
+/**
+ * The runtime's list for GC. A malformed list is refused: read as "nothing
+ * is valid" it would tear down every pod on the node.
+ */
+function readValidAttachments(raw: JsonObject): ValidAttachment[] | undefined {
+  const list = raw[VALID_KEY];
+  if (list === undefined) return undefined;
+  const field = `"${VALID_KEY}"`;
+  const bad = (msg: string) => invalid(msg, "GC needs the runtime's list of valid attachments; nothing was torn down");
+  if (!Array.isArray(list)) throw bad(`${field} must be a list of {"containerID", "ifname"} objects`);
+  return list.map((a, i) => {
+    if (!isJsonObject(a)) throw bad(`${field}[${i}] must be an object with "containerID" and "ifname"`);
+    for (const key of ["containerID", "ifname"]) {
+      if (typeof a[key] !== "string" || a[key] === "") throw bad(`${field}[${i}].${key} must be a non-empty string`);
+    }
+    return { containerID: a.containerID as string, ifname: a.ifname as string };
+  });
 }
 
 export function loadNetconf(raw: JsonObject): NetConf {
@@ -118,8 +213,24 @@ export function loadNetconf(raw: JsonObject): NetConf {
   const defaults = { name, cniVersion };
   const delegates = list.map((d, i) => loadDelegate(d, `delegates[${i}]`, i, defaults));
 
+  const globalNamespaces = (optString(raw, "globalNamespaces") || "default").split(",").map((x) => x.trim()).filter(Boolean);
+  const kubernetes: KubernetesSection = {
+    multusNamespace: optString(raw, "multusNamespace") || "kube-system",
+    systemNamespaces: optStringList(raw, "systemNamespaces", ["kube-system"]),
+    defaultNetworks: optStringList(raw, "defaultNetworks", []),
+    namespaceIsolation: optBool(raw, "namespaceIsolation"),
+    globalNamespaces,
+    alwaysUseDefault: optBool(raw, "always_use_default"),
+  };
+  if (kubeconfig) kubernetes.kubeconfig = kubeconfig;
+  if (clusterNetwork) kubernetes.clusterNetwork = clusterNetwork;
+
+  const log = readLogSection(raw);
+  optBool(raw, "logToStderr");
+  const rc = raw.runtimeConfig;
+  if (rc !== undefined && !isJsonObject(rc)) throw invalid(`netconf: "runtimeConfig" must be an object`);
+
   const conf: NetConf = {
-    raw,
     name,
     cniVersion,
     mode: kubeconfig || clusterNetwork ? "crd" : "legacy",
@@ -127,19 +238,23 @@ export function loadNetconf(raw: JsonObject): NetConf {
     cniDir: optString(raw, "cniDir") || DEFAULT_CNI_DIR,
     binDir: optString(raw, "binDir") || DEFAULT_BIN_DIR,
     confDir: optString(raw, "confDir") || DEFAULT_CONF_DIR,
-    delegateTimeoutMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
-    addTimeoutMs: seconds("addTimeout", DEFAULT_ADD_TIMEOUT_S),
-    readinessTimeoutMs: seconds("readinessTimeout", DEFAULT_READINESS_TIMEOUT_S),
-    apiTimeoutMs: seconds("apiTimeout", 5),
-    apiDeadlineMs: seconds("apiDeadline", 20),
-    parallel: raw.parallel === true,
+    timeouts: {
+      delegateMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
+      addMs: seconds("addTimeout", DEFAULT_ADD_TIMEOUT_S),
+      readinessMs: seconds("readinessTimeout", DEFAULT_READINESS_TIMEOUT_S),
+      apiRequestMs: seconds("apiTimeout", 5),
+      apiDeadlineMs: seconds("apiDeadline", 20),
+    },
+    kubernetes,
+    log,
+    parallel: optBool(raw, "parallel"),
+    // Our DEL keeps failed attachments by default; false is upstream's default.
+    retryDeleteOnError: raw.retryDeleteOnError === undefined ? true : optBool(raw, "retryDeleteOnError"),
   };
-  if (kubeconfig) conf.kubeconfig = kubeconfig;
   const readinessFile = optString(raw, "readinessindicatorfile");
   if (readinessFile) conf.readinessFile = readinessFile;
-  for (const key of ["always_use_default", "namespaceIsolation", "logToStderr", "retryDeleteOnError", "parallel"]) {
-    const v = raw[key];
-    if (v !== undefined && typeof v !== "boolean") throw invalid(`netconf: "${key}" must be true or false`);
-  }
+  if (isJsonObject(rc)) conf.runtimeConfig = rc;
+  const valid = readValidAttachments(raw);
+  if (valid) conf.validAttachments = valid;
   return conf;
 }

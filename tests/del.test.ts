@@ -111,3 +111,48 @@ t.test("after a reboot, a host-device network DELs with an empty CNI_NETNS and t
   t.same(reservations(s.ipamDir), [], "the bridge network's address is released");
   t.notOk(existsSync(join(s.cniDir, "del7")), "no record is left for the runtime to retry forever");
 });
+
+/** A ptp whose DEL fails (until the file `ok` exists in its dir). */
+function flakyDelBin(dir: string): string {
+  const bin = join(dir, "flakybin");
+  mkdirSync(bin);
+  writeFileSync(
+    join(bin, "flakyptp"),
+    `#!/bin/sh\nif [ "$CNI_COMMAND" = DEL ] && [ ! -e ${bin}/ok ]; then echo '{"code":999,"msg":"DEL refused"}'; exit 1; fi\nexec /usr/lib/cni/ptp\n`,
+  );
+  chmodSync(join(bin, "flakyptp"), 0o755);
+  return bin;
+}
+
+t.test("a failed delegate DEL: only that attachment stays in the record, and the retry finishes it", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const bin = flakyDelBin(s.dir);
+  const call = { containerId: "del8", netns: ns.path, path: `${bin}:/usr/lib/cni`, stdin: s.netconf([s.bridge(), s.ptp({ type: "flakyptp" })]) };
+  t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 1);
+  t.match(String(d.json?.msg), /DEL refused/);
+  const rec = JSON.parse(readFileSync(join(s.cniDir, "del8"), "utf8"));
+  t.same(rec.attachments.map((a: { ifName: string }) => a.ifName), ["net1"], "only the failed attachment is kept");
+  writeFileSync(join(bin, "ok"), "");
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0, "the runtime's retry");
+  t.same(reservations(s.ipamDir), []);
+  t.notOk(existsSync(join(s.cniDir, "del8")));
+});
+
+t.test('"retryDeleteOnError": false: a failed delegate DEL is reported, and the record goes anyway', async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const bin = flakyDelBin(s.dir);
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "flakyptp" })], { retryDeleteOnError: false });
+  const call = { containerId: "del9", netns: ns.path, path: `${bin}:/usr/lib/cni`, stdin: conf };
+  t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 1);
+  t.match(String(d.json?.msg), /DEL refused/);
+  t.notOk(existsSync(join(s.cniDir, "del9")), "no record is kept for a retry");
+  writeFileSync(join(bin, "ok"), "");
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0, "a later DEL still releases what the config names");
+  t.same(reservations(s.ipamDir), []);
+});

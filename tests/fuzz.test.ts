@@ -5,12 +5,14 @@ import { CniError } from "../lib/cni/errors.ts";
 import { convertResult } from "../lib/cni/convert.ts";
 import { normaliseResult } from "../lib/cni/result.ts";
 import { SUPPORTED_VERSIONS } from "../lib/cni/version.ts";
-import { parseNetconf } from "../lib/netconf.ts";
+import { decodeNetconf, loadNetconf } from "../lib/netconf.ts";
 import { planAttachments } from "../lib/attachment.ts";
 import { parseDefaultNetworkAnnotation, parseLegacyNetworks, parseNetworkSelections } from "../lib/selection.ts";
 import { Gen, rng } from "./helpers/fuzz.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
+
+const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const N = Number(process.env.FUZZ_COUNT ?? 3000);

@@ -10,7 +10,7 @@ import t from "tap";
 import { CniError } from "../lib/cni/errors.ts";
 import { SUPPORTED_VERSIONS } from "../lib/cni/version.ts";
 import { pluginTypeProblem } from "../lib/delegate.ts";
-import { parseNetconf } from "../lib/netconf.ts";
+import { decodeNetconf, loadNetconf } from "../lib/netconf.ts";
 import {
   DEFAULT_NETWORK_ANNOTATION,
   LEGACY_NETWORKS_ANNOTATION,
@@ -20,6 +20,8 @@ import {
   parseNetworkSelections,
 } from "../lib/selection.ts";
 import { PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
+
+const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
 
 const DIR = join(ROOT, "manifests");
 const MULTUS_NAMESPACE = "kube-system";
@@ -371,13 +373,15 @@ t.test("node configs parse with the plugin's own netconf parser", async (t) => {
   t.same(legacy.delegates.map((d) => d.name), ["cbr0", "edge-lan"]);
   t.same(legacy.delegates.map((d) => d.pluginTypes), [["flannel", "portmap"], ["macvlan"]]);
 
-  const k8s = parseNetconf(read("00-multus-kubeconfig.conf"));
+  const k8sText = read("00-multus-kubeconfig.conf");
+  const k8s = parseNetconf(k8sText);
   t.equal(k8s.mode, "crd");
-  t.equal(k8s.kubeconfig, "/etc/cni/net.d/multus.d/multus.kubeconfig");
+  t.equal(k8s.kubernetes.kubeconfig, "/etc/cni/net.d/multus.d/multus.kubeconfig");
+  const rawK8s = JSON.parse(k8sText) as Json;
   for (const field of ["clusterNetwork", "defaultNetworks", "namespaceIsolation", "globalNamespaces", "cniDir", "readinessindicatorfile"]) {
-    t.ok(field in k8s.raw, `Kubernetes-mode example sets ${field}`);
+    t.ok(field in rawK8s, `Kubernetes-mode example sets ${field}`);
   }
-  t.equal(k8s.raw.namespaceIsolation, true);
+  t.equal(k8s.kubernetes.namespaceIsolation, true);
 
   // The same parser refuses a broken config with a CniError, not a crash.
   const broken = JSON.parse(read("00-multus.conf")) as Json;

@@ -1,7 +1,12 @@
 // Netconf and delegate loading: defaults, field checks, what survives untouched.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
-import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, parseNetconf } from "../lib/netconf.ts";
+import { ROOT } from "./helpers/run-plugin.ts";
+import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, NETCONF_FIELDS, decodeNetconf, loadNetconf } from "../lib/netconf.ts";
 import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
+
+const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
 
 t.test("defaults", async (t) => {
   const c = parseNetconf(JSON.stringify({ name: "m", delegates: [{ type: "bridge" }] }));
@@ -9,7 +14,7 @@ t.test("defaults", async (t) => {
   t.equal(c.cniDir, DEFAULT_CNI_DIR);
   t.equal(c.binDir, DEFAULT_BIN_DIR);
   t.equal(c.mode, "legacy");
-  t.equal(c.delegateTimeoutMs, 60_000);
+  t.equal(c.timeouts.delegateMs, 60_000);
   t.equal(c.delegates[0].name, "m-0", "unnamed delegates are named after us");
   t.equal(c.delegates[0].cniVersion, "0.1.0");
 });
@@ -67,4 +72,58 @@ t.test("field errors name the field", async (t) => {
     [{ name: "bad name!", delegates: [{ type: "bridge" }] }, /"name" "bad name!" has invalid characters/],
   ];
   for (const [conf, msg] of bad) t.throws(() => parseNetconf(JSON.stringify(conf)), { code: 7, message: msg });
+});
+
+t.test("the TypeScript field list and the validator's field list are the same", async (t) => {
+  const rust = readFileSync(join(ROOT, "wasm", "src", "netconf.rs"), "utf8");
+  const table = rust.slice(rust.indexOf("const FIELDS"), rust.indexOf("];", rust.indexOf("const FIELDS")));
+  const inRust = [...table.matchAll(/\("([^"]+)", Kind::/g)].map((m) => m[1]);
+  t.ok(inRust.length > 20, "the Rust table was found");
+  t.same([...inRust].sort(), [...NETCONF_FIELDS].sort());
+});
+
+t.test("typed sections: Kubernetes, timeouts, log, GC's list", async (t) => {
+  const c = parseNetconf(
+    JSON.stringify({
+      name: "m",
+      cniVersion: "1.1.0",
+      kubeconfig: "/k",
+      systemNamespaces: ["kube-system", "infra"],
+      globalNamespaces: "default, shared",
+      namespaceIsolation: true,
+      always_use_default: true,
+      addTimeout: 30,
+      logFile: "/var/log/multus.log",
+      logLevel: "debug",
+      runtimeConfig: { portMappings: [] },
+      "cni.dev/valid-attachments": [{ containerID: "c1", ifname: "eth0" }],
+    }),
+  );
+  t.same(c.kubernetes, {
+    kubeconfig: "/k",
+    multusNamespace: "kube-system",
+    systemNamespaces: ["kube-system", "infra"],
+    defaultNetworks: [],
+    namespaceIsolation: true,
+    globalNamespaces: ["default", "shared"],
+    alwaysUseDefault: true,
+  });
+  t.same(c.timeouts, { delegateMs: 60_000, addMs: 30_000, readinessMs: 10_000, apiRequestMs: 5_000, apiDeadlineMs: 20_000 });
+  t.same(c.log, { file: "/var/log/multus.log", level: "debug", toStderr: false });
+  t.same(c.runtimeConfig, { portMappings: [] });
+  t.same(c.validAttachments, [{ containerID: "c1", ifname: "eth0" }]);
+  t.equal(c.retryDeleteOnError, true, "our default keeps failed DELs for the retry");
+});
+
+t.test("nothing outside lib/netconf.ts reads netconf keys from the raw JSON", async (t) => {
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (p.endsWith(".ts") && !p.endsWith("netconf.ts") && /netconf\.raw\b/.test(readFileSync(p, "utf8"))) offenders.push(p);
+    }
+  };
+  walk(join(ROOT, "lib"));
+  t.same(offenders, []);
 });

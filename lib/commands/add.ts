@@ -30,13 +30,13 @@ class Deadline {
     private readonly ctx: CommandContext,
     start: number,
   ) {
-    const total = ctx.netconf.addTimeoutMs;
+    const total = ctx.netconf.timeouts.addMs;
     this.rollbackBy = start + total;
     this.attachBy = this.rollbackBy - Math.min(15_000, total / 4);
   }
   /** Timeout for the next exec, or 0 when no time is left. */
   left(until: number): number {
-    return Math.max(0, Math.min(this.ctx.netconf.delegateTimeoutMs, until - Date.now()));
+    return Math.max(0, Math.min(this.ctx.netconf.timeouts.delegateMs, until - Date.now()));
   }
   private rollbackSteps = 0;
   /** A rollback DEL is registered (one per attempted attachment). */
@@ -49,7 +49,7 @@ class Deadline {
    */
   rollbackShare(): number {
     const share = (this.rollbackBy - Date.now()) / Math.max(1, this.rollbackSteps--);
-    return Math.max(0, Math.min(this.ctx.netconf.delegateTimeoutMs, share));
+    return Math.max(0, Math.min(this.ctx.netconf.timeouts.delegateMs, share));
   }
 }
 
@@ -83,8 +83,8 @@ function refuseSecondAdd(ctx: CommandContext): void {
 async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Delegate[]; k8s?: Resolution }> {
   if (ctx.netconf.mode !== "crd") {
     // The runtime's capability args (portMappings, bandwidth ...) belong to the cluster network.
-    const rc = ctx.netconf.raw.runtimeConfig;
-    if (!isJsonObject(rc)) return { delegates: ctx.netconf.delegates };
+    const rc = ctx.netconf.runtimeConfig;
+    if (!rc) return { delegates: ctx.netconf.delegates };
     const cluster = planAttachments(ctx.netconf.delegates, ctx.args.ifName).find((a) => a.isClusterNetwork)!.delegate;
     return { delegates: ctx.netconf.delegates.map((d) => (d === cluster ? { ...d, runtimeConfig: rc } : d)) };
   }
@@ -99,7 +99,7 @@ async function resolveDelegates(ctx: CommandContext): Promise<{ delegates: Deleg
  */
 export async function add(ctx: CommandContext): Promise<AnyResult> {
   // Before the lock: a DEL of this container need not wait for it.
-  await waitForReadiness(ctx.netconf.readinessFile, ctx.netconf.readinessTimeoutMs);
+  await waitForReadiness(ctx.netconf.readinessFile, ctx.netconf.timeouts.readinessMs);
   return withContainerLock(ctx, async () => {
     const deadline = new Deadline(ctx, Date.now());
     const { delegates, k8s } = await resolveDelegates(ctx);
@@ -177,7 +177,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
         const timeoutMs = deadline.rollbackShare();
         try {
           if (timeoutMs < 1) {
-            throw new CniError(ErrorCode.DelegateFailed, `no time left (addTimeout ${netconf.addTimeoutMs / 1000}s): left for the runtime's DEL`);
+            throw new CniError(ErrorCode.DelegateFailed, `no time left (addTimeout ${netconf.timeouts.addMs / 1000}s): left for the runtime's DEL`);
           }
           await delDelegate(a.delegate, { env, timeoutMs }, cached.result);
         } catch (e) {
@@ -191,7 +191,7 @@ async function attach(ctx: CommandContext, delegates: Delegate[], k8s: Resolutio
       if (timeoutMs < 1) {
         throw new CniError(
           ErrorCode.TryAgainLater,
-          `cannot attach network "${a.delegate.statusName ?? a.delegate.name}" as ${a.ifName}: this ADD is out of time (addTimeout ${netconf.addTimeoutMs / 1000}s)`,
+          `cannot attach network "${a.delegate.statusName ?? a.delegate.name}" as ${a.ifName}: this ADD is out of time (addTimeout ${netconf.timeouts.addMs / 1000}s)`,
         );
       }
       try {

@@ -31,7 +31,7 @@ async function checkLocked(ctx: CommandContext): Promise<void> {
     if (!canCheck(d) || !a.result) continue;
     try {
       const env = pluginEnv(ctx, a.ifName, ctx.args.netns, a.cniArgs ?? rec.cniArgs);
-      await checkDelegate(d, { env, timeoutMs: netconf.delegateTimeoutMs }, a.result);
+      await checkDelegate(d, { env, timeoutMs: netconf.timeouts.delegateMs }, a.result);
     } catch (e) {
       const inner = e as CniError;
       throw new CniError(

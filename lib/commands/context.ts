@@ -44,8 +44,8 @@ export function attachmentArgs(base: string, extra: readonly [string, string][] 
  * an ADD may take (readiness wait, API calls, its delegates), and a little.
  */
 export function lockWaitMs(netconf: NetConf): number {
-  const api = netconf.mode === "crd" ? 2 * netconf.apiDeadlineMs : 0;
-  return netconf.readinessTimeoutMs + netconf.addTimeoutMs + api + 5000;
+  const api = netconf.mode === "crd" ? 2 * netconf.timeouts.apiDeadlineMs : 0;
+  return netconf.timeouts.readinessMs + netconf.timeouts.addMs + api + 5000;
 }
 
 /** Run `fn` holding the container's lock (one call per container at a time). */

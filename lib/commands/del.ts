@@ -84,7 +84,7 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     try {
       await delDelegate(
         t.delegate,
-        { env: pluginEnv(ctx, t.ifName, t.netns, t.cniArgs), timeoutMs: netconf.delegateTimeoutMs },
+        { env: pluginEnv(ctx, t.ifName, t.netns, t.cniArgs), timeoutMs: netconf.timeouts.delegateMs },
         t.prevResult,
       );
       ctx.log.info("detached", { network: t.delegate.statusName ?? t.delegate.name, interface: t.ifName });
@@ -107,8 +107,12 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     removeCache(netconf.cniDir, args.containerId);
     return;
   }
-  const keep = new Set(failed.map((f) => f.target.cached));
-  writeCache(netconf.cniDir, { ...read.record, attachments: read.record.attachments.filter((a) => keep.has(a)) });
+  if (netconf.retryDeleteOnError) {
+    const keep = new Set(failed.map((f) => f.target.cached));
+    writeCache(netconf.cniDir, { ...read.record, attachments: read.record.attachments.filter((a) => keep.has(a)) });
+  } else {
+    removeCache(netconf.cniDir, args.containerId); // "retryDeleteOnError": false: the record goes anyway
+  }
   throw new CniError(
     ErrorCode.DelegateFailed,
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,

@@ -14,31 +14,15 @@ import { lockContainer } from "../lock.ts";
 
 const VALID_KEY = "cni.dev/valid-attachments";
 
-/**
- * The runtime's list of attachments that are still valid, as "containerID/ifname".
- * A missing or malformed list is refused: read as "nothing is valid" it
- * would tear down every pod on the node.
- */
-function validAttachments(ctx: CommandContext): Set<string> {
-  const list = ctx.netconf.raw[VALID_KEY];
-  const field = `"${VALID_KEY}"`;
-  const invalid = (msg: string) =>
-    new CniError(ErrorCode.InvalidNetworkConfig, msg, "GC needs the runtime's list of valid attachments; nothing was torn down");
-  if (list === undefined) throw invalid(`${field} is missing`);
-  if (!Array.isArray(list)) throw invalid(`${field} must be a list of {"containerID", "ifname"} objects`);
-  const out = new Set<string>();
-  for (const [i, a] of list.entries()) {
-    if (!isJsonObject(a)) throw invalid(`${field}[${i}] must be an object with "containerID" and "ifname"`);
-    for (const key of ["containerID", "ifname"]) {
-      if (typeof a[key] !== "string" || a[key] === "") throw invalid(`${field}[${i}].${key} must be a non-empty string`);
-    }
-    out.add(`${a.containerID}/${a.ifname}`);
-  }
-  return out;
-}
-
 export async function gc(ctx: CommandContext): Promise<void> {
-  const valid = validAttachments(ctx);
+  if (!ctx.netconf.validAttachments) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `"${VALID_KEY}" is missing`,
+      "GC needs the runtime's list of valid attachments; nothing was torn down",
+    );
+  }
+  const valid = new Set(ctx.netconf.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
   const { cniDir } = ctx.netconf;
   const failures: string[] = [];
   const remaining: { containerID: string; ifname: string; network: string }[] = [];
@@ -76,7 +60,7 @@ export async function gc(ctx: CommandContext): Promise<void> {
         verb: "GC",
         env: pluginEnv(ctx, ""),
         config,
-        timeoutMs: ctx.netconf.delegateTimeoutMs,
+        timeoutMs: ctx.netconf.timeouts.delegateMs,
       }).catch((e: unknown) => failures.push(`GC of network "${d.name}": ${(e as Error).message}`));
     }
   }

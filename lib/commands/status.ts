@@ -31,7 +31,7 @@ export async function status(ctx: CommandContext): Promise<void> {
       verb: "STATUS",
       env: pluginEnv(ctx, ctx.args.ifName),
       config: pluginConfig(cluster, i),
-      timeoutMs: netconf.delegateTimeoutMs,
+      timeoutMs: netconf.timeouts.delegateMs,
     }).catch((e: unknown) => {
       // The plugin's own 50/51 is what the runtime acts on.
       const code = (e as { pluginCode?: number }).pluginCode;

@@ -38,28 +38,6 @@ export interface ResolveOptions {
   deadlineMs?: number;
 }
 
-function strList(raw: JsonObject, key: string, fallback: string[]): string[] {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: "${key}" must be a list of strings`);
-  }
-  return v as string[];
-}
-
-function str(raw: JsonObject, key: string, fallback: string): string {
-  const v = raw[key];
-  if (v === undefined || v === "") return fallback;
-  if (typeof v !== "string") throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: "${key}" must be a string`);
-  return v;
-}
-
-/** Namespaces any pod may reference when isolation is on (`default` unless configured). */
-export function globalNamespaces(raw: JsonObject): string[] {
-  const v = str(raw, "globalNamespaces", "default");
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
-}
-
 /** Merge the pod's cni-args into `args.cni` of every plugin config (the pod wins per key). */
 function withCniArgs(conf: JsonObject, cniArgs: Record<string, unknown>): JsonObject {
   const merge = (c: JsonObject): JsonObject => {
@@ -120,27 +98,25 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
 }
 
 export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: string, opts: ResolveOptions = {}): Promise<Resolution> {
-  const raw = netconf.raw;
-  const multusNamespace = str(raw, "multusNamespace", "kube-system");
-  const systemNamespaces = strList(raw, "systemNamespaces", ["kube-system"]);
-  const defaultNetworks = strList(raw, "defaultNetworks", []);
+  const k = netconf.kubernetes;
+  const { multusNamespace, systemNamespaces, defaultNetworks } = k;
   const client = await createKubeClient({
-    kubeconfig: netconf.kubeconfig,
-    requestTimeoutMs: netconf.apiTimeoutMs,
-    deadlineMs: Math.min(opts.deadlineMs ?? netconf.apiDeadlineMs, netconf.apiDeadlineMs),
+    kubeconfig: k.kubeconfig,
+    requestTimeoutMs: netconf.timeouts.apiRequestMs,
+    deadlineMs: Math.min(opts.deadlineMs ?? netconf.timeouts.apiDeadlineMs, netconf.timeouts.apiDeadlineMs),
   });
   const src = new NetworkSource(client, netconf.confDir);
   const ref = podRefFromArgs(cniArgs);
   const pod = ref ? await getPod(client, ref) : undefined;
   const annotations = pod?.annotations ?? {};
   const b = new Builder(netconf);
-  const runtimeConfig = isJsonObject(raw.runtimeConfig) ? { runtimeConfig: raw.runtimeConfig } : {};
+  const runtimeConfig = netconf.runtimeConfig ? { runtimeConfig: netconf.runtimeConfig } : {};
 
   // Legacy `networks` annotation without always_use_default: its networks replace the config's.
   const legacyValue = annotations[LEGACY_NETWORKS_ANNOTATION];
   const useNad = (annotations[NETWORKS_ANNOTATION] ?? "").trim() !== "";
   const legacy = !useNad && legacyValue !== undefined && legacyValue.trim() !== "" ? parseLegacyNetworks(legacyValue) : undefined;
-  if (legacy && legacy.length && raw.always_use_default !== true) {
+  if (legacy && legacy.length && !k.alwaysUseDefault) {
     const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
     const flagged = confs.findIndex((c) => c.masterplugin === true);
     confs.forEach((c, i) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === (flagged >= 0 ? flagged : 0)));
@@ -155,8 +131,8 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
     const extra: Partial<Delegate> = { statusName: `${sel.namespace}/${sel.name}`, ...runtimeConfig };
     if (sel.interface) extra.ifnameRequest = sel.interface;
     b.add(conf, `${sel.namespace}/${sel.name}`, extra, !!legacy);
-  } else if (raw.clusterNetwork) {
-    const name = str(raw, "clusterNetwork", "");
+  } else if (k.clusterNetwork) {
+    const name = k.clusterNetwork;
     const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
     b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig }, !!legacy);
   } else if (netconf.delegates.length) {
@@ -168,7 +144,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
 
   // 2. The config's other delegates, then defaultNetworks.
   // With clusterNetwork the delegates list is not used at all.
-  if (!raw.clusterNetwork) {
+  if (!k.clusterNetwork) {
     netconf.delegates.slice(1).forEach((d, i) => {
       b.add(d.config, `delegates[${i + 1}]`, d.ifnameRequest ? { ifnameRequest: d.ifnameRequest } : {});
     });
@@ -186,8 +162,8 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
     confs.forEach((c) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }));
   } else if (useNad && pod) {
     const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
-    if (raw.namespaceIsolation === true) {
-      const allowed = new Set([pod.namespace, ...globalNamespaces(raw)]);
+    if (k.namespaceIsolation) {
+      const allowed = new Set([pod.namespace, ...k.globalNamespaces]);
       for (const s of selections) {
         if (!allowed.has(s.namespace)) {
           throw new CniError(
