@@ -1,17 +1,48 @@
 /**
- * Attachment planning: which delegate gets which interface, in which order.
- * Computed before any side effect, so a naming conflict fails fast.
+ * Attachments: what one pod asks of a delegate (a request), and planning,
+ * which request gets which interface, in which order. Computed before any
+ * side effect, so a naming conflict fails fast.
  */
 import { ifNameProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { Delegate } from "./delegate.ts";
+import type { JsonObject } from "./json.ts";
 
-export interface PlannedAttachment {
-  delegate: Delegate;
-  ifName: string;
-  /** The attachment whose result goes back to the runtime (on CNI_IFNAME). */
-  isClusterNetwork: boolean;
+/** One network for one pod: the delegate, and what this pod asks of it. */
+export interface AttachmentRequest {
+  readonly delegate: Delegate;
+  /** Old Multus: this one is the cluster network (legacy naming). */
+  readonly masterplugin?: boolean;
+  /** The interface name asked for. */
+  readonly ifnameRequest?: string;
+  /** Name recorded in network-status: `namespace/name` for a NetworkAttachmentDefinition. */
+  readonly statusName?: string;
+  /** Runtime config; each plugin gets the keys its `capabilities` declare. */
+  readonly runtimeConfig?: JsonObject;
+  /** CNI_ARGS pairs for this attachment only (e.g. IP=, MAC= requested by the pod). */
+  readonly extraArgs?: readonly (readonly [string, string])[];
+  /** The pod asked for its default route(s) through this attachment (`default-route`). */
+  readonly defaultRoute?: readonly string[];
 }
+
+export interface PlannedAttachment extends AttachmentRequest {
+  readonly ifName: string;
+  /** The attachment whose result goes back to the runtime (on CNI_IFNAME). */
+  readonly isClusterNetwork: boolean;
+}
+
+/** A request from a delegate's own config: delegates mode's `masterplugin` and `ifnameRequest`. */
+export function requestFromConfig(delegate: Delegate): AttachmentRequest {
+  const { masterplugin, ifnameRequest } = delegate.config;
+  return {
+    delegate,
+    ...(masterplugin === true ? { masterplugin: true } : {}),
+    ...(typeof ifnameRequest === "string" && ifnameRequest ? { ifnameRequest } : {}),
+  };
+}
+
+/** The name an attachment has in logs and errors: its network-status name, else the network's. */
+export const attachmentName = (a: AttachmentRequest): string => a.statusName ?? a.delegate.name;
 
 /**
  * Legacy delegates mode naming.
@@ -21,13 +52,13 @@ export interface PlannedAttachment {
  *   others get `net<index>` (net1, net2 ...).
  * An `ifnameRequest` overrides the generated name.
  */
-export function planAttachments(delegates: readonly Delegate[], clusterIfName: string): PlannedAttachment[] {
-  if (delegates.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, "no networks to attach");
-  const masters = delegates.flatMap((d, i) => (d.masterplugin ? [i] : []));
+export function planAttachments(requests: readonly AttachmentRequest[], clusterIfName: string): PlannedAttachment[] {
+  if (requests.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, "no networks to attach");
+  const masters = requests.flatMap((r, i) => (r.masterplugin ? [i] : []));
   if (masters.length > 1) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `only one delegate can have "masterplugin": true (found ${masters.length}: ${masters.map((i) => `delegates[${i}] "${delegates[i].name}"`).join(", ")})`,
+      `only one delegate can have "masterplugin": true (found ${masters.length}: ${masters.map((i) => `delegates[${i}] "${requests[i].delegate.name}"`).join(", ")})`,
     );
   }
 
@@ -35,16 +66,16 @@ export function planAttachments(delegates: readonly Delegate[], clusterIfName: s
   if (masters.length === 1) {
     const m = masters[0];
     let counter = 0;
-    plan = [{ delegate: delegates[m], ifName: delegates[m].ifnameRequest ?? clusterIfName, isClusterNetwork: true }];
-    delegates.forEach((d, i) => {
+    plan = [{ ...requests[m], ifName: requests[m].ifnameRequest ?? clusterIfName, isClusterNetwork: true }];
+    requests.forEach((r, i) => {
       if (i === m) return;
       const generated = `net${counter++}`;
-      plan.push({ delegate: d, ifName: d.ifnameRequest ?? generated, isClusterNetwork: false });
+      plan.push({ ...r, ifName: r.ifnameRequest ?? generated, isClusterNetwork: false });
     });
   } else {
-    plan = delegates.map((d, i) => ({
-      delegate: d,
-      ifName: d.ifnameRequest ?? (i === 0 ? clusterIfName : `net${i}`),
+    plan = requests.map((r, i) => ({
+      ...r,
+      ifName: r.ifnameRequest ?? (i === 0 ? clusterIfName : `net${i}`),
       isClusterNetwork: i === 0,
     }));
   }

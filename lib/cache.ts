@@ -18,7 +18,9 @@ import {
 import { join } from "node:path";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "./delegate.ts";
+import type { AttachmentRequest } from "./attachment.ts";
+import { loadDelegate } from "./delegate.ts";
+import { type JsonObject, isJsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 
 export const CACHE_KIND = "multusCacheV1";
@@ -144,11 +146,13 @@ export function listCachedContainers(cniDir: string): string[] {
   return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
 }
 
-/** Rebuild the delegate of a recorded attachment, as it was executed. */
-export function cachedDelegate(rec: CacheRecord, index: number, netconfName: string): Delegate {
+/** Rebuild a recorded attachment's request, as it was executed. */
+export function cachedRequest(rec: CacheRecord, index: number, netconfName: string): AttachmentRequest {
   const a = rec.attachments[index];
-  const d = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, { name: netconfName, cniVersion: rec.cniVersion });
-  if (a.runtimeConfig) d.runtimeConfig = a.runtimeConfig;
-  if (a.statusName) d.statusName = a.statusName;
-  return d;
+  const delegate = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, { name: netconfName, cniVersion: rec.cniVersion });
+  return {
+    delegate,
+    ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
+    ...(a.statusName ? { statusName: a.statusName } : {}),
+  };
 }

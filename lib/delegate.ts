@@ -1,41 +1,26 @@
 /**
  * A delegate is one CNI config (a single plugin conf or a conflist) that we
  * execute for one interface. Its JSON is kept as given: unknown keys survive,
- * only `name` and `cniVersion` are filled in when missing.
+ * only `name` and `cniVersion` are filled in when missing. What one pod asks
+ * of it (interface name, runtime config ...) is an AttachmentRequest
+ * (lib/attachment.ts), never part of the delegate.
  */
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { isSupportedVersion } from "./cni/version.ts";
-
-export type JsonObject = Record<string, unknown>;
+import { type JsonObject, isJsonObject } from "./json.ts";
 
 export interface Delegate {
   /** The network name (`name` of the conf or conflist). */
-  name: string;
-  kind: "conf" | "conflist";
+  readonly name: string;
+  readonly kind: "conf" | "conflist";
   /** The config handed to the plugin(s), with `name` and `cniVersion` present. */
-  config: JsonObject;
-  cniVersion: string;
+  readonly config: JsonObject;
+  readonly cniVersion: string;
   /** Plugin types in execution order (one for a conf). */
-  pluginTypes: string[];
-  /** Old Multus: this delegate is the cluster network. */
-  masterplugin: boolean;
-  /** An interface name this delegate asks for. */
-  ifnameRequest?: string;
-  /** Name recorded in network-status: `namespace/name` for a NetworkAttachmentDefinition. */
-  statusName?: string;
-  /** Runtime config for this attachment; each plugin gets the keys its `capabilities` declare. */
-  runtimeConfig?: JsonObject;
-  /** CNI_ARGS pairs for this attachment only (e.g. IP=, MAC= requested by the pod). */
-  extraArgs?: [string, string][];
-  /** The pod asked for its default route(s) through this attachment (`default-route`). */
-  defaultRoute?: string[];
+  readonly pluginTypes: readonly string[];
 }
 
 const BARE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * Why a plugin `type` is unsafe or malformed, or undefined when it is a bare
@@ -106,30 +91,22 @@ export function loadDelegate(raw: unknown, path: string, index: number, defaults
     throw invalid(`${path}.cniVersion`, `${JSON.stringify(config.cniVersion)} is not a supported CNI version`);
   }
 
-  const masterplugin = config.masterplugin ?? false;
-  if (typeof masterplugin !== "boolean") throw invalid(`${path}.masterplugin`, "must be true or false");
-  const ifnameRequest = config.ifnameRequest;
-  if (ifnameRequest !== undefined && typeof ifnameRequest !== "string") {
+  // Naming hints of delegates mode; read by requestFromConfig (lib/attachment.ts).
+  if (config.masterplugin !== undefined && typeof config.masterplugin !== "boolean") {
+    throw invalid(`${path}.masterplugin`, "must be true or false");
+  }
+  if (config.ifnameRequest !== undefined && typeof config.ifnameRequest !== "string") {
     throw invalid(`${path}.ifnameRequest`, "must be a string");
   }
-
-  const d: Delegate = {
-    name: config.name,
-    kind,
-    config,
-    cniVersion: config.cniVersion,
-    pluginTypes,
-    masterplugin,
-  };
-  if (ifnameRequest) d.ifnameRequest = ifnameRequest;
-  return d;
+  return { name: config.name, kind, config, cniVersion: config.cniVersion, pluginTypes };
 }
 
 /**
  * The stdin for one plugin of a delegate. A conflist's plugin gets the list's
- * `name` and `cniVersion` (as libcni does); `prevResult` when given.
+ * `name` and `cniVersion` (as libcni does); `prevResult` when given; of the
+ * attachment's runtime config, the keys its `capabilities` declare.
  */
-export function pluginConfig(d: Delegate, pluginIndex: number, prevResult?: unknown): JsonObject {
+export function pluginConfig(d: Delegate, pluginIndex: number, prevResult?: unknown, runtimeConfig?: JsonObject): JsonObject {
   let conf: JsonObject;
   if (d.kind === "conf") {
     conf = { ...d.config };
@@ -139,10 +116,10 @@ export function pluginConfig(d: Delegate, pluginIndex: number, prevResult?: unkn
   }
   if (prevResult !== undefined) conf.prevResult = prevResult;
   else delete conf.prevResult;
-  if (d.runtimeConfig) {
+  if (runtimeConfig) {
     // As a runtime does: only the capabilities this plugin declares.
     const caps = isJsonObject(conf.capabilities) ? conf.capabilities : {};
-    const rc = Object.fromEntries(Object.entries(d.runtimeConfig).filter(([k]) => caps[k] === true));
+    const rc = Object.fromEntries(Object.entries(runtimeConfig).filter(([k]) => caps[k] === true));
     if (Object.keys(rc).length) conf.runtimeConfig = rc;
   }
   return conf;

@@ -6,7 +6,7 @@ import { type Verb, readCniArgs, readVerb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
-import type { JsonObject } from "./delegate.ts";
+import type { JsonObject } from "./json.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { type Logger, NO_LOG, createLogger } from "./log.ts";
 import { type PodRef, podRefFromArgs } from "./k8s/pod.ts";

@@ -4,7 +4,8 @@
  */
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { IMPLICIT_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "./cni/version.ts";
-import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "./delegate.ts";
+import { type Delegate, loadDelegate } from "./delegate.ts";
+import { type JsonObject, isJsonObject } from "./json.ts";
 
 export const DEFAULT_CNI_DIR = "/var/lib/cni/multus";
 export const DEFAULT_BIN_DIR = "/opt/cni/bin";

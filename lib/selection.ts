@@ -11,6 +11,7 @@
  * `CniError(ErrorCode.InvalidNetworkConfig)`.
  */
 
+import { isJsonObject } from "./json.ts";
 import { isIP } from "node:net";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 
@@ -76,9 +77,7 @@ function quote(s: string): string {
   return JSON.stringify(s);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+const isPlainObject = isJsonObject;
 
 /** Why `name` cannot be an interface name, or undefined when it can. */
 function interfaceNameProblem(name: string): string | undefined {

@@ -4,7 +4,7 @@
  * first use; the verbs that never validate never pay for it.
  */
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import type { JsonObject } from "./delegate.ts";
+import type { JsonObject } from "./json.ts";
 import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { wasmBytes } from "./wasm-bytes.ts";
 

@@ -6,7 +6,7 @@ import { convertResult } from "../lib/cni/convert.ts";
 import { normaliseResult } from "../lib/cni/result.ts";
 import { SUPPORTED_VERSIONS } from "../lib/cni/version.ts";
 import { decodeNetconf, loadNetconf } from "../lib/netconf.ts";
-import { planAttachments } from "../lib/attachment.ts";
+import { planAttachments, requestFromConfig } from "../lib/attachment.ts";
 import { parseDefaultNetworkAnnotation, parseLegacyNetworks, parseNetworkSelections } from "../lib/selection.ts";
 import { Gen, rng } from "./helpers/fuzz.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
@@ -85,7 +85,7 @@ fuzz(
   (g) => (g.chance(0.1) ? g.string('{}[]":,0a', 30) : JSON.stringify(g.mutate(g.mutate(NETCONF)))),
   (text) => {
     const c = parseNetconf(String(text));
-    return planAttachments(c.delegates.length ? c.delegates : [], "eth0").map((a) => a.ifName);
+    return planAttachments(c.delegates.map(requestFromConfig), "eth0").map((a) => a.ifName);
   },
 );
 

@@ -2,7 +2,7 @@
 // answer's shape, for random and mutated inputs and for raw text that is not
 // JSON at all (seeded, bounded in count and time).
 import t from "tap";
-import type { JsonObject } from "../lib/delegate.ts";
+import type { JsonObject } from "../lib/json.ts";
 import { type ValidationAnswer, type ValidatorInput, validateInput } from "../lib/validate.ts";
 import { wasmBytes } from "../lib/wasm-bytes.ts";
 import { instantiate } from "../wasm/pkg/multus_validator.js";

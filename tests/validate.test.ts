@@ -2,7 +2,7 @@
 // input that passes and one that fails with its exact path and message), and
 // through the built plugin (the bytes embedded in the single file).
 import t from "tap";
-import type { JsonObject } from "../lib/delegate.ts";
+import type { JsonObject } from "../lib/json.ts";
 import { assertValid, type ValidatorInput, validateInput } from "../lib/validate.ts";
 import { wasmBytes } from "../lib/wasm-bytes.ts";
 import { instantiate } from "../wasm/pkg/multus_validator.js";

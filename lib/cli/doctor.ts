@@ -4,7 +4,8 @@
  */
 import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type JsonObject, isJsonObject, pluginTypeProblem } from "../delegate.ts";
+import { pluginTypeProblem } from "../delegate.ts";
+import { type JsonObject, isJsonObject } from "../json.ts";
 import { DEFAULT_CNI_DIR } from "../netconf.ts";
 
 export interface DoctorOptions {

@@ -16,8 +16,8 @@
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Dirent } from "node:fs";
 import { basename, join } from "node:path";
-import { isJsonObject } from "../delegate.ts";
-import type { JsonObject } from "../delegate.ts";
+import { isJsonObject } from "../json.ts";
+import type { JsonObject } from "../json.ts";
 
 export const CONF_NAME = "00-multus.conf";
 /** Marks a config written by `multus install`. */

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
 import { CniError } from "../cni/errors.ts";
-import { type JsonObject, isJsonObject } from "../delegate.ts";
+import { type JsonObject, isJsonObject } from "../json.ts";
 import { legacyNetworkToConf } from "../k8s/networks.ts";
 import { LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION, parseLegacyNetworks, parseNetworkSelections } from "../selection.ts";
 import { type Problem, type ValidatorInput, validateInput } from "../validate.ts";

@@ -3,8 +3,8 @@
  * it returned at ADD as prevResult.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { cachedDelegate, readCache } from "../cache.ts";
-import { canCheck, checkDelegate } from "../execute.ts";
+import { cachedRequest, readCache } from "../cache.ts";
+import { canCheck, checkDelegate } from "../delegate-exec.ts";
 import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
 
 export function check(ctx: CommandContext): Promise<void> {
@@ -26,12 +26,12 @@ async function checkLocked(ctx: CommandContext): Promise<void> {
     throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} did not complete`);
   }
   for (const [i, a] of rec.attachments.entries()) {
-    const d = cachedDelegate(rec, i, netconf.name);
+    const { delegate: d, runtimeConfig } = cachedRequest(rec, i, netconf.name);
     // Delegates older than 0.4.0 have no CHECK; they are skipped, not failed.
     if (!canCheck(d) || !a.result) continue;
     try {
       const env = pluginEnv(ctx, a.ifName, ctx.args.netns, a.cniArgs ?? rec.cniArgs);
-      await checkDelegate(d, { env, timeoutMs: netconf.timeouts.delegateMs }, a.result);
+      await checkDelegate(d, { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) }, a.result);
     } catch (e) {
       const inner = e as CniError;
       throw new CniError(

@@ -2,8 +2,9 @@
 import { type CniArgs, parseCniArgs } from "../cni/args.ts";
 import type { NetConf } from "../netconf.ts";
 import type { Logger } from "../log.ts";
-import type { PluginEnv } from "../invoke.ts";
+import type { PluginEnv } from "../plugin-exec.ts";
 import { lockContainer } from "../lock.ts";
+import type { KubeClient } from "../k8s/client.ts";
 
 export interface CommandContext {
   args: CniArgs;
@@ -31,7 +32,7 @@ export function pluginEnv(ctx: CommandContext, ifName: string, netns = ctx.args.
  * replaces the runtime's value for the same key). IgnoreUnknown is added so
  * plugins that do not know a key do not fail.
  */
-export function attachmentArgs(base: string, extra: readonly [string, string][] | undefined): string {
+export function attachmentArgs(base: string, extra: readonly (readonly [string, string])[] | undefined): string {
   if (!extra?.length) return base;
   const pairs = new Map(parseCniArgs(base));
   if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
@@ -46,6 +47,20 @@ export function attachmentArgs(base: string, extra: readonly [string, string][] 
 export function lockWaitMs(netconf: NetConf): number {
   const api = netconf.mode === "crd" ? 2 * netconf.timeouts.apiDeadlineMs : 0;
   return netconf.timeouts.readinessMs + netconf.timeouts.addMs + api + 5000;
+}
+
+/**
+ * The Kubernetes API client for this call (Kubernetes mode). The command
+ * that opens it closes it; `deadlineMs` can only shorten the configured one.
+ */
+export async function openKubeClient(ctx: CommandContext, deadlineMs?: number): Promise<KubeClient> {
+  const { createKubeClient } = await import("../k8s/client.ts");
+  const t = ctx.netconf.timeouts;
+  return createKubeClient({
+    kubeconfig: ctx.netconf.kubernetes.kubeconfig,
+    requestTimeoutMs: t.apiRequestMs,
+    deadlineMs: Math.min(deadlineMs ?? t.apiDeadlineMs, t.apiDeadlineMs),
+  });
 }
 
 /** Run `fn` holding the container's lock (one call per container at a time). */

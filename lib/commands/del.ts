@@ -8,15 +8,15 @@
  * once the namespace is gone (after a reboot), as the spec allows for DEL.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { planAttachments } from "../attachment.ts";
-import { type CachedAttachment, cachedDelegate, readCache, removeCache, writeCache } from "../cache.ts";
-import type { Delegate } from "../delegate.ts";
-import { delDelegate } from "../execute.ts";
-import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
+import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
+import { type CachedAttachment, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { delDelegate } from "../delegate-exec.ts";
+import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
+import type { KubeClient } from "../k8s/client.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
 
 interface DelTarget {
-  delegate: Delegate;
+  request: AttachmentRequest;
   ifName: string;
   netns: string;
   cniArgs: string;
@@ -28,18 +28,20 @@ interface DelTarget {
  * Without a record: in Kubernetes mode try to resolve the pod's networks
  * (briefly; the API may be down), else the config's delegates.
  */
-async function fallbackDelegates(ctx: CommandContext): Promise<Delegate[]> {
+async function fallbackRequests(ctx: CommandContext): Promise<AttachmentRequest[]> {
   if (ctx.netconf.mode === "crd") {
+    let client: KubeClient | undefined;
     try {
+      client = await openKubeClient(ctx, 3000);
       const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-      const r = await resolveKubernetesNetworks(ctx.netconf, ctx.args.args, { deadlineMs: 3000 });
-      await r.client.close();
-      return r.delegates;
+      return (await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.args)).requests;
     } catch (e) {
       ctx.log.error("DEL without a cache record could not resolve the pod's networks", { problem: (e as Error).message });
+    } finally {
+      await client?.close();
     }
   }
-  return ctx.netconf.delegates;
+  return ctx.netconf.delegates.map(requestFromConfig);
 }
 
 export function del(ctx: CommandContext): Promise<void> {
@@ -61,7 +63,7 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
       }
     }
     targets = rec.attachments.map((a, i) => ({
-      delegate: cachedDelegate(rec, i, netconf.name),
+      request: cachedRequest(rec, i, netconf.name),
       ifName: a.ifName,
       netns: args.netns,
       cniArgs: a.cniArgs ?? rec.cniArgs,
@@ -70,9 +72,9 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     }));
   } else {
     // No (usable) record: DEL what the config names, so addresses are released.
-    const delegates = await fallbackDelegates(ctx);
-    targets = (delegates.length ? planAttachments(delegates, args.ifName) : []).map((a) => ({
-      delegate: a.delegate,
+    const requests = await fallbackRequests(ctx);
+    targets = (requests.length ? planAttachments(requests, args.ifName) : []).map((a) => ({
+      request: a,
       ifName: a.ifName,
       netns: args.netns,
       cniArgs: args.args,
@@ -82,12 +84,10 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
   const failed: { target: DelTarget; message: string }[] = [];
   const detach = async (t: DelTarget): Promise<void> => {
     try {
-      await delDelegate(
-        t.delegate,
-        { env: pluginEnv(ctx, t.ifName, t.netns, t.cniArgs), timeoutMs: netconf.timeouts.delegateMs },
-        t.prevResult,
-      );
-      ctx.log.info("detached", { network: t.delegate.statusName ?? t.delegate.name, interface: t.ifName });
+      const { delegate, runtimeConfig } = t.request;
+      const env = pluginEnv(ctx, t.ifName, t.netns, t.cniArgs);
+      await delDelegate(delegate, { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) }, t.prevResult);
+      ctx.log.info("detached", { network: attachmentName(t.request), interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
     }

@@ -4,16 +4,16 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { planAttachments } from "../attachment.ts";
+import { planAttachments, requestFromConfig } from "../attachment.ts";
 import { pluginConfig } from "../delegate.ts";
-import { findPlugin, invokePlugin } from "../invoke.ts";
+import { findPlugin, invokePlugin } from "../plugin-exec.ts";
 import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";
 
 export async function status(ctx: CommandContext): Promise<void> {
   const { netconf } = ctx;
   if (netconf.delegates.length === 0) return;
   const dirs = pluginDirs(ctx);
-  const plan = planAttachments(netconf.delegates, ctx.args.ifName || "eth0");
+  const plan = planAttachments(netconf.delegates.map(requestFromConfig), ctx.args.ifName || "eth0");
   for (const a of plan) {
     for (const t of a.delegate.pluginTypes) {
       try {

@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { type JsonObject, isJsonObject } from "../delegate.ts";
+import { type JsonObject, isJsonObject } from "../json.ts";
 import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 

@@ -2,7 +2,7 @@
 import { parseCniArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { KubeClient } from "./client.ts";
-import { isJsonObject } from "../delegate.ts";
+import { isJsonObject } from "../json.ts";
 
 export interface PodRef {
   namespace: string;

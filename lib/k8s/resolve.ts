@@ -11,7 +11,9 @@
  */
 import { existsSync } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { type Delegate, type JsonObject, isJsonObject, loadDelegate } from "../delegate.ts";
+import { type AttachmentRequest, requestFromConfig } from "../attachment.ts";
+import { loadDelegate } from "../delegate.ts";
+import { type JsonObject, isJsonObject } from "../json.ts";
 import type { NetConf } from "../netconf.ts";
 import {
   DEFAULT_NETWORK_ANNOTATION,
@@ -22,20 +24,14 @@ import {
   parseLegacyNetworks,
   parseNetworkSelections,
 } from "../selection.ts";
-import { type KubeClient, createKubeClient } from "./client.ts";
+import type { KubeClient } from "./client.ts";
 import { NetworkSource, findConfByName, loadConfPath } from "./networks.ts";
 import { type Pod, getPod, podRefFromArgs } from "./pod.ts";
 
 export interface Resolution {
   /** In attachment order; the cluster network first (or flagged `masterplugin` in legacy naming). */
-  delegates: Delegate[];
-  client: KubeClient;
+  requests: AttachmentRequest[];
   pod?: Pod;
-}
-
-export interface ResolveOptions {
-  /** Bound on all API calls of this resolution, in ms. */
-  deadlineMs?: number;
 }
 
 /** Merge the pod's cni-args into `args.cni` of every plugin config (the pod wins per key). */
@@ -49,7 +45,9 @@ function withCniArgs(conf: JsonObject, cniArgs: Record<string, unknown>): JsonOb
   return merge(conf);
 }
 
-function selectionRuntime(sel: NetworkSelection): { runtimeConfig?: JsonObject; extraArgs?: [string, string][] } {
+type RequestParts = Omit<AttachmentRequest, "delegate" | "masterplugin">;
+
+function selectionRuntime(sel: NetworkSelection): RequestParts {
   const rc: JsonObject = {};
   const extra: [string, string][] = [];
   if (sel.ips?.length) {
@@ -64,23 +62,20 @@ function selectionRuntime(sel: NetworkSelection): { runtimeConfig?: JsonObject; 
   if (sel.bandwidth) rc.bandwidth = sel.bandwidth;
   if (sel.portMappings?.length) rc.portMappings = sel.portMappings;
   if (sel.deviceID) rc.deviceID = sel.deviceID;
-  const out: { runtimeConfig?: JsonObject; extraArgs?: [string, string][] } = {};
-  if (Object.keys(rc).length) out.runtimeConfig = rc;
-  if (extra.length) out.extraArgs = extra;
-  return out;
+  return {
+    ...(Object.keys(rc).length ? { runtimeConfig: rc } : {}),
+    ...(extra.length ? { extraArgs: extra } : {}),
+  };
 }
 
 class Builder {
-  readonly delegates: Delegate[] = [];
+  readonly requests: AttachmentRequest[] = [];
   constructor(private readonly netconf: NetConf) {}
 
-  add(conf: JsonObject, path: string, extra: Partial<Delegate> = {}, masterplugin = false): Delegate {
-    const d = loadDelegate(conf, path, this.delegates.length, { name: this.netconf.name, cniVersion: this.netconf.cniVersion });
-    // Naming in Kubernetes mode is by position; a stray flag in a config must not change it.
-    d.masterplugin = masterplugin;
-    Object.assign(d, extra);
-    this.delegates.push(d);
-    return d;
+  /** Naming in Kubernetes mode is by position; a stray `masterplugin` in a config does not count. */
+  add(conf: JsonObject, path: string, parts: RequestParts = {}, masterplugin = false): void {
+    const delegate = loadDelegate(conf, path, this.requests.length, { name: this.netconf.name, cniVersion: this.netconf.cniVersion });
+    this.requests.push({ delegate, ...parts, ...(masterplugin ? { masterplugin } : {}) });
   }
 }
 
@@ -97,14 +92,10 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
   );
 }
 
-export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: string, opts: ResolveOptions = {}): Promise<Resolution> {
+/** The pod's networks, through `client` (created and closed by the command). */
+export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeClient, cniArgs: string): Promise<Resolution> {
   const k = netconf.kubernetes;
   const { multusNamespace, systemNamespaces, defaultNetworks } = k;
-  const client = await createKubeClient({
-    kubeconfig: k.kubeconfig,
-    requestTimeoutMs: netconf.timeouts.apiRequestMs,
-    deadlineMs: Math.min(opts.deadlineMs ?? netconf.timeouts.apiDeadlineMs, netconf.timeouts.apiDeadlineMs),
-  });
   const src = new NetworkSource(client, netconf.confDir);
   const ref = podRefFromArgs(cniArgs);
   const pod = ref ? await getPod(client, ref) : undefined;
@@ -120,7 +111,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
     const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
     const flagged = confs.findIndex((c) => c.masterplugin === true);
     confs.forEach((c, i) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === (flagged >= 0 ? flagged : 0)));
-    return { delegates: b.delegates, client, pod };
+    return { requests: b.requests, pod };
   }
 
   // 1. The cluster network.
@@ -128,16 +119,15 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
   if (defaultAnno !== undefined && defaultAnno.trim() !== "") {
     const sel = parseDefaultNetworkAnnotation(defaultAnno, multusNamespace);
     const conf = await src.requireNad(sel.namespace, sel.name);
-    const extra: Partial<Delegate> = { statusName: `${sel.namespace}/${sel.name}`, ...runtimeConfig };
-    if (sel.interface) extra.ifnameRequest = sel.interface;
-    b.add(conf, `${sel.namespace}/${sel.name}`, extra, !!legacy);
+    const parts: RequestParts = { statusName: `${sel.namespace}/${sel.name}`, ...runtimeConfig, ...(sel.interface ? { ifnameRequest: sel.interface } : {}) };
+    b.add(conf, `${sel.namespace}/${sel.name}`, parts, !!legacy);
   } else if (k.clusterNetwork) {
     const name = k.clusterNetwork;
     const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
     b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig }, !!legacy);
   } else if (netconf.delegates.length) {
-    const [first] = netconf.delegates;
-    b.add(first.config, "delegates[0]", { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
+    const first = requestFromConfig(netconf.delegates[0]);
+    b.add(first.delegate.config, "delegates[0]", { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
   } else {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: no cluster network: set "delegates" or "clusterNetwork"`);
   }
@@ -146,7 +136,8 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
   // With clusterNetwork the delegates list is not used at all.
   if (!k.clusterNetwork) {
     netconf.delegates.slice(1).forEach((d, i) => {
-      b.add(d.config, `delegates[${i + 1}]`, d.ifnameRequest ? { ifnameRequest: d.ifnameRequest } : {});
+      const r = requestFromConfig(d);
+      b.add(d.config, `delegates[${i + 1}]`, r.ifnameRequest ? { ifnameRequest: r.ifnameRequest } : {});
     });
   }
   if (!pod || !systemNamespaces.includes(pod.namespace)) {
@@ -178,11 +169,13 @@ export async function resolveKubernetesNetworks(netconf: NetConf, cniArgs: strin
     const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
     selections.forEach((s, i) => {
       const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
-      const extra: Partial<Delegate> = { statusName: `${s.namespace}/${s.name}`, ...selectionRuntime(s) };
-      if (s.interface) extra.ifnameRequest = s.interface;
-      if (s.defaultRoute) extra.defaultRoute = s.defaultRoute;
-      b.add(conf, `${s.namespace}/${s.name}`, extra);
+      b.add(conf, `${s.namespace}/${s.name}`, {
+        statusName: `${s.namespace}/${s.name}`,
+        ...selectionRuntime(s),
+        ...(s.interface ? { ifnameRequest: s.interface } : {}),
+        ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
+      });
     });
   }
-  return { delegates: b.delegates, client, pod };
+  return { requests: b.requests, pod };
 }

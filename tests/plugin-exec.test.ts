@@ -2,7 +2,7 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { findPlugin, invokePlugin } from "../lib/invoke.ts";
+import { findPlugin, invokePlugin } from "../lib/plugin-exec.ts";
 import { tempDir } from "./helpers/netns.ts";
 
 function fake(dir: string, name: string, body: string): string {

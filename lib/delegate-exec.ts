@@ -5,12 +5,15 @@
  */
 import { versionAllows, versionAtLeast } from "./cni/version.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { type Delegate, type JsonObject, isJsonObject, pluginConfig } from "./delegate.ts";
-import { type PluginEnv, invokePlugin } from "./invoke.ts";
+import { type Delegate, pluginConfig } from "./delegate.ts";
+import { type JsonObject, isJsonObject } from "./json.ts";
+import { type PluginEnv, invokePlugin } from "./plugin-exec.ts";
 
 export interface ExecOptions {
   env: PluginEnv;
   timeoutMs: number;
+  /** The attachment's runtime config (each plugin gets what its capabilities declare). */
+  runtimeConfig?: JsonObject;
   /** Told each plugin's pid as it starts. */
   onStart?: (pid: number) => void;
 }
@@ -41,7 +44,7 @@ export async function addDelegate(d: Delegate, o: ExecOptions): Promise<JsonObje
       pluginType: d.pluginTypes[i],
       verb: "ADD",
       env: o.env,
-      config: pluginConfig(d, i, prev),
+      config: pluginConfig(d, i, prev, o.runtimeConfig),
       timeoutMs: o.timeoutMs,
       onStart: o.onStart,
     });
@@ -64,7 +67,7 @@ export async function delDelegate(d: Delegate, o: ExecOptions, prevResult?: Json
         pluginType: d.pluginTypes[i],
         verb: "DEL",
         env: o.env,
-        config: pluginConfig(d, i, prev),
+        config: pluginConfig(d, i, prev, o.runtimeConfig),
         timeoutMs: o.timeoutMs,
       });
     } catch (e) {
@@ -87,7 +90,7 @@ export async function checkDelegate(d: Delegate, o: ExecOptions, prevResult: Jso
       pluginType: d.pluginTypes[i],
       verb: "CHECK",
       env: o.env,
-      config: pluginConfig(d, i, prevResult),
+      config: pluginConfig(d, i, prevResult, o.runtimeConfig),
       timeoutMs: o.timeoutMs,
     });
   }
