@@ -84,7 +84,7 @@ export function planAttachments(requests: readonly AttachmentRequest[], clusterI
   for (const a of plan) {
     const problem = ifNameProblem(a.ifName);
     if (problem) {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${a.delegate.name}": interface name ${problem}`);
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${a.delegate.name}": interface name "${a.ifName}" ${problem}`);
     }
     const other = seen.get(a.ifName);
     if (other !== undefined) {

@@ -2,14 +2,13 @@
  * The CNI skeleton: verb → command, version gates, one place where any error
  * becomes the spec's error object.
  */
-import { type Verb, readCniArgs, readVerb } from "./cni/args.ts";
+import { type CniArgs, type Verb, readCniArgs, readVerb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
 import type { JsonObject } from "./json.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { type Logger, NO_LOG, createLogger } from "./log.ts";
-import { type PodRef, podRefFromArgs } from "./k8s/pod.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -23,21 +22,15 @@ function json(v: unknown): string {
   return `${JSON.stringify(v, null, 2)}\n`;
 }
 
-function loggerFor(raw: JsonObject, env: Env, verb: Verb): Logger {
+function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefined): Logger {
   const section = readLogSection(raw);
   const log = createLogger({ logFile: section.file, logLevel: section.level, logToStderr: section.toStderr });
   if (!log.enabled("error")) return log;
-  let pod: PodRef | undefined;
-  try {
-    pod = podRefFromArgs(env.CNI_ARGS ?? "");
-  } catch {
-    // malformed CNI_ARGS: reported as the verb's error
-  }
+  const pod = args?.pod;
   return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) });
 }
 
-async function run(verb: Verb, env: Env, raw: JsonObject, log: Logger): Promise<unknown> {
-  const args = readCniArgs(env, verb);
+async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Promise<unknown> {
   checkVersion(raw);
   // Every problem of the config at once, before anything runs. A DEL or GC is
   // never blocked by it (the cache record says what to remove): there its
@@ -90,17 +83,24 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
       const { version } = await import("./commands/version.ts");
       return { stdout: json(version()), exitCode: 0 };
     }
+    // The spec checks the environment before the config; CNI_ARGS is parsed here, once.
+    let args: CniArgs | undefined;
+    let envError: unknown;
+    try {
+      args = readCniArgs(env, verb);
+    } catch (e) {
+      envError = e;
+    }
     const bytes = readStdin();
     try {
       raw = decodeNetconf(bytes);
     } catch (e) {
-      // The spec checks the environment before the config.
-      readCniArgs(env, verb);
-      throw e;
+      throw envError ?? e;
     }
-    log = loggerFor(raw, env, verb);
+    log = loggerFor(raw, env, verb, args);
+    if (!args) throw envError;
     const started = Date.now();
-    const result = await run(verb, env, raw, log);
+    const result = await run(verb, args, raw, log);
     log.info(`${verb} done`, { ms: Date.now() - started });
     return { stdout: result === undefined ? "" : json(result), exitCode: 0 };
   } catch (e) {

@@ -30,20 +30,12 @@ export interface InvokeRequest {
   onStart?: (pid: number) => void;
 }
 
-/** A delegate failure, with what the plugin said. */
+/** A plugin failure, with what the plugin said: its message, and its own CNI code when it gave one. */
 export class DelegateError extends CniError {
-  readonly pluginType: string;
-  readonly exitCode: number | null;
   readonly pluginCode?: number;
 
-  constructor(req: InvokeRequest, problem: string, exitCode: number | null, pluginCode?: number, details?: string) {
-    super(
-      ErrorCode.DelegateFailed,
-      `plugin "${req.pluginType}" failed: ${problem}`,
-      details,
-    );
-    this.pluginType = req.pluginType;
-    this.exitCode = exitCode;
+  constructor(req: InvokeRequest, problem: string, pluginCode?: number, details?: string) {
+    super(ErrorCode.DelegateFailed, `plugin "${req.pluginType}" failed: ${problem}`, details);
     if (pluginCode !== undefined) this.pluginCode = pluginCode;
   }
 }
@@ -107,15 +99,15 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`, null);
+      throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`);
     }
   }
   if (res.timedOut) {
-    throw new DelegateError(req, `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`, null, undefined, excerpt(res.stderr));
+    throw new DelegateError(req, `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`, undefined, excerpt(res.stderr));
   }
   if (res.code === 0) return res.stdout;
   if (res.signal) {
-    throw new DelegateError(req, `killed by ${res.signal}`, null, undefined, excerpt(res.stderr));
+    throw new DelegateError(req, `killed by ${res.signal}`, undefined, excerpt(res.stderr));
   }
   // A failing plugin prints a CNI error object on stdout.
   let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
@@ -128,8 +120,8 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
   if (parsed && typeof parsed.msg === "string") {
     const detail = typeof parsed.details === "string" && parsed.details ? parsed.details : excerpt(res.stderr);
     const pcode = typeof parsed.code === "number" ? parsed.code : undefined;
-    throw new DelegateError(req, parsed.msg, res.code, pcode, detail);
+    throw new DelegateError(req, parsed.msg, pcode, detail);
   }
   const said = excerpt(res.stderr) || excerpt(res.stdout) || "no output";
-  throw new DelegateError(req, `exited with code ${res.code}: ${said}`, res.code);
+  throw new DelegateError(req, `exited with code ${res.code}: ${said}`);
 }

@@ -12,6 +12,7 @@
  */
 
 import { isJsonObject } from "./json.ts";
+import { ifNameProblem } from "./cni/args.ts";
 import { isIP } from "node:net";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 
@@ -79,16 +80,6 @@ function quote(s: string): string {
 
 const isPlainObject = isJsonObject;
 
-/** Why `name` cannot be an interface name, or undefined when it can. */
-function interfaceNameProblem(name: string): string | undefined {
-  if (Buffer.byteLength(name, "utf8") > 15) return "is longer than 15 bytes";
-  if (name === "." || name === "..") return "must not be '.' or '..'";
-  if (/\s/.test(name)) return "must not contain whitespace";
-  if (name.includes("/")) return "must not contain '/'";
-  if (name.includes(":")) return "must not contain ':'";
-  return undefined;
-}
-
 /** The family (4 or 6) of a bare IP address, or 0 when it is not one. Zone suffixes are refused. */
 function ipFamily(s: string): 0 | 4 | 6 {
   if (s.includes("%")) return 0;
@@ -142,7 +133,7 @@ function parseCommaItem(key: string, raw: string, pos: number, defaultNamespace:
   if (atParts.length === 2) {
     const ifname = atParts[1].trim();
     if (ifname !== "") {
-      const problem = interfaceNameProblem(ifname);
+      const problem = ifNameProblem(ifname);
       if (problem !== undefined) bad(`interface name ${quote(ifname)} ${problem}`);
       selection.interface = ifname;
     }
@@ -244,7 +235,7 @@ function parseJsonElement(key: string, el: unknown, pos: number, defaultNamespac
   const ifaceRequest = optString(el, "interfaceRequest", bad);
   const ifname = iface !== undefined && iface !== "" ? iface : ifaceRequest;
   if (ifname !== undefined && ifname !== "") {
-    const problem = interfaceNameProblem(ifname);
+    const problem = ifNameProblem(ifname);
     if (problem !== undefined) bad(`interface name ${quote(ifname)} ${problem}`);
     selection.interface = ifname;
   }

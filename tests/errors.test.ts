@@ -1,5 +1,7 @@
 // Bad environment or stdin: the spec's error object, the right code, exit 1.
+// In-process (no namespace is needed); the built file is checked to answer the same.
 import t from "tap";
+import { dispatchCall } from "./helpers/dispatch.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
 
 const good = {
@@ -36,7 +38,7 @@ const cases: { what: string; call: Parameters<typeof runPlugin>[0]; code: number
 
 for (const c of cases) {
   t.test(`${c.what}: code ${c.code}`, async (t) => {
-    const r = await runPlugin(c.call);
+    const r = await dispatchCall(c.call);
     t.equal(r.code, 1, "exit code 1");
     t.ok(r.json, `stdout is JSON: ${r.stdout}`);
     t.equal(r.json!.code, c.code);
@@ -45,8 +47,16 @@ for (const c of cases) {
   });
 }
 
+t.test("the built file gives the same replies and exits 1", async (t) => {
+  for (const c of cases.slice(0, 6)) {
+    const [inProcess, built] = await Promise.all([dispatchCall(c.call), runPlugin(c.call)]);
+    t.equal(built.code, 1, `${c.what}: exit code 1`);
+    t.same(built.json, inProcess.json, `${c.what}: same reply`);
+  }
+});
+
 t.test("the error reply carries the config's cniVersion", async (t) => {
-  const r = await runPlugin({ ...env, command: "ADD", stdin: { ...good, cniVersion: "0.4.0", delegates: [] } });
+  const r = await dispatchCall({ ...env, command: "ADD", stdin: { ...good, cniVersion: "0.4.0", delegates: [] } });
   t.equal(r.json!.cniVersion, "0.4.0");
 });
 
@@ -58,7 +68,7 @@ t.test("every problem of the config is reported at once: the first in msg, all i
       { type: "../ptp", name: "b", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
     ],
   };
-  const r = await runPlugin({ ...env, command: "ADD", stdin: bad });
+  const r = await dispatchCall({ ...env, command: "ADD", stdin: bad });
   t.equal(r.json!.code, 7);
   t.equal(r.json!.msg, "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24");
   t.same(String(r.json!.details).split("\n"), [

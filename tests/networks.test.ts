@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { findConfByName, legacyNetworkToConf, loadConfPath } from "../lib/k8s/networks.ts";
-import { attachmentArgs } from "../lib/commands/context.ts";
+import { readCniArgs, withExtraArgs } from "../lib/cni/args.ts";
 import { tempDir } from "./helpers/netns.ts";
 
 t.test("a legacy Network becomes {type: plugin, name, ...args[0]} by parsing, not splicing", async (t) => {
@@ -35,6 +35,8 @@ t.test("conf files: by CNI name in lexical order, or a path / directory", async 
 });
 
 t.test("per-attachment CNI_ARGS: runtime's pairs kept, IgnoreUnknown ensured, own pairs win", async (t) => {
-  t.equal(attachmentArgs("K8S_POD_NAME=p", undefined), "K8S_POD_NAME=p");
-  t.equal(attachmentArgs("K8S_POD_NAME=p;IP=1.1.1.1", [["IP", "10.1.0.5/24"], ["MAC", "aa:bb:cc:dd:ee:ff"]]), "K8S_POD_NAME=p;IP=10.1.0.5/24;IgnoreUnknown=1;MAC=aa:bb:cc:dd:ee:ff");
+  const args = (CNI_ARGS: string) => readCniArgs({ CNI_ARGS }, "VERSION");
+  t.equal(withExtraArgs(args("K8S_POD_NAME=p"), undefined), "K8S_POD_NAME=p");
+  t.equal(withExtraArgs(args("K8S_POD_NAME=p;IP=1.1.1.1"), [["IP", "10.1.0.5/24"], ["MAC", "aa:bb:cc:dd:ee:ff"]]), "K8S_POD_NAME=p;IP=10.1.0.5/24;IgnoreUnknown=1;MAC=aa:bb:cc:dd:ee:ff");
+  t.same(args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u1").pod, { namespace: "ns", name: "p", uid: "u1" }, "the pod, from the one parse");
 });

@@ -1,5 +1,6 @@
 // The ADD result is the cluster network's, in our config's cniVersion.
 import t from "tap";
+import { SUPPORTED_VERSIONS, versionAtLeast } from "../lib/cni/version.ts";
 import { addresses, makeNetns } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
@@ -11,23 +12,34 @@ interface Ip {
   interface?: number;
 }
 
-for (const v of ["0.3.1", "0.4.0", "1.0.0"]) {
+// Debian's reference plugins speak up to 1.0.0: a newer config gets 1.0.0 delegates.
+const PLUGINS_MAX = "1.0.0";
+
+for (const v of SUPPORTED_VERSIONS) {
   t.test(`cniVersion ${v}: result in ${v} shape with the cluster network's address`, async (t) => {
-    const s = scenario(t, v);
+    const delegateVersion = versionAtLeast(v, PLUGINS_MAX) ? PLUGINS_MAX : v;
+    const s = scenario(t, delegateVersion);
     const ns = makeNetns(t);
-    const call = { containerId: `ver-${v}`, netns: ns.path, stdin: s.netconf([s.bridge(), s.ptp()]) };
+    const call = { containerId: `ver-${v}`, netns: ns.path, stdin: s.netconf([s.bridge(), s.ptp()], { cniVersion: v }) };
     const r = await runPlugin({ ...call, command: "ADD" });
     t.equal(r.code, 0, r.stdout);
     const res = r.json!;
     t.equal(res.cniVersion, v);
-    const ips = res.ips as Ip[];
-    t.equal(ips.length, 1);
-    t.equal(ips[0].address, addresses(ns.name, "eth0")[0]);
-    if (v === "1.0.0") t.notOk("version" in ips[0], "1.0.0 has no ips[].version");
-    else t.equal(ips[0].version, "4");
-    const ifs = res.interfaces as { name: string; sandbox?: string }[];
-    t.equal(ifs[ips[0].interface!].name, "eth0");
-    t.equal(ifs[ips[0].interface!].sandbox, ns.path);
+    const eth0 = addresses(ns.name, "eth0")[0];
+    if (!versionAtLeast(v, "0.3.0")) {
+      // 0.1.0 / 0.2.0: one ip4 block, no interfaces list.
+      t.equal((res.ip4 as { ip: string }).ip, eth0);
+      t.notOk("ips" in res, `${v} has no ips`);
+    } else {
+      const ips = res.ips as Ip[];
+      t.equal(ips.length, 1);
+      t.equal(ips[0].address, eth0);
+      if (versionAtLeast(v, "1.0.0")) t.notOk("version" in ips[0], `${v} has no ips[].version`);
+      else t.equal(ips[0].version, "4");
+      const ifs = res.interfaces as { name: string; sandbox?: string }[];
+      t.equal(ifs[ips[0].interface!].name, "eth0");
+      t.equal(ifs[ips[0].interface!].sandbox, ns.path);
+    }
     t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
   });
 }

@@ -2,6 +2,7 @@
 // input that passes and one that fails with its exact path and message), and
 // through the built plugin (the bytes embedded in the single file).
 import t from "tap";
+import { ifNameProblem } from "../lib/cni/args.ts";
 import type { JsonObject } from "../lib/json.ts";
 import { assertValid, type ValidatorInput, validateInput } from "../lib/validate.ts";
 import { wasmBytes } from "../lib/wasm-bytes.ts";
@@ -237,4 +238,14 @@ t.test("every single-file rule above, through the built file (`multus validate` 
   t.equal(r.code, 1);
   const lines = new Set(r.stdout.split("\n"));
   for (const { rule, line } of files) t.ok(lines.has(line), `${rule}: ${line}`);
+});
+
+t.test("the interface-name rule is the same in TypeScript and in the validator", async (t) => {
+  const names = ["eth0", "net1", "a-b", "a_b", ".a", "...", "abcdefghijklmno", "abcdefghijklmnop", "n@abcdefghijklmné", ".", "..", "a/b", "a b", "a\tb", "a:1", "é"];
+  for (const name of names) {
+    const ts = ifNameProblem(name) === undefined;
+    const a = validateInput({ attachments: [{ path: "ns/x", ifname: name, config: { cniVersion: "1.0.0", name: "x", type: "bridge" } }] });
+    const rust = !(a.type === "invalid" && a.errors.some((p) => p.path === "ns/x.interface"));
+    t.equal(rust, ts, `${JSON.stringify(name)}: both ${ts ? "accept" : "refuse"} it`);
+  }
 });

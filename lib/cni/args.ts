@@ -15,6 +15,10 @@ export interface CniArgs {
   ifName: string;
   /** CNI_ARGS exactly as received; passed through to delegates. */
   args: string;
+  /** CNI_ARGS parsed (the one place it is parsed), in order. */
+  pairs: ReadonlyMap<string, string>;
+  /** The pod named by K8S_POD_NAMESPACE / K8S_POD_NAME (and K8S_POD_UID), if any. */
+  pod?: PodRef;
   /** CNI_PATH entries, in order. */
   path: string[];
 }
@@ -33,12 +37,18 @@ const REQUIRED: Record<Verb, readonly string[]> = {
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Linux interface name rules (IFNAMSIZ is 16 including the NUL). */
+/**
+ * Linux interface name rules (IFNAMSIZ is 16 including the NUL): why `name`
+ * cannot be one, or undefined when it can. The one home of this rule; the
+ * validator (wasm/src/delegate.rs) has its own copy, kept equal by a test.
+ */
 export function ifNameProblem(name: string): string | undefined {
   if (name === "") return "is empty";
-  if (Buffer.byteLength(name) > 15) return `"${name}" is longer than 15 bytes`;
-  if (name === "." || name === "..") return `"${name}" is not a valid interface name`;
-  if (/[\s/:]/.test(name)) return `"${name}" contains '/', ':' or whitespace`;
+  if (Buffer.byteLength(name, "utf8") > 15) return "is longer than 15 bytes";
+  if (name === "." || name === "..") return "must not be '.' or '..'";
+  if (/\s/.test(name)) return "must not contain whitespace";
+  if (name.includes("/")) return "must not contain '/'";
+  if (name.includes(":")) return "must not contain ':'";
   return undefined;
 }
 
@@ -72,22 +82,54 @@ export function readCniArgs(env: Env, verb: Verb): CniArgs {
   const ifName = env.CNI_IFNAME ?? "";
   if (REQUIRED[verb].includes("CNI_IFNAME")) {
     const p = ifNameProblem(ifName);
-    if (p) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_IFNAME ${p}`);
+    if (p) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_IFNAME "${ifName}" ${p}`);
   }
   const args = env.CNI_ARGS ?? "";
-  parseCniArgs(args); // reject malformed pairs early, before anything runs
+  const pairs = new Map(parseCniArgs(args)); // malformed pairs are refused before anything runs
+  const pod = podRef(pairs);
   return {
     verb,
     containerId,
     netns: env.CNI_NETNS ?? "",
     ifName,
     args,
+    pairs,
+    ...(pod ? { pod } : {}),
     path: (env.CNI_PATH ?? "").split(":").filter((p) => p !== ""),
   };
 }
 
+/** Who the runtime says the pod is (kubelet's K8S_POD_* pairs). */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  /** K8S_POD_UID when the runtime sent it. */
+  uid?: string;
+}
+
+function podRef(pairs: ReadonlyMap<string, string>): PodRef | undefined {
+  const namespace = pairs.get("K8S_POD_NAMESPACE");
+  const name = pairs.get("K8S_POD_NAME");
+  if (!namespace || !name) return undefined;
+  const uid = pairs.get("K8S_POD_UID");
+  return uid ? { namespace, name, uid } : { namespace, name };
+}
+
+/**
+ * CNI_ARGS for one attachment: the runtime's pairs, plus its own (a pair
+ * replaces the runtime's value for the same key). IgnoreUnknown is added so
+ * plugins that do not know a key do not fail.
+ */
+export function withExtraArgs(base: CniArgs, extra: readonly (readonly [string, string])[] | undefined): string {
+  if (!extra?.length) return base.args;
+  const pairs = new Map(base.pairs);
+  if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
+  for (const [k, v] of extra) pairs.set(k, v);
+  return [...pairs].map(([k, v]) => `${k}=${v}`).join(";");
+}
+
 /** `K1=V1;K2=V2` → ordered pairs. A pair without `=` is an error (code 4). */
-export function parseCniArgs(s: string): [string, string][] {
+function parseCniArgs(s: string): [string, string][] {
   if (s.trim() === "") return [];
   return s.split(";").filter((p) => p !== "").map((pair) => {
     const eq = pair.indexOf("=");

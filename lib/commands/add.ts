@@ -15,7 +15,8 @@ import { type ExecOptions, addDelegate, delDelegate } from "../delegate-exec.ts"
 import { findPlugin } from "../plugin-exec.ts";
 import { buildNetworkStatus } from "../network-status.ts";
 import { UndoStack } from "../undo.ts";
-import { type CommandContext, attachmentArgs, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
+import { withExtraArgs } from "../cni/args.ts";
+import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import type { Pod } from "../k8s/pod.ts";
 import { waitForReadiness } from "../readiness.ts";
@@ -100,7 +101,7 @@ async function resolveRequests(
     return { requests: requests.map((r) => (r.delegate === cluster ? { ...r, runtimeConfig: rc } : r)) };
   }
   const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.args);
+  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod);
   return { requests: r.requests, k8s: { client, ...(r.pod ? { pod: r.pod } : {}) } };
 }
 
@@ -285,7 +286,7 @@ function newRecord(ctx: CommandContext, plan: PlannedAttachment[]): CacheRecord 
       isClusterNetwork: a.isClusterNetwork,
       config: a.delegate.config,
       ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
-      ...(a.extraArgs ? { cniArgs: attachmentArgs(args.args, a.extraArgs) } : {}),
+      ...(a.extraArgs ? { cniArgs: withExtraArgs(args, a.extraArgs) } : {}),
       ...(a.statusName ? { statusName: a.statusName } : {}),
     })),
   };

@@ -1,5 +1,5 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
-import { type CniArgs, parseCniArgs } from "../cni/args.ts";
+import type { CniArgs } from "../cni/args.ts";
 import type { NetConf } from "../netconf.ts";
 import type { Logger } from "../log.ts";
 import type { PluginEnv } from "../plugin-exec.ts";
@@ -25,19 +25,6 @@ export function pluginEnv(ctx: CommandContext, ifName: string, netns = ctx.args.
     args,
     path: pluginDirs(ctx),
   };
-}
-
-/**
- * CNI_ARGS for one attachment: the runtime's, plus its own pairs (a pair
- * replaces the runtime's value for the same key). IgnoreUnknown is added so
- * plugins that do not know a key do not fail.
- */
-export function attachmentArgs(base: string, extra: readonly (readonly [string, string])[] | undefined): string {
-  if (!extra?.length) return base;
-  const pairs = new Map(parseCniArgs(base));
-  if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
-  for (const [k, v] of extra) pairs.set(k, v);
-  return [...pairs].map(([k, v]) => `${k}=${v}`).join(";");
 }
 
 /**

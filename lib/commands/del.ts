@@ -34,7 +34,7 @@ async function fallbackRequests(ctx: CommandContext): Promise<AttachmentRequest[
     try {
       client = await openKubeClient(ctx, 3000);
       const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-      return (await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.args)).requests;
+      return (await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod)).requests;
     } catch (e) {
       ctx.log.error("DEL without a cache record could not resolve the pod's networks", { problem: (e as Error).message });
     } finally {

@@ -6,7 +6,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
 import { planAttachments, requestFromConfig } from "../attachment.ts";
 import { pluginConfig } from "../delegate.ts";
-import { findPlugin, invokePlugin } from "../plugin-exec.ts";
+import { DelegateError, findPlugin, invokePlugin } from "../plugin-exec.ts";
 import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";
 
 export async function status(ctx: CommandContext): Promise<void> {
@@ -34,7 +34,7 @@ export async function status(ctx: CommandContext): Promise<void> {
       timeoutMs: netconf.timeouts.delegateMs,
     }).catch((e: unknown) => {
       // The plugin's own 50/51 is what the runtime acts on.
-      const code = (e as { pluginCode?: number }).pluginCode;
+      const code = e instanceof DelegateError ? e.pluginCode : undefined;
       throw new CniError(code === 51 ? ErrorCode.PluginUnavailableLimited : ErrorCode.PluginUnavailable, (e as Error).message);
     });
   }

@@ -26,18 +26,12 @@ export interface ClientOptions {
 
 type Method = "GET" | "PATCH" | "POST";
 
-export type PatchType = "merge" | "strategic" | "json";
-
-const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
-  merge: "application/merge-patch+json",
-  strategic: "application/strategic-merge-patch+json",
-  json: "application/json-patch+json",
-};
 
 export interface KubeClient {
   /** GET a path; the decoded JSON object. */
   get(path: string, what: string): Promise<Record<string, unknown>>;
-  patch(path: string, body: unknown, type: PatchType, what: string): Promise<Record<string, unknown>>;
+  /** A JSON merge patch (RFC 7386): all the plugin writes. */
+  mergePatch(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   post(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -113,7 +107,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
 
   return {
     get: (path, what) => call("GET", path, what),
-    patch: (path, body, type, what) => call("PATCH", path, what, JSON.stringify(body), PATCH_CONTENT_TYPE[type]),
+    mergePatch: (path, body, what) => call("PATCH", path, what, JSON.stringify(body), "application/merge-patch+json"),
     post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
     // The process exits right after; a graceful close would wait for the server.
     close: () => client.destroy(),

@@ -1,31 +1,14 @@
 /** The pod being wired: who it is (from CNI_ARGS) and its annotations. */
-import { parseCniArgs } from "../cni/args.ts";
+import type { PodRef } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { KubeClient } from "./client.ts";
 import { isJsonObject } from "../json.ts";
-
-export interface PodRef {
-  namespace: string;
-  name: string;
-  /** K8S_POD_UID when the runtime sent it. */
-  uid?: string;
-}
 
 export interface Pod {
   namespace: string;
   name: string;
   uid: string;
   annotations: Record<string, string>;
-}
-
-/** The pod named by K8S_POD_NAMESPACE / K8S_POD_NAME (and K8S_POD_UID), if any. */
-export function podRefFromArgs(cniArgs: string): PodRef | undefined {
-  const args = new Map(parseCniArgs(cniArgs));
-  const namespace = args.get("K8S_POD_NAMESPACE");
-  const name = args.get("K8S_POD_NAME");
-  if (!namespace || !name) return undefined;
-  const uid = args.get("K8S_POD_UID");
-  return uid ? { namespace, name, uid } : { namespace, name };
 }
 
 export function podPath(ref: { namespace: string; name: string }): string {

@@ -17,7 +17,7 @@ export async function writeNetworkStatus(client: KubeClient, pod: Pod, statuses:
   const what = `write network-status of pod ${pod.namespace}/${pod.name}`;
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.patch(`${podPath(pod)}/status`, patch, "merge", what);
+      await client.mergePatch(`${podPath(pod)}/status`, patch, what);
       return;
     } catch (e) {
       if (e instanceof ApiError && e.status === 409 && attempt < 4) {

@@ -26,7 +26,8 @@ import {
 } from "../selection.ts";
 import type { KubeClient } from "./client.ts";
 import { NetworkSource, findConfByName, loadConfPath } from "./networks.ts";
-import { type Pod, getPod, podRefFromArgs } from "./pod.ts";
+import { type Pod, getPod } from "./pod.ts";
+import type { PodRef } from "../cni/args.ts";
 
 export interface Resolution {
   /** In attachment order; the cluster network first (or flagged `masterplugin` in legacy naming). */
@@ -93,11 +94,10 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
 }
 
 /** The pod's networks, through `client` (created and closed by the command). */
-export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeClient, cniArgs: string): Promise<Resolution> {
+export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeClient, ref: PodRef | undefined): Promise<Resolution> {
   const k = netconf.kubernetes;
   const { multusNamespace, systemNamespaces, defaultNetworks } = k;
   const src = new NetworkSource(client, netconf.confDir);
-  const ref = podRefFromArgs(cniArgs);
   const pod = ref ? await getPod(client, ref) : undefined;
   const annotations = pod?.annotations ?? {};
   const b = new Builder(netconf);
