@@ -189,7 +189,7 @@ function parseBandwidth(el: Record<string, unknown>, bad: (why: string) => never
 }
 
 function parsePortMappings(el: Record<string, unknown>, bad: (why: string) => never): PortMappingRequest[] | undefined {
-  const v = el["portMappings"];
+  const v = el.portMappings;
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) bad(`"portMappings" must be a list of objects, got ${JSON.stringify(v)}`);
   const out: PortMappingRequest[] = [];

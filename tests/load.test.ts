@@ -13,7 +13,7 @@ t.test(`${N} parallel ADDs then ${N} parallel DELs: consistent cache and reserva
   const started = Date.now();
   const adds = await Promise.all(pods.map((p) => runPlugin({ command: "ADD", containerId: p.id, netns: p.ns.path, stdin: conf })));
   const addMs = Date.now() - started;
-  adds.forEach((r, i) => t.equal(r.code, 0, `ADD ${i}: ${r.stdout}`));
+  for (const [i, r] of adds.entries()) t.equal(r.code, 0, `ADD ${i}: ${r.stdout}`);
   const ips = pods.flatMap((p) => [...addresses(p.ns.name, "eth0"), ...addresses(p.ns.name, "net1")]);
   t.equal(new Set(ips).size, 2 * N, "every address distinct");
   t.equal(reservations(s.ipamDir).length, 2 * N, "one reservation per interface");
@@ -22,7 +22,7 @@ t.test(`${N} parallel ADDs then ${N} parallel DELs: consistent cache and reserva
   const delStarted = Date.now();
   const dels = await Promise.all(pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })));
   const delMs = Date.now() - delStarted;
-  dels.forEach((r, i) => t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`));
+  for (const [i, r] of dels.entries()) t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`);
   const leaks = {
     interfaces: pods.reduce((n, p) => n + links(p.ns.name).length, 0),
     reservations: reservations(s.ipamDir).length,

@@ -21,7 +21,10 @@ t.test("redact() removes secrets by key and by shape", async (t) => {
 t.test("levels: error < info < debug; nothing at all without a sink", async (t) => {
   const lines: string[] = [];
   const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
+  process.stderr.write = ((s: string) => {
+    lines.push(s);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     const log = createLogger({ logToStderr: true, logLevel: "info" }).with({ verb: "ADD", containerID: "c1" });
     log.debug("hidden");

@@ -13,7 +13,7 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   const adds = await Promise.all(
     pods.map((p) => runPlugin({ command: "ADD", containerId: p.id, netns: p.ns.path, stdin: conf })),
   );
-  adds.forEach((r, i) => t.equal(r.code, 0, `ADD ${i}: ${r.stdout}`));
+  for (const [i, r] of adds.entries()) t.equal(r.code, 0, `ADD ${i}: ${r.stdout}`);
   const eth0 = pods.map((p) => addresses(p.ns.name, "eth0")[0]);
   const net1 = pods.map((p) => addresses(p.ns.name, "net1")[0]);
   t.equal(new Set(eth0).size, N, "distinct bridge addresses");
@@ -24,7 +24,7 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   const dels = await Promise.all(
     pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })),
   );
-  dels.forEach((r, i) => t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`));
+  for (const [i, r] of dels.entries()) t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`);
   for (const p of pods) t.same(links(p.ns.name), [], `${p.id} is empty`);
   t.same(reservations(s.ipamDir), [], "no reservation left");
   t.same(cacheEntries(s.cniDir), [], "no cache record left");

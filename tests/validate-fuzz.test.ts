@@ -54,7 +54,7 @@ function mutate(g: Gen, v: unknown, depth = 0): unknown {
   if (Array.isArray(v)) {
     const c = [...v];
     if (c.length && g.chance(0.2)) c.splice(g.int(c.length), 1);
-    else if (c.length && g.chance(0.2)) c.push(structuredClone(c[g.int(c.length)]));
+    else if (c.length && g.chance(0.25)) c.push(structuredClone(c[g.int(c.length)]));
     else if (c.length) {
       const i = g.int(c.length);
       c[i] = mutate(g, c[i], depth + 1);

@@ -114,7 +114,7 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
   }
   const { createKubeClient } = await import("../k8s/client.ts");
   const { ApiError } = await import("../k8s/errors.ts");
-  let client;
+  let client: Awaited<ReturnType<typeof createKubeClient>>;
   try {
     client = await createKubeClient({ kubeconfig, deadlineMs: 5000, maxAttempts: 2 });
   } catch (e) {

@@ -2,7 +2,7 @@
  * CNI result shapes, one type per spec generation, and the parser that turns
  * whatever a delegate printed into the 1.x hub shape (`Result100`).
  */
-import { type JsonObject, isJsonObject } from "../json.ts";
+import { isJsonObject } from "../json.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { isSupportedVersion } from "./version.ts";
 
@@ -87,7 +87,7 @@ export interface Result100 {
 
 export type AnyResult = Result020 | Result040 | Result100;
 
-type Json = JsonObject;
+
 const isObject = isJsonObject;
 
 function str(v: unknown): string | undefined {

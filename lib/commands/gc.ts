@@ -7,7 +7,6 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
 import { listCachedContainers, readCache } from "../cache.ts";
 import { pluginConfig } from "../delegate.ts";
-import { isJsonObject } from "../json.ts";
 import { invokePlugin } from "../plugin-exec.ts";
 import { type CommandContext, pluginEnv } from "./context.ts";
 import { delLocked } from "./del.ts";

@@ -65,7 +65,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   const base = url.pathname.replace(/\/$/, "");
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string) {
-    let res;
+    let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request.call(client, {
         method,

@@ -50,7 +50,7 @@ export function findConfByName(dir: string, name: string): JsonObject | undefine
 
 /** A conf file path, or a dir whose first conf file is used. */
 export function loadConfPath(path: string): JsonObject {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch (e) {

@@ -107,10 +107,11 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
   const legacyValue = annotations[LEGACY_NETWORKS_ANNOTATION];
   const useNad = (annotations[NETWORKS_ANNOTATION] ?? "").trim() !== "";
   const legacy = !useNad && legacyValue !== undefined && legacyValue.trim() !== "" ? parseLegacyNetworks(legacyValue) : undefined;
-  if (legacy && legacy.length && !k.alwaysUseDefault) {
+  if (legacy?.length && !k.alwaysUseDefault) {
     const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
     const flagged = confs.findIndex((c) => c.masterplugin === true);
-    confs.forEach((c, i) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === (flagged >= 0 ? flagged : 0)));
+    const master = Math.max(flagged, 0);
+    for (const [i, c] of confs.entries()) b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === master);
     return { requests: b.requests, pod };
   }
 
@@ -150,7 +151,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
   // 3. The pod's own selections.
   if (legacy) {
     const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
-    confs.forEach((c) => b.add(c, `Network ${c.name}`, { statusName: String(c.name) }));
+    for (const c of confs) b.add(c, `Network ${c.name}`, { statusName: String(c.name) });
   } else if (useNad && pod) {
     const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
     if (k.namespaceIsolation) {

@@ -35,7 +35,7 @@ export class Gen {
       case 1:
         return this.chance(0.5);
       case 2:
-        return this.pick([0, -1, 1.5, 1e309 / 1e309 || 7, 65536, 2 ** 53]);
+        return this.pick([0, -1, 1.5, 7, 65536, 2 ** 53]);
       case 3:
         return this.string("abc/.:-_ 10@,[]{}\"\\", 12);
       case 4:

@@ -1,6 +1,6 @@
 //! The validator's answer: every problem at once, each with a JSON path.
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: String,
     pub message: String,

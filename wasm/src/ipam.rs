@@ -253,7 +253,11 @@ pub fn overlaps(subnets: &[Subnet], r: &mut Report) {
     }
     let same_pool = |a: (usize, usize), b: (usize, usize)| {
         let (x, y) = (&subnets[a.0..a.1], &subnets[b.0..b.1]);
-        x.len() == y.len() && x[0].network == y[0].network && x.iter().zip(y).all(|(p, q)| p.cidr.addr.family == q.cidr.addr.family && p.cidr.network() == q.cidr.network() && p.cidr.prefix == q.cidr.prefix)
+        x.len() == y.len()
+            && x[0].network == y[0].network
+            && x.iter().zip(y).all(|(p, q)| {
+                p.cidr.addr.family == q.cidr.addr.family && p.cidr.network() == q.cidr.network() && p.cidr.prefix == q.cidr.prefix
+            })
     };
     // The first group with the same pool stands for it.
     let mut pool_of_group: Vec<usize> = Vec::with_capacity(groups.len());

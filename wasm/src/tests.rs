@@ -39,7 +39,9 @@ fn hl(subnet: &str, extra: Value) -> Value {
 
 #[test]
 fn a_good_netconf_is_valid() {
-    valid(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.10", "rangeEnd": "10.1.0.20", "gateway": "10.1.0.1"})), {"name": "p", "type": "ptp"}])));
+    valid(nc(
+        json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.10", "rangeEnd": "10.1.0.20", "gateway": "10.1.0.1"})), {"name": "p", "type": "ptp"}]),
+    ));
 }
 
 #[test]
@@ -47,7 +49,17 @@ fn netconf_field_types() {
     let bad = json!({"netconf": {"name": 5, "cniVersion": "9.9.9", "delegates": {}, "cniDir": 1, "namespaceIsolation": "yes",
         "defaultNetworks": ["a", 1], "delegateTimeout": 0, "logLevel": "loud", "capabilities": {"ips": "yes"}, "kubeconfig": "/k"}});
     let e = errors(bad);
-    for p in ["name", "cniVersion", "delegates", "cniDir", "namespaceIsolation", "defaultNetworks", "delegateTimeout", "logLevel", "capabilities"] {
+    for p in [
+        "name",
+        "cniVersion",
+        "delegates",
+        "cniDir",
+        "namespaceIsolation",
+        "defaultNetworks",
+        "delegateTimeout",
+        "logLevel",
+        "capabilities",
+    ] {
         assert!(e.iter().any(|(q, _)| q == p), "no error for {} in {:?}", p, e);
     }
 }
@@ -86,7 +98,11 @@ fn plugin_types_are_bare_names() {
     has(nc(json!([{"type": "/opt/x"}])), "delegates[0].type", "is a path");
     has(nc(json!([{"type": "a\\b"}])), "delegates[0].type", "is a path");
     has(nc(json!([{"type": "ptp", "ipam": {"type": "../host-local"}}])), "delegates[0].ipam.type", "is a path");
-    has(nc(json!([{"name": "l", "plugins": [{"type": "ptp"}, {"type": "a b"}]}])), "delegates[0].plugins[1].type", "not a valid plugin name");
+    has(
+        nc(json!([{"name": "l", "plugins": [{"type": "ptp"}, {"type": "a b"}]}])),
+        "delegates[0].plugins[1].type",
+        "not a valid plugin name",
+    );
     has(nc(json!([{"name": "l", "plugins": []}])), "delegates[0].plugins", "non-empty");
     has(nc(json!([{"name": "x"}])), "delegates[0].type", "is required");
 }
@@ -122,9 +138,17 @@ fn host_local_ranges() {
     has(nc(json!([hl("10.1.0.0/33", json!({}))])), "delegates[0].ipam.subnet", "not a valid CIDR");
     has(nc(json!([hl("fd00::/129", json!({}))])), "delegates[0].ipam.subnet", "not a valid CIDR");
     valid(nc(json!([hl("fd00::/64", json!({"rangeStart": "fd00::10", "gateway": "fd00::1"}))])));
-    has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.9.0.5"}))])), "delegates[0].ipam.rangeStart", "10.9.0.5 is outside subnet 10.1.0.0/24");
+    has(
+        nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.9.0.5"}))])),
+        "delegates[0].ipam.rangeStart",
+        "10.9.0.5 is outside subnet 10.1.0.0/24",
+    );
     has(nc(json!([hl("10.1.0.0/24", json!({"rangeEnd": "10.1.1.5"}))])), "delegates[0].ipam.rangeEnd", "outside subnet");
-    has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.50", "rangeEnd": "10.1.0.40"}))])), "delegates[0].ipam.rangeStart", "is after rangeEnd");
+    has(
+        nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "10.1.0.50", "rangeEnd": "10.1.0.40"}))])),
+        "delegates[0].ipam.rangeStart",
+        "is after rangeEnd",
+    );
     has(nc(json!([hl("10.1.0.0/24", json!({"rangeStart": "fd00::1"}))])), "delegates[0].ipam.rangeStart", "same IP family");
     has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "10.1.0.0"}))])), "delegates[0].ipam.gateway", "network address");
     has(nc(json!([hl("10.1.0.0/24", json!({"gateway": "10.1.0.255"}))])), "delegates[0].ipam.gateway", "broadcast address");
@@ -136,7 +160,11 @@ fn host_local_ranges() {
 fn range_sets() {
     let ipam = |ranges: Value| nc(json!([{"name": "n", "type": "bridge", "ipam": {"type": "host-local", "ranges": ranges}}]));
     valid(ipam(json!([[{"subnet": "10.1.0.0/24"}], [{"subnet": "fd00::/64"}]])));
-    has(ipam(json!([[{"subnet": "10.1.0.0/24", "rangeStart": "10.3.0.1"}]])), "delegates[0].ipam.ranges[0][0].rangeStart", "outside subnet");
+    has(
+        ipam(json!([[{"subnet": "10.1.0.0/24", "rangeStart": "10.3.0.1"}]])),
+        "delegates[0].ipam.ranges[0][0].rangeStart",
+        "outside subnet",
+    );
     has(ipam(json!([[]])), "delegates[0].ipam.ranges[0]", "non-empty list");
     has(ipam(json!({})), "delegates[0].ipam.ranges", "non-empty list of range sets");
     has(ipam(json!([["x"]])), "delegates[0].ipam.ranges[0][0]", "range object");
@@ -145,7 +173,8 @@ fn range_sets() {
 
 #[test]
 fn routes() {
-    let ipam = |routes: Value| nc(json!([{"name": "n", "type": "b", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24", "routes": routes}}]));
+    let ipam =
+        |routes: Value| nc(json!([{"name": "n", "type": "b", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24", "routes": routes}}]));
     valid(ipam(json!([{"dst": "0.0.0.0/0"}, {"dst": "10.9.0.0/16", "gw": "10.1.0.1"}])));
     has(ipam(json!([{"dst": "10.9.0.0/33"}])), "delegates[0].ipam.routes[0].dst", "not a valid CIDR");
     has(ipam(json!([{"dst": "10.9.0.0/16", "gw": "nope"}])), "delegates[0].ipam.routes[0].gw", "not a valid IP");
@@ -161,24 +190,36 @@ fn static_and_whereabouts() {
     has(st(json!([{"address": "10.5.0.2/24", "gateway": "10.6.0.1"}])), "delegates[0].ipam.addresses[0].gateway", "outside subnet");
     let wa = |ipam: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": ipam}]));
     valid(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_start": "10.7.0.10", "exclude": ["10.7.0.0/28"]})));
-    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_end": "10.8.0.1"})), "delegates[0].ipam.range_end", "outside subnet");
+    has(
+        wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_end": "10.8.0.1"})),
+        "delegates[0].ipam.range_end",
+        "outside subnet",
+    );
     has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": ["x"]})), "delegates[0].ipam.exclude[0]", "not a valid CIDR");
 }
 
 #[test]
 fn overlapping_subnets_across_attachments() {
     let att = |name: &str, subnet: &str| json!({"path": format!("ns/{}", name), "config": {"name": name, "type": "bridge", "ipam": {"type": "host-local", "subnet": subnet}}});
-    has(json!({"attachments": [att("a", "10.1.0.0/16"), att("b", "10.1.5.0/24")]}), "ns/b.ipam.subnet", "10.1.5.0/24 overlaps 10.1.0.0/16 at ns/a.ipam.subnet");
+    has(
+        json!({"attachments": [att("a", "10.1.0.0/16"), att("b", "10.1.5.0/24")]}),
+        "ns/b.ipam.subnet",
+        "10.1.5.0/24 overlaps 10.1.0.0/16 at ns/a.ipam.subnet",
+    );
     valid(json!({"attachments": [att("a", "10.1.0.0/24"), att("b", "10.2.0.0/24")]}));
     // The same network twice (one NAD listed twice) is not an overlap.
-    valid(json!({"attachments": [att("a", "10.1.0.0/24"), {"path": "ns/a#2", "config": {"name": "a", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24"}}}]}));
+    valid(
+        json!({"attachments": [att("a", "10.1.0.0/24"), {"path": "ns/a#2", "config": {"name": "a", "type": "bridge", "ipam": {"type": "host-local", "subnet": "10.1.0.0/24"}}}]}),
+    );
 }
 
 #[test]
 fn every_problem_at_once_and_never_a_panic() {
     let e = errors(nc(json!([hl("10.1.0.0/33", json!({})), {"type": "../x"}, {"type": "ok", "cniVersion": 3}])));
     assert!(e.len() >= 3, "{:?}", e);
-    for input in ["", "{", "[]", "null", "1", "\"x\"", "{\"netconf\": 5}", "{\"attachments\": {}}", "{\"attachments\": [1, {\"config\": []}]}"] {
+    for input in
+        ["", "{", "[]", "null", "1", "\"x\"", "{\"netconf\": 5}", "{\"attachments\": {}}", "{\"attachments\": [1, {\"config\": []}]}"]
+    {
         let out: Value = serde_json::from_str(&validate_str(input)).unwrap();
         assert_eq!(out["type"], "invalid", "{}", input);
     }
@@ -191,7 +232,11 @@ fn netconf_fields_pass_with_the_right_types() {
         "systemNamespaces": ["kube-system"], "namespaceIsolation": true, "globalNamespaces": "a,b", "readinessindicatorfile": "/r",
         "logFile": "/l", "logLevel": "verbose", "logToStderr": false, "always_use_default": true, "retryDeleteOnError": true,
         "capabilities": {"ips": true}, "runtimeConfig": {}, "delegateTimeout": 0.5, "prevResult": {}}}));
-    has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "cniVersions": "1.0.0"}}), "cniVersions", "must be a list of strings");
+    has(
+        json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "cniVersions": "1.0.0"}}),
+        "cniVersions",
+        "must be a list of strings",
+    );
     has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "runtimeConfig": []}}), "runtimeConfig", "must be an object");
     has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "delegateTimeout": "5"}}), "delegateTimeout", "positive number");
 }
@@ -205,7 +250,9 @@ fn one_error_per_path_for_mistyped_name_and_delegates() {
 
 #[test]
 fn every_extra_masterplugin_is_reported() {
-    let e = errors(nc(json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": false}, {"type": "c", "masterplugin": true}, {"type": "d", "masterplugin": true}])));
+    let e = errors(nc(
+        json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": false}, {"type": "c", "masterplugin": true}, {"type": "d", "masterplugin": true}]),
+    ));
     let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, vec!["delegates[2]", "delegates[3]"]);
     valid(nc(json!([{"type": "a", "masterplugin": true}, {"type": "b", "masterplugin": false}])));
@@ -220,7 +267,9 @@ fn dot_types_and_conflist_shape() {
     has(nc(json!([{"name": "l", "plugins": [5]}])), "delegates[0].plugins[0]", "must be an object");
     has(nc(json!([{"name": "l", "plugins": {}}])), "delegates[0].plugins", "non-empty list");
     has(nc(json!([5])), "delegates[0]", "must be a JSON object");
-    valid(nc(json!([{"name": "l", "cniVersion": "0.4.0", "plugins": [{"type": "macvlan", "ipam": {"type": "dhcp"}}, {"type": "tuning"}]}])));
+    valid(nc(
+        json!([{"name": "l", "cniVersion": "0.4.0", "plugins": [{"type": "macvlan", "ipam": {"type": "dhcp"}}, {"type": "tuning"}]}]),
+    ));
     valid(nc(json!([{"type": "my_plugin-1.2"}])));
 }
 
@@ -243,7 +292,11 @@ fn interface_colon_and_request_shapes() {
 
 #[test]
 fn top_level_addresses_without_a_subnet_are_still_addresses() {
-    has(nc(json!([{"type": "b", "ipam": {"type": "host-local", "rangeStart": "10.0.0.x"}}])), "delegates[0].ipam.rangeStart", "not a valid IP address");
+    has(
+        nc(json!([{"type": "b", "ipam": {"type": "host-local", "rangeStart": "10.0.0.x"}}])),
+        "delegates[0].ipam.rangeStart",
+        "not a valid IP address",
+    );
     valid(nc(json!([{"type": "b", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.0.0.0/24"}]], "gateway": "10.0.0.1"}}])));
 }
 
@@ -258,12 +311,32 @@ fn small_prefixes_allow_any_gateway() {
 fn whereabouts_ip_ranges_and_exclude() {
     let wa = |ipam: Value| nc(json!([{"name": "n", "type": "macvlan", "ipam": ipam}]));
     valid(wa(json!({"type": "whereabouts", "ipRanges": [{"range": "10.7.0.0/24", "range_start": "10.7.0.5"}, {"range": "fd07::/64"}]})));
-    has(wa(json!({"type": "whereabouts", "ipRanges": [{"range": "10.7.0.0/24", "range_end": "10.6.0.1"}]})), "delegates[0].ipam.ipRanges[0].range_end", "outside subnet");
-    has(wa(json!({"type": "whereabouts", "ipRanges": [{"range_start": "10.6.0.1"}]})), "delegates[0].ipam.ipRanges[0].range", "is required");
+    has(
+        wa(json!({"type": "whereabouts", "ipRanges": [{"range": "10.7.0.0/24", "range_end": "10.6.0.1"}]})),
+        "delegates[0].ipam.ipRanges[0].range_end",
+        "outside subnet",
+    );
+    has(
+        wa(json!({"type": "whereabouts", "ipRanges": [{"range_start": "10.6.0.1"}]})),
+        "delegates[0].ipam.ipRanges[0].range",
+        "is required",
+    );
     has(wa(json!({"type": "whereabouts", "ipRanges": {}})), "delegates[0].ipam.ipRanges", "must be a list");
-    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": "10.7.0.0/28"})), "delegates[0].ipam.exclude", "must be a list of CIDRs");
-    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": [7]})), "delegates[0].ipam.exclude[0]", "must be a CIDR string");
-    has(wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_start": "fd00::1"})), "delegates[0].ipam.range_start", "same IP family");
+    has(
+        wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": "10.7.0.0/28"})),
+        "delegates[0].ipam.exclude",
+        "must be a list of CIDRs",
+    );
+    has(
+        wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "exclude": [7]})),
+        "delegates[0].ipam.exclude[0]",
+        "must be a CIDR string",
+    );
+    has(
+        wa(json!({"type": "whereabouts", "range": "10.7.0.0/24", "range_start": "fd00::1"})),
+        "delegates[0].ipam.range_start",
+        "same IP family",
+    );
     has(wa(json!({"type": "whereabouts", "range": "10.7.0/24"})), "delegates[0].ipam.range", "not a valid CIDR");
 }
 
@@ -285,7 +358,11 @@ fn static_gateway_and_routes_shapes() {
 fn overlaps_by_attachment_not_by_name() {
     let att = |path: &str, name: &str, subnet: &str| json!({"path": path, "config": {"name": name, "type": "bridge", "ipam": {"type": "host-local", "subnet": subnet}}});
     // One name, two different pools (two namespaces' NADs): still an overlap.
-    has(json!({"attachments": [att("ns1/a", "a", "10.1.0.0/16"), att("ns2/a", "a", "10.1.0.0/24")]}), "ns2/a.ipam.subnet", "overlaps 10.1.0.0/16 at ns1/a.ipam.subnet");
+    has(
+        json!({"attachments": [att("ns1/a", "a", "10.1.0.0/16"), att("ns2/a", "a", "10.1.0.0/24")]}),
+        "ns2/a.ipam.subnet",
+        "overlaps 10.1.0.0/16 at ns1/a.ipam.subnet",
+    );
     // The plugins of one conflist, or the range sets of one IPAM block, are one attachment.
     valid(json!({"attachments": [{"path": "ns/l", "config": {"name": "l", "plugins": [
         {"type": "bridge", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/24"}], [{"subnet": "10.1.0.0/25"}]]}},
@@ -305,7 +382,11 @@ fn input_shapes() {
     has(json!({"attachments": [{"path": "ns/a"}]}), "ns/a", "has no config");
     has(json!({"attachments": [5]}), "attachments[0]", "must be an object");
     has(json!({"attachments": [{"config": {"type": "b"}}]}), "attachments[0].name", "is required");
-    has(json!({"attachments": [{"path": "ns/a", "ifname": 1, "config": {"name": "a", "type": "b"}}]}), "ns/a.interface", "must be a string");
+    has(
+        json!({"attachments": [{"path": "ns/a", "ifname": 1, "config": {"name": "a", "type": "b"}}]}),
+        "ns/a.interface",
+        "must be a string",
+    );
     has(json!({"netconf": []}), "", "the netconf must be a JSON object");
     valid(json!({}));
     let bad = validate_str("{\"netconf\": ");
@@ -347,10 +428,23 @@ fn point_to_point_prefixes_have_no_network_address() {
 
 #[test]
 fn each_overlapping_subnet_is_reported_once() {
-    let d = |name: &str| hl("10.0.0.0/8", json!({})).as_object().map(|o| { let mut o = o.clone(); o.insert("name".into(), json!(name)); Value::Object(o) }).unwrap();
+    let d = |name: &str| {
+        hl("10.0.0.0/8", json!({}))
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("name".into(), json!(name));
+                Value::Object(o)
+            })
+            .unwrap()
+    };
     let e = errors(nc(json!([d("a"), d("b"), d("c")])));
     assert_eq!(e.len(), 2, "{:?}", e);
-    assert_eq!(e[1], ("delegates[2].ipam.subnet".to_string(), "10.0.0.0/8 overlaps 10.0.0.0/8 at delegates[0].ipam.subnet (network \"a\")".to_string()));
-    let e = errors(nc(json!([{"type": "a", "ifnameRequest": "x"}, {"type": "b", "ifnameRequest": "x"}, {"type": "c", "ifnameRequest": "x"}])));
+    assert_eq!(
+        e[1],
+        ("delegates[2].ipam.subnet".to_string(), "10.0.0.0/8 overlaps 10.0.0.0/8 at delegates[0].ipam.subnet (network \"a\")".to_string())
+    );
+    let e =
+        errors(nc(json!([{"type": "a", "ifnameRequest": "x"}, {"type": "b", "ifnameRequest": "x"}, {"type": "c", "ifnameRequest": "x"}])));
     assert_eq!(e.iter().filter(|(_, m)| m.contains("also used by delegates[0].ifnameRequest")).count(), 2, "{:?}", e);
 }
