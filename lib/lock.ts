@@ -9,11 +9,11 @@
  * process never blocks a container; `takenOver` tells the new owner that
  * the previous one died holding it (an ADD may have left delegates running).
  */
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachePath } from "./cache.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { type ProcessId, isProcessId, isRunning, sameProcess, thisProcess } from "./proc.ts";
+import { type ProcessId, isProcessId, isRunning, sameProcess, startTime, thisProcess } from "./proc.ts";
 
 export interface ContainerLock {
   /** The process that held the lock before and died holding it. */
@@ -51,6 +51,25 @@ function breakStale(file: string, stale: ProcessId): void {
     }
   }
   rmSync(aside, { force: true });
+}
+
+/**
+ * A caller killed between writing its "<id>.<pid>.tmp" and removing it
+ * leaves the file behind: the next owner removes those of dead pids.
+ */
+function sweepDeadTempFiles(dir: string, containerId: string): void {
+  const escaped = containerId.replace(/\./g, "\\.");
+  const pattern = new RegExp(`^${escaped}\\.(?:(\\d+)\\.tmp|stale\\.(\\d+))$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = pattern.exec(n);
+    if (m && startTime(Number(m[1] ?? m[2])) === undefined) rmSync(join(dir, n), { force: true });
+  }
 }
 
 export async function lockContainer(cniDir: string, containerId: string, timeoutMs: number): Promise<ContainerLock> {
@@ -98,6 +117,7 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
   } finally {
     rmSync(mine, { force: true });
   }
+  sweepDeadTempFiles(dir, containerId);
   return {
     ...(takenOver ? { takenOver } : {}),
     release() {

@@ -91,3 +91,20 @@ t.test("a lock held by a live call: the next call waits, then gives up with try-
   t.equal(again.code, 0, again.stdout);
   t.equal((await runPlugin({ command: "DEL", containerId: "busy-1", netns: ns.path, stdin: conf })).code, 0);
 });
+
+t.test("temp files a killed call left in the lock dir are swept by the next call", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const locks = join(s.cniDir, ".locks");
+  mkdirSync(locks, { recursive: true });
+  const dead = await deadPid();
+  const alive = spawn("sleep", ["30"]);
+  t.teardown(() => alive.kill("SIGKILL"));
+  writeFileSync(join(locks, `sweep-1.${dead}.tmp`), "{}");
+  writeFileSync(join(locks, `sweep-1.stale.${dead}`), "{}");
+  writeFileSync(join(locks, `sweep-1.${alive.pid}.tmp`), "{}"); // a live caller waiting for the lock
+  const conf = s.netconf([s.bridge(), s.ptp()]);
+  t.equal((await runPlugin({ command: "ADD", containerId: "sweep-1", netns: ns.path, stdin: conf })).code, 0);
+  t.same(cacheEntries(s.cniDir), [`.locks/sweep-1.${alive.pid}.tmp`, "sweep-1"], "the dead callers' files are gone, the live one's kept");
+  t.equal((await runPlugin({ command: "DEL", containerId: "sweep-1", netns: ns.path, stdin: conf })).code, 0);
+});

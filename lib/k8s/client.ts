@@ -33,6 +33,8 @@ export interface KubeClient {
   /** A JSON merge patch (RFC 7386): all the plugin writes. */
   mergePatch(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   post(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
+  /** One attempt, bounded by `timeoutMs`: for what must never hold up a pod (events). */
+  postOnce(path: string, body: unknown, what: string, timeoutMs: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   });
   const base = url.pathname.replace(/\/$/, "");
 
-  async function once(method: Method, path: string, what: string, body?: string, contentType?: string) {
+  async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request.call(client, {
@@ -72,7 +74,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
         path: base + path,
         headers: contentType ? { ...headers, "content-type": contentType } : headers,
         body,
-        signal: AbortSignal.timeout(requestTimeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
       const err = e as Error & { code?: string };
@@ -109,6 +111,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     get: (path, what) => call("GET", path, what),
     mergePatch: (path, body, what) => call("PATCH", path, what, JSON.stringify(body), "application/merge-patch+json"),
     post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
+    postOnce: (path, body, what, timeoutMs) => once("POST", path, what, JSON.stringify(body), "application/json", timeoutMs),
     // The process exits right after; a graceful close would wait for the server.
     close: () => client.destroy(),
   };
