@@ -8,6 +8,15 @@ import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { Delegate } from "./delegate.ts";
 import type { JsonObject } from "./json.ts";
 
+/** A device-plugin device for an attachment (its NAD's `k8s.v1.cni.cncf.io/resourceName`). */
+export interface AttachmentDevice {
+  readonly resourceName: string;
+  /** The device kubelet allocated to the pod, injected into the delegate's config; absent until assigned. */
+  readonly deviceID?: string;
+  /** This attachment's device-info file (set once the interface name is known). */
+  readonly infoFile?: string;
+}
+
 /** One network for one pod: the delegate, and what this pod asks of it. */
 export interface AttachmentRequest {
   readonly delegate: Delegate;
@@ -23,6 +32,8 @@ export interface AttachmentRequest {
   readonly extraArgs?: readonly (readonly [string, string])[];
   /** The pod asked for its default route(s) through this attachment (`default-route`). */
   readonly defaultRoute?: readonly string[];
+  /** Kubernetes mode: the network needs one of the pod's devices of a device-plugin resource (SR-IOV ...). */
+  readonly device?: AttachmentDevice;
 }
 
 export interface PlannedAttachment extends AttachmentRequest {

@@ -18,7 +18,7 @@ import {
 import { join } from "node:path";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import type { AttachmentRequest } from "./attachment.ts";
+import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
 import { loadDelegate } from "./delegate.ts";
 import { type JsonObject, isJsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
@@ -39,6 +39,8 @@ export interface CachedAttachment {
   cniArgs?: string;
   /** Its name in network-status. */
   statusName?: string;
+  /** Its device-plugin device and device-info file: DEL removes the file without asking anyone. */
+  device?: AttachmentDevice;
 }
 
 export interface CacheRecord {
@@ -133,6 +135,16 @@ export function readCache(cniDir: string, containerId: string): CacheRead {
 
 export function removeCache(cniDir: string, containerId: string): void {
   rmSync(cachePath(cniDir, containerId), { force: true });
+  // A writer SIGKILLed between its write and its rename leaves
+  // "<id>.<pid>.tmp"; the caller holds the container's lock, so no writer is alive.
+  const prefix = `${containerId}.`;
+  try {
+    for (const n of readdirSync(cniDir)) {
+      if (n.startsWith(prefix) && /^\d+\.tmp$/.test(n.slice(prefix.length))) rmSync(join(cniDir, n), { force: true });
+    }
+  } catch {
+    // no cache dir: nothing left behind
+  }
 }
 
 /** Container IDs that have a record (for GC and status listings). */
@@ -154,5 +166,6 @@ export function cachedRequest(rec: CacheRecord, index: number, netconfName: stri
     delegate,
     ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
     ...(a.statusName ? { statusName: a.statusName } : {}),
+    ...(isJsonObject(a.device) && typeof a.device.resourceName === "string" ? { device: a.device } : {}),
   };
 }

@@ -19,6 +19,12 @@ export const DEFAULT_DELEGATE_TIMEOUT_S = 60;
  */
 export const DEFAULT_ADD_TIMEOUT_S = 90;
 export const DEFAULT_READINESS_TIMEOUT_S = 10;
+/** kubelet's pod-resources gRPC API (device-plugin allocations). */
+export const DEFAULT_POD_RESOURCES_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock";
+/** kubelet's device manager checkpoint: the allocations when the API cannot answer. */
+export const DEFAULT_KUBELET_CHECKPOINT = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
+/** Network Plumbing WG device-info files: `dp/` by device plugins, `cni/` by us. */
+export const DEFAULT_DEVICE_INFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo";
 
 /** Time limits, in ms. */
 export interface Timeouts {
@@ -49,6 +55,16 @@ export interface KubernetesSection {
   alwaysUseDefault: boolean;
 }
 
+/** Kubernetes mode, device-plugin networks (NADs with a `resourceName`): where the pod's devices are found and described. */
+export interface DevicesSection {
+  /** kubelet's pod-resources API socket. */
+  podResourcesSocket: string;
+  /** kubelet's device manager checkpoint, read when the API cannot answer. */
+  kubeletCheckpoint: string;
+  /** Base dir of the device-info files (`dp/` written by device plugins, `cni/` by us). */
+  deviceInfoDir: string;
+}
+
 export interface LogSection {
   file?: string;
   level?: string;
@@ -74,6 +90,7 @@ export interface NetConf {
   /** ADD (never DEL) waits for this file: the cluster network's readiness. */
   readinessFile?: string;
   kubernetes: KubernetesSection;
+  devices: DevicesSection;
   log: LogSection;
   /** Run the delegates of one ADD or DEL concurrently instead of in order. */
   parallel: boolean;
@@ -95,6 +112,7 @@ export const NETCONF_FIELDS = [
   "globalNamespaces", "readinessindicatorfile", "readinessTimeout", "logFile", "logLevel", "logToStderr",
   "always_use_default", "retryDeleteOnError", "parallel", "capabilities", "runtimeConfig", "prevResult",
   "delegateTimeout", "addTimeout", "apiTimeout", "apiDeadline", "args", "cni.dev/valid-attachments",
+  "podResourcesSocket", "kubeletCheckpoint", "deviceInfoDir",
 ] as const;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -247,6 +265,11 @@ export function loadNetconf(raw: JsonObject): NetConf {
       apiDeadlineMs: seconds("apiDeadline", 20),
     },
     kubernetes,
+    devices: {
+      podResourcesSocket: optString(raw, "podResourcesSocket") || DEFAULT_POD_RESOURCES_SOCKET,
+      kubeletCheckpoint: optString(raw, "kubeletCheckpoint") || DEFAULT_KUBELET_CHECKPOINT,
+      deviceInfoDir: optString(raw, "deviceInfoDir") || DEFAULT_DEVICE_INFO_DIR,
+    },
     log,
     parallel: optBool(raw, "parallel"),
     // Our DEL keeps failed attachments by default; false is upstream's default.

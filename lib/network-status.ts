@@ -3,6 +3,7 @@
  * attachment, in attachment order, built from the delegates' results.
  */
 import type { Result100 } from "./cni/result.ts";
+import type { JsonObject } from "./json.ts";
 
 export interface NetworkStatus {
   name: string;
@@ -12,6 +13,8 @@ export interface NetworkStatus {
   default?: boolean;
   dns: { nameservers?: string[]; domain?: string; search?: string[] };
   gateway?: string[];
+  /** The attachment's device (Network Plumbing WG device-info), for device-plugin networks. */
+  "device-info"?: JsonObject;
 }
 
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
@@ -20,7 +23,7 @@ export const OLD_NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/networks-status
 
 const bare = (cidr: string) => cidr.split("/")[0];
 
-export function buildNetworkStatus(name: string, ifName: string, isDefault: boolean, r: Result100): NetworkStatus {
+export function buildNetworkStatus(name: string, ifName: string, isDefault: boolean, r: Result100, deviceInfo?: JsonObject): NetworkStatus {
   const ifaces = r.interfaces ?? [];
   // The pod-side interface: the one named ifName in the sandbox, else any in a sandbox.
   let idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
@@ -39,5 +42,6 @@ export function buildNetworkStatus(name: string, ifName: string, isDefault: bool
     if (r.dns.search?.length) st.dns.search = [...r.dns.search];
   }
   if (gateways.length) st.gateway = gateways;
+  if (deviceInfo) st["device-info"] = deviceInfo;
   return st;
 }

@@ -17,6 +17,7 @@ for (const m of readFileSync(join(root, "lib/cni/errors.ts"), "utf8").matchAll(/
 const FIX = {
   IncompatibleVersion: "Use a `cniVersion` the plugin and every delegate support (`multus version` lists ours).",
   InvalidEnvironment: "The runtime (or your script) must set the named `CNI_*` variables; run `multus --help`.",
+  IoFailure: "A file the plugin writes could not be written (the named path): check the dir exists and is writable by root.",
   DecodeFailure: "The config on stdin must be one JSON object: check the file the runtime reads (`multus validate FILE`).",
   InvalidNetworkConfig: "Fix the field or object named in the message; `multus doctor` checks installed plugins.",
   TryAgainLater: "Transient: the API server or the cluster network is not ready; the runtime retries.",

@@ -2,6 +2,8 @@
  * ADD, as a sequence of named steps:
  *   wait for readiness → lock → resolve requests → plan → record the plan →
  *   attach all → default route → publish network-status → commit.
+ * An attachment with a device-plugin device gets its device-info file
+ * written just before its delegate runs (removed again on rollback).
  * On any failure after the record, the undo stack takes back what this ADD
  * did (newest first), within the time left, so nothing is left behind.
  */
@@ -10,7 +12,7 @@ import { convertResult } from "../cni/convert.ts";
 import { type AnyResult, normaliseResult } from "../cni/result.ts";
 import { type AttachmentRequest, type PlannedAttachment, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
 import { type CacheRecord, CACHE_KIND, readCache, removeCache, writeCache } from "../cache.ts";
-import { isJsonObject } from "../json.ts";
+import { type JsonObject, isJsonObject } from "../json.ts";
 import { type ExecOptions, addDelegate, delDelegate } from "../delegate-exec.ts";
 import { findPlugin } from "../plugin-exec.ts";
 import { buildNetworkStatus } from "../network-status.ts";
@@ -101,7 +103,7 @@ async function resolveRequests(
     return { requests: requests.map((r) => (r.delegate === cluster ? { ...r, runtimeConfig: rc } : r)) };
   }
   const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod);
+  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { log: ctx.log });
   return { requests: r.requests, k8s: { client, ...(r.pod ? { pod: r.pod } : {}) } };
 }
 
@@ -110,7 +112,11 @@ async function resolveRequests(
  * binary present, and no earlier ADD: all before anything is attached.
  */
 async function planStep(ctx: CommandContext, requests: AttachmentRequest[], fromApi: boolean): Promise<PlannedAttachment[]> {
-  const plan = planAttachments(requests, ctx.args.ifName);
+  let plan = planAttachments(requests, ctx.args.ifName);
+  if (plan.some((a) => a.device)) {
+    const { withDeviceInfoFiles } = await import("../device-info.ts");
+    plan = withDeviceInfoFiles(plan, ctx.netconf.devices.deviceInfoDir, ctx.args.containerId);
+  }
   if (fromApi) {
     const { assertValid } = await import("../validate.ts");
     assertValid({ attachments: plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.delegate.config })) });
@@ -145,6 +151,8 @@ class AddTransaction {
   private readonly record: CacheRecord;
   /** Attachments whose rollback DEL failed: they stay in the record for the runtime's DEL. */
   private readonly leftover = new Set<number>();
+  /** Each attachment's device-info (device-plugin networks), for network-status. */
+  private readonly deviceInfo: (JsonObject | undefined)[] = [];
 
   constructor(
     private readonly ctx: CommandContext,
@@ -199,6 +207,13 @@ class AddTransaction {
     const env = pluginEnv(ctx, a.ifName, ctx.args.netns, cached.cniArgs ?? ctx.args.args);
     const exec: Omit<ExecOptions, "timeoutMs"> = { env, ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}) };
     const addMs = ctx.netconf.timeouts.addMs / 1000;
+    const infoFile = a.device?.infoFile;
+    const devInfo = infoFile ? await import("../device-info.ts") : undefined;
+    if (devInfo && infoFile) {
+      // Pushed before the DEL's undo: a rollback DELs the delegate first, then removes the file.
+      this.undo.push(`remove device-info file ${infoFile}`, () => devInfo.removeDeviceInfo(infoFile));
+      devInfo.writeDeviceInfo(a.device!, ctx.netconf.devices.deviceInfoDir, ctx.log);
+    }
     // The failed delegate is DELed too: it may have reserved an address before failing.
     deadline.addRollbackStep();
     this.undo.push(`DEL network "${a.delegate.name}" (${a.ifName})`, async () => {
@@ -219,6 +234,8 @@ class AddTransaction {
     }
     try {
       cached.result = await addDelegate(a.delegate, { ...exec, timeoutMs, onStart: (pid) => this.recordRunning(pid) });
+      // Read back: the delegate may have written the file itself (it got it as CNIDeviceInfoFile).
+      if (devInfo && infoFile) this.deviceInfo[i] = devInfo.readDeviceInfo(infoFile);
       ctx.log.info("attached", { network: attachmentName(a), interface: a.ifName });
     } catch (e) {
       const inner = e as CniError;
@@ -245,7 +262,7 @@ class AddTransaction {
 
   private async publishNetworkStatus(results: ReturnType<typeof normaliseResult>[]): Promise<void> {
     if (!this.k8s?.pod) return;
-    const statuses = this.plan.map((a, i) => buildNetworkStatus(attachmentName(a), a.ifName, a.isClusterNetwork, results[i]));
+    const statuses = this.plan.map((a, i) => buildNetworkStatus(attachmentName(a), a.ifName, a.isClusterNetwork, results[i], this.deviceInfo[i]));
     const { writeNetworkStatus } = await import("../k8s/publish-status.ts");
     await writeNetworkStatus(this.k8s.client, this.k8s.pod, statuses);
   }
@@ -288,6 +305,7 @@ function newRecord(ctx: CommandContext, plan: PlannedAttachment[]): CacheRecord 
       ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
       ...(a.extraArgs ? { cniArgs: withExtraArgs(args, a.extraArgs) } : {}),
       ...(a.statusName ? { statusName: a.statusName } : {}),
+      ...(a.device ? { device: a.device } : {}),
     })),
   };
 }

@@ -6,6 +6,8 @@
  * left delegates running: they are stopped first, so none finishes its ADD
  * after this DEL. CNI_NETNS goes to delegates as the runtime gave it: empty
  * once the namespace is gone (after a reboot), as the spec allows for DEL.
+ * The device-info file of a device-plugin attachment goes with it: at the
+ * path in the record, or, without a record, at the one its name gives.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
@@ -26,7 +28,8 @@ interface DelTarget {
 
 /**
  * Without a record: in Kubernetes mode try to resolve the pod's networks
- * (briefly; the API may be down), else the config's delegates.
+ * (briefly; the API may be down), else the config's delegates. Devices are
+ * not looked up: kubelet may have released them already.
  */
 async function fallbackRequests(ctx: CommandContext): Promise<AttachmentRequest[]> {
   if (ctx.netconf.mode === "crd") {
@@ -34,7 +37,7 @@ async function fallbackRequests(ctx: CommandContext): Promise<AttachmentRequest[
     try {
       client = await openKubeClient(ctx, 3000);
       const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-      return (await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod)).requests;
+      return (await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { devices: false })).requests;
     } catch (e) {
       ctx.log.error("DEL without a cache record could not resolve the pod's networks", { problem: (e as Error).message });
     } finally {
@@ -73,7 +76,12 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
   } else {
     // No (usable) record: DEL what the config names, so addresses are released.
     const requests = await fallbackRequests(ctx);
-    targets = (requests.length ? planAttachments(requests, args.ifName) : []).map((a) => ({
+    let plan = requests.length ? planAttachments(requests, args.ifName) : [];
+    if (plan.some((a) => a.device)) {
+      const { withDeviceInfoFiles } = await import("../device-info.ts");
+      plan = withDeviceInfoFiles(plan, netconf.devices.deviceInfoDir, args.containerId);
+    }
+    targets = plan.map((a) => ({
       request: a,
       ifName: a.ifName,
       netns: args.netns,
@@ -94,6 +102,10 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
   };
   if (netconf.parallel) await Promise.all(targets.map(detach));
   else for (const t of [...targets].reverse()) await detach(t);
+
+  // The device-info files of the attachments that leave the record.
+  const kept = new Set(read.state === "ok" && netconf.retryDeleteOnError ? failed.map((f) => f.target) : []);
+  await removeDeviceInfoFiles(ctx, targets.filter((t) => !kept.has(t)));
 
   if (read.state !== "ok") {
     removeCache(netconf.cniDir, args.containerId);
@@ -118,4 +130,17 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
     failed.map((f) => f.message).join("\n"),
   );
+}
+
+async function removeDeviceInfoFiles(ctx: CommandContext, targets: DelTarget[]): Promise<void> {
+  const files = targets.flatMap((t) => (typeof t.request.device?.infoFile === "string" ? [t.request.device.infoFile] : []));
+  if (!files.length) return;
+  const { removeDeviceInfo } = await import("../device-info.ts");
+  for (const f of files) {
+    try {
+      removeDeviceInfo(f);
+    } catch (e) {
+      ctx.log.error("cannot remove a device-info file", { file: f, problem: (e as Error).message });
+    }
+  }
 }

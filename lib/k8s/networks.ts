@@ -12,6 +12,8 @@ import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 
 const CONF_EXTENSIONS = [".conf", ".json", ".conflist"];
+/** A NAD annotation: the network needs a device of this device-plugin resource (e.g. SR-IOV VFs). */
+export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 
 function parseJsonObject(text: string, what: string): JsonObject {
   let v: unknown;
@@ -114,6 +116,14 @@ export class NetworkSource {
       );
     }
     return file;
+  }
+
+  /** The NAD's `k8s.v1.cni.cncf.io/resourceName`, from the object already read (no request of its own). */
+  async nadResourceName(namespace: string, name: string): Promise<string | undefined> {
+    const obj = await this.getNadObject(namespace, name);
+    const meta = isJsonObject(obj?.metadata) ? obj.metadata : {};
+    const v = isJsonObject(meta.annotations) ? meta.annotations[RESOURCE_NAME_ANNOTATION] : undefined;
+    return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
   }
 
   /** Like nadConfig, but a missing NAD is an error naming it. */

@@ -8,12 +8,16 @@
  *    `systemNamespaces`).
  * 3. The pod's `k8s.v1.cni.cncf.io/networks` annotation (NADs), or, when it
  *    has none, the legacy `networks` annotation (old `Network` objects).
+ *
+ * A NAD with a `k8s.v1.cni.cncf.io/resourceName` then gets one of the pod's
+ * devices of that resource from kubelet (./devices.ts, loaded only then).
  */
 import { existsSync } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { type AttachmentRequest, requestFromConfig } from "../attachment.ts";
 import { loadDelegate } from "../delegate.ts";
 import { type JsonObject, isJsonObject } from "../json.ts";
+import { type Logger, NO_LOG } from "../log.ts";
 import type { NetConf } from "../netconf.ts";
 import {
   DEFAULT_NETWORK_ANNOTATION,
@@ -28,6 +32,16 @@ import type { KubeClient } from "./client.ts";
 import { NetworkSource, findConfByName, loadConfPath } from "./networks.ts";
 import { type Pod, getPod } from "./pod.ts";
 import type { PodRef } from "../cni/args.ts";
+
+export interface ResolveOptions {
+  /** Where the device lookup says which source it used. */
+  log?: Logger;
+  /**
+   * Look up the devices of NADs with a resourceName (default true). A DEL
+   * without a record skips it: the requests then name the resource only.
+   */
+  devices?: boolean;
+}
 
 export interface Resolution {
   /** In attachment order; the cluster network first (or flagged `masterplugin` in legacy naming). */
@@ -80,11 +94,22 @@ class Builder {
   }
 }
 
+/** The request part saying that NAD namespace/name needs a device (from the object already read). */
+async function nadDevice(src: NetworkSource, namespace: string, name: string): Promise<Pick<RequestParts, "device">> {
+  const resourceName = await src.nadResourceName(namespace, name);
+  return resourceName ? { device: { resourceName } } : {};
+}
+
 /** A network named in the netconf: a NAD in multusNamespace, a conf file by name, or a path. */
-async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, multusNamespace: string): Promise<{ conf: JsonObject; statusName: string }> {
+async function resolveNamed(
+  src: NetworkSource,
+  netconf: NetConf,
+  name: string,
+  multusNamespace: string,
+): Promise<{ conf: JsonObject; statusName: string; device?: RequestParts["device"] }> {
   if (name.includes("/") && existsSync(name)) return { conf: loadConfPath(name), statusName: "" };
   const nad = await src.nadConfig(multusNamespace, name);
-  if (nad) return { conf: nad, statusName: `${multusNamespace}/${name}` };
+  if (nad) return { conf: nad, statusName: `${multusNamespace}/${name}`, ...(await nadDevice(src, multusNamespace, name)) };
   const file = findConfByName(netconf.confDir, name);
   if (file) return { conf: file, statusName: "" };
   throw new CniError(
@@ -94,7 +119,20 @@ async function resolveNamed(src: NetworkSource, netconf: NetConf, name: string, 
 }
 
 /** The pod's networks, through `client` (created and closed by the command). */
-export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeClient, ref: PodRef | undefined): Promise<Resolution> {
+export async function resolveKubernetesNetworks(
+  netconf: NetConf,
+  client: KubeClient,
+  ref: PodRef | undefined,
+  opts: ResolveOptions = {},
+): Promise<Resolution> {
+  const r = await resolveRequests(netconf, client, ref);
+  if (opts.devices === false || !r.requests.some((q) => q.device)) return r;
+  const { assignDevices } = await import("./devices.ts");
+  const pod = r.pod ? { namespace: r.pod.namespace, name: r.pod.name, uid: r.pod.uid || ref?.uid } : ref;
+  return { ...r, requests: await assignDevices(r.requests, pod, netconf.devices, opts.log ?? NO_LOG) };
+}
+
+async function resolveRequests(netconf: NetConf, client: KubeClient, ref: PodRef | undefined): Promise<Resolution> {
   const k = netconf.kubernetes;
   const { multusNamespace, systemNamespaces, defaultNetworks } = k;
   const src = new NetworkSource(client, netconf.confDir);
@@ -120,12 +158,17 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
   if (defaultAnno !== undefined && defaultAnno.trim() !== "") {
     const sel = parseDefaultNetworkAnnotation(defaultAnno, multusNamespace);
     const conf = await src.requireNad(sel.namespace, sel.name);
-    const parts: RequestParts = { statusName: `${sel.namespace}/${sel.name}`, ...runtimeConfig, ...(sel.interface ? { ifnameRequest: sel.interface } : {}) };
+    const parts: RequestParts = {
+      statusName: `${sel.namespace}/${sel.name}`,
+      ...runtimeConfig,
+      ...(sel.interface ? { ifnameRequest: sel.interface } : {}),
+      ...(await nadDevice(src, sel.namespace, sel.name)),
+    };
     b.add(conf, `${sel.namespace}/${sel.name}`, parts, !!legacy);
   } else if (k.clusterNetwork) {
     const name = k.clusterNetwork;
-    const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
-    b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig }, !!legacy);
+    const { conf, statusName, device } = await resolveNamed(src, netconf, name, multusNamespace);
+    b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig, ...(device ? { device } : {}) }, !!legacy);
   } else if (netconf.delegates.length) {
     const first = requestFromConfig(netconf.delegates[0]);
     b.add(first.delegate.config, "delegates[0]", { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
@@ -143,8 +186,8 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
   }
   if (!pod || !systemNamespaces.includes(pod.namespace)) {
     for (const name of defaultNetworks) {
-      const { conf, statusName } = await resolveNamed(src, netconf, name, multusNamespace);
-      b.add(conf, `defaultNetworks ${name}`, statusName ? { statusName } : {});
+      const { conf, statusName, device } = await resolveNamed(src, netconf, name, multusNamespace);
+      b.add(conf, `defaultNetworks ${name}`, { ...(statusName ? { statusName } : {}), ...(device ? { device } : {}) });
     }
   }
 
@@ -168,6 +211,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
     }
     // All distinct NADs are fetched together; each at most once.
     const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
+    const devices = await Promise.all(selections.map((s) => nadDevice(src, s.namespace, s.name)));
     selections.forEach((s, i) => {
       const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
       b.add(conf, `${s.namespace}/${s.name}`, {
@@ -175,6 +219,7 @@ export async function resolveKubernetesNetworks(netconf: NetConf, client: KubeCl
         ...selectionRuntime(s),
         ...(s.interface ? { ifnameRequest: s.interface } : {}),
         ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
+        ...devices[i],
       });
     });
   }

@@ -18,7 +18,7 @@ enum Kind {
     Delegates,
 }
 
-const FIELDS: [(&str, Kind); 32] = [
+const FIELDS: [(&str, Kind); 35] = [
     ("name", Kind::Str),
     ("type", Kind::Str),
     ("cniVersion", Kind::Version),
@@ -51,6 +51,9 @@ const FIELDS: [(&str, Kind); 32] = [
     ("apiDeadline", Kind::Positive),
     ("args", Kind::Obj),
     ("cni.dev/valid-attachments", Kind::Delegates),
+    ("podResourcesSocket", Kind::Str),
+    ("kubeletCheckpoint", Kind::Str),
+    ("deviceInfoDir", Kind::Str),
 ];
 
 const LOG_LEVELS: [&str; 5] = ["error", "info", "debug", "verbose", "panic"];

@@ -242,6 +242,20 @@ fn netconf_fields_pass_with_the_right_types() {
 }
 
 #[test]
+fn device_plugin_fields_are_paths() {
+    valid(json!({"netconf": {"name": "m", "kubeconfig": "/k", "podResourcesSocket": "/var/lib/kubelet/pod-resources/kubelet.sock",
+        "kubeletCheckpoint": "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint", "deviceInfoDir": "/var/run/k8s.cni.cncf.io/devinfo"}}));
+    for key in ["podResourcesSocket", "kubeletCheckpoint", "deviceInfoDir"] {
+        let mut netconf = json!({"name": "m", "kubeconfig": "/k"});
+        netconf[key] = json!(["/not", "a string"]);
+        has(json!({ "netconf": netconf }), key, "must be a string");
+        netconf[key] = json!("/p");
+        let a = answer(json!({ "netconf": netconf }));
+        assert_eq!(a, json!({"type": "valid", "warnings": []}), "{} is a known field", key);
+    }
+}
+
+#[test]
 fn one_error_per_path_for_mistyped_name_and_delegates() {
     let e = errors(json!({"netconf": {"name": 5, "delegates": {}}}));
     assert_eq!(e, vec![("delegates".into(), "must be a list".into()), ("name".into(), "must be a string".into())]);
