@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: read env, argv and stdin, dispatch, print. */
 import { readFileSync, writeSync } from "node:fs";
-import { cli } from "./lib/cli/index.ts";
 import { dispatch } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
 
@@ -10,8 +9,10 @@ function print(fd: number, text: string | undefined): void {
 }
 
 async function main(): Promise<number> {
-  tuneRuntime();
+  await tuneRuntime();
   if (!process.env.CNI_COMMAND) {
+    // The CLI for people (and node:util's parseArgs) loads only when there is no CNI call.
+    const { cli } = await import("./lib/cli/index.ts");
     const human = await cli(process.argv.slice(2));
     if (human) {
       print(1, human.stdout);

@@ -53,6 +53,8 @@ export interface KubernetesSection {
   globalNamespaces: string[];
   /** With the legacy `networks` annotation, keep the config's delegates too. */
   alwaysUseDefault: boolean;
+  /** Post AddedInterface (and, on failure, Warning) events on the pod. */
+  podEvents: boolean;
 }
 
 /** Kubernetes mode, device-plugin networks (NADs with a `resourceName`): where the pod's devices are found and described. */
@@ -112,7 +114,7 @@ export const NETCONF_FIELDS = [
   "globalNamespaces", "readinessindicatorfile", "readinessTimeout", "logFile", "logLevel", "logToStderr",
   "always_use_default", "retryDeleteOnError", "parallel", "capabilities", "runtimeConfig", "prevResult",
   "delegateTimeout", "addTimeout", "apiTimeout", "apiDeadline", "args", "cni.dev/valid-attachments",
-  "podResourcesSocket", "kubeletCheckpoint", "deviceInfoDir",
+  "podResourcesSocket", "kubeletCheckpoint", "deviceInfoDir", "podEvents", "multusInstall",
 ] as const;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -240,6 +242,7 @@ export function loadNetconf(raw: JsonObject): NetConf {
     namespaceIsolation: optBool(raw, "namespaceIsolation"),
     globalNamespaces,
     alwaysUseDefault: optBool(raw, "always_use_default"),
+    podEvents: raw.podEvents === undefined ? true : optBool(raw, "podEvents"),
   };
   if (kubeconfig) kubernetes.kubeconfig = kubeconfig;
   if (clusterNetwork) kubernetes.clusterNetwork = clusterNetwork;

@@ -7,12 +7,16 @@
  * - On timeout the whole group is killed (SIGKILL), so a plugin's own
  *   children (IPAM plugins, helpers, `sleep &`) do not outlive it.
  * - `onStart` gets the pid (= the group id) as soon as it exists, so a
- *   caller can record it for a later DEL to kill (see lib/orphans.ts).
+ *   caller can record it for a later DEL to kill (see lib/proc.ts).
  *
- * This is the runtime seam for process creation: everything else is plain
- * node:* APIs that node, deno and bun all provide.
+ * This is the runtime seam for process creation: under Bun (dist/multus)
+ * Bun.spawn, which starts a child with vfork and posix_spawn-style setup;
+ * elsewhere (node, deno: dist/multus.mjs) node:child_process. Both create the
+ * child with setsid() (`detached`), so pid = process group id. Everything
+ * else in the program is plain node:* APIs that node, deno and bun all provide.
  */
-import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { bunRuntime } from "./runtime.ts";
 
 export interface SpawnRequest {
   file: string;
@@ -44,19 +48,48 @@ export function killGroup(pgid: number): void {
 }
 
 export function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
+  const bun = bunRuntime();
+  return bun ? spawnWithBun(bun, req) : spawnWithNode(req);
+}
+
+/** The timeout of one child: SIGKILL its group, once more after its exit for what the group started since. */
+function groupTimer(pgid: number, ms: number): { readonly fired: boolean; afterExit(): void; clear(): void } {
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    killGroup(pgid);
+  }, ms);
+  return {
+    get fired() {
+      return fired;
+    },
+    afterExit() {
+      if (fired) killGroup(pgid);
+    },
+    clear() {
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** node:child_process, loaded on first use: Bun never needs it (its module costs milliseconds and MiBs there). */
+let childProcess: typeof import("node:child_process") | undefined;
+
+async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
+  childProcess ??= await import("node:child_process");
+  const { spawn } = childProcess;
   return new Promise((resolve, reject) => {
     // detached: setsid(), so the child leads a new process group (pgid = pid).
-    const child = spawn(req.file, [], { env: req.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child: ChildProcessWithoutNullStreams = spawn(req.file, [], { env: req.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let timedOut = false;
     let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ReturnType<typeof groupTimer> | undefined;
 
     const finish = (code: number | null, signal: string | null): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer?.clear();
       child.stdout.destroy();
       child.stderr.destroy();
       resolve({
@@ -64,23 +97,20 @@ export function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
         stderr: Buffer.concat(err).toString("utf8"),
         code,
         signal,
-        timedOut,
+        timedOut: timer?.fired ?? false,
       });
     };
 
     child.on("error", (e) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer?.clear();
       reject(e);
     });
     if (child.pid === undefined) return; // spawn failed: "error" follows
     const pgid = child.pid;
     req.onStart?.(pgid);
-    timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(pgid);
-    }, req.timeoutMs);
+    timer = groupTimer(pgid, req.timeoutMs);
 
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
@@ -90,7 +120,7 @@ export function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
       finish(code, signal);
     });
     child.on("exit", (code, signal) => {
-      if (timedOut) killGroup(pgid); // anything the group started since
+      timer?.afterExit();
       // Output written before the exit is already in the pipes; a process
       // the child left behind may keep them open, so do not wait for EOF.
       setTimeout(() => {
@@ -101,4 +131,82 @@ export function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
     child.stdin.on("error", () => {});
     child.stdin.end(req.input);
   });
+}
+
+/** The part of Bun's API used here (Bun.spawn with pipes). */
+export interface BunSpawnApi {
+  spawn(options: {
+    cmd: string[];
+    env: Record<string, string>;
+    stdin: Uint8Array;
+    stdout: "pipe";
+    stderr: "pipe";
+    detached: boolean;
+  }): {
+    readonly pid: number;
+    readonly stdout: ReadableStream<Uint8Array>;
+    readonly stderr: ReadableStream<Uint8Array>;
+    readonly exited: Promise<number>;
+    readonly exitCode: number | null;
+    readonly signalCode: string | null;
+  };
+}
+
+/** Read a pipe into chunks until EOF or until stopped (a descendant may hold it open forever). */
+function drain(stream: ReadableStream<Uint8Array>): { chunks: Uint8Array[]; ended: Promise<void>; stop(): void } {
+  const chunks: Uint8Array[] = [];
+  const reader = stream.getReader();
+  const ended = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        chunks.push(value);
+      }
+    } catch {
+      // cancelled, or the pipe failed: keep what was read
+    }
+  })();
+  return { chunks, ended, stop: () => void reader.cancel().catch(() => {}) };
+}
+
+const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("utf8");
+
+async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnOutput> {
+  // detached: setsid() in the child, so it leads a new process group (pgid = pid).
+  // Throws (ENOENT, EACCES, ETXTBSY …, with .code) when the exec fails.
+  const child = bun.spawn({
+    cmd: [req.file],
+    env: req.env,
+    // Bun writes it and closes stdin; a child that exits without reading it is fine.
+    stdin: Buffer.from(req.input, "utf8"),
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+  const pgid = child.pid;
+  req.onStart?.(pgid);
+  const timer = groupTimer(pgid, req.timeoutMs);
+  const out = drain(child.stdout);
+  const err = drain(child.stderr);
+  try {
+    await child.exited;
+    timer.afterExit();
+    // Output written before the exit is already in the pipes; a process the
+    // child left behind may keep them open, so do not wait for EOF.
+    let late: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all([out.ended, err.ended]), new Promise((r) => (late = setTimeout(r, DRAIN_MS)))]);
+    clearTimeout(late);
+  } finally {
+    timer.clear();
+    out.stop();
+    err.stop();
+  }
+  return {
+    stdout: text(out.chunks),
+    stderr: text(err.chunks),
+    code: child.signalCode ? null : child.exitCode,
+    signal: child.signalCode,
+    timedOut: timer.fired,
+  };
 }

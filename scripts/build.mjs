@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 // Build the single file:
-//   dist/multus.mjs  one self-contained ES module (node or deno)
-//   dist/multus      a self-contained executable (Node single executable
-//                    application with a code cache): no Node needed on the host.
-// `--no-sea` skips the executable; `--outdir=DIR` builds into DIR instead of dist/.
+//   dist/multus.mjs    one self-contained ES module (node or deno run -A)
+//   dist/multus        a self-contained Linux amd64 executable: the same code
+//                      compiled to bytecode by Bun (`bun build --compile
+//                      --bytecode`); needs glibc >= 2.17, nothing else
+//   dist/multus-arm64  the same for Linux arm64, cross-compiled offline
+// Bun comes from the npm registry through package-lock.json (the `bun`
+// devDependency, exact version). The arm64 runtime is that lockfile's
+// @oven/bun-linux-aarch64 entry, installed into .tools/ by `npm ci --cpu=arm64`
+// (npm skips it in the project's own install on an amd64 machine).
+//
+// Flags: --outdir=DIR builds into DIR instead of dist/; --no-exe builds only
+// multus.mjs; --no-arm64 skips dist/multus-arm64; --fetch-runtimes only
+// installs the runtimes the executables are made from, then exits.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,7 +24,108 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outArg = process.argv.find((a) => a.startsWith("--outdir="));
 const dist = outArg ? resolve(outArg.slice("--outdir=".length)) : join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const withSea = !process.argv.includes("--no-sea");
+const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8"));
+const withExe = !process.argv.includes("--no-exe");
+const withArm64 = withExe && !process.argv.includes("--no-arm64");
+
+/** The executables: output name, Node's name for the CPU, Bun's package suffix and target. */
+const TARGETS = [
+  { file: "multus", cpu: "x64", pkgArch: "x64", target: "bun-linux-x64" },
+  { file: "multus-arm64", cpu: "arm64", pkgArch: "aarch64", target: "bun-linux-arm64" },
+];
+
+// ---------------------------------------------------------------------------
+// Bun runtimes
+
+const bunVersion = lock.packages["node_modules/bun"]?.version;
+
+function isElf(file) {
+  if (!existsSync(file)) return false;
+  const fd = openSync(file, "r");
+  try {
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, 0);
+    return b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The Bun binary for this machine: bun's postinstall moves it to bun/bin/bun.exe; without install scripts it stays in the platform package. */
+function hostBun() {
+  const arch = process.arch === "arm64" ? "aarch64" : process.arch;
+  for (const f of [join(root, "node_modules/bun/bin/bun.exe"), join(root, `node_modules/@oven/bun-linux-${arch}/bin/bun`)]) {
+    if (isElf(f)) return f;
+  }
+  throw new Error("the bun package is not installed (npm ci)");
+}
+
+/**
+ * The runtime binary an executable for `t` is made from. For another CPU:
+ * the lockfile's @oven/bun-linux-<arch> entry (version and integrity) as the
+ * only dependency of a small project in .tools/, installed by `npm ci --cpu`.
+ */
+function runtimeFor(t) {
+  if (!bunVersion) throw new Error("package-lock.json has no bun entry");
+  if (t.cpu === process.arch) return hostBun();
+  const name = `@oven/bun-linux-${t.pkgArch}`;
+  const dir = join(root, ".tools", `bun-linux-${t.pkgArch}-${bunVersion}`);
+  const bin = join(dir, "node_modules", name, "bin", "bun");
+  if (isElf(bin)) return bin;
+  const entry = lock.packages[`node_modules/${name}`];
+  if (!entry || entry.version !== bunVersion) throw new Error(`package-lock.json has no ${name}@${bunVersion} (npm install bun@${bunVersion})`);
+  const { dev: _dev, ...pinned } = entry;
+  const manifest = { name: `bun-runtime-${t.pkgArch}`, private: true, optionalDependencies: { [name]: bunVersion } };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(
+    join(dir, "package-lock.json"),
+    `${JSON.stringify({ name: manifest.name, lockfileVersion: 3, requires: true, packages: { "": manifest, [`node_modules/${name}`]: pinned } }, null, 2)}\n`,
+  );
+  console.log(`installing ${name}@${bunVersion} into ${dir}`);
+  execFileSync("npm", ["ci", `--cpu=${t.cpu}`, "--os=linux", "--libc=glibc", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: dir,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (!isElf(bin)) throw new Error(`${bin} is missing after npm ci`);
+  return bin;
+}
+
+/**
+ * Variables that make a Bun executable run code other than ours, whatever the
+ * build flags: BUN_OPTIONS (any runtime flag: --preload, --config=bunfig.toml,
+ * --inspect …), BUN_INSPECT* (a debugger listening or connecting, a preload),
+ * BUN_BE_BUN (the file becomes the `bun` CLI and reads ./bunfig.toml). A CNI
+ * plugin inherits the container runtime's environment, so the runtime the
+ * executables are made from gets these names changed: Bun reads each with
+ * getenv(3) from one NUL-terminated string, whose first byte becomes "=",
+ * which no shell, setenv(3) or env(1) can put in a variable's name. Anything
+ * else (one more match, none) stops the build: a new Bun version must be
+ * checked again (tests/bun-env.test.ts).
+ */
+const IGNORED_ENV = ["BUN_OPTIONS", "BUN_BE_BUN", "BUN_INSPECT", "BUN_INSPECT_CONNECT_TO", "BUN_INSPECT_PRELOAD"];
+
+function hardenedRuntime(src, out) {
+  const buf = readFileSync(src);
+  for (const name of IGNORED_ENV) {
+    const needle = Buffer.from(`\0${name}\0`);
+    const at = buf.indexOf(needle);
+    if (at < 0 || buf.indexOf(needle, at + 1) >= 0) {
+      throw new Error(`${src}: expected exactly one getenv name ${name}; check this Bun version by hand`);
+    }
+    buf[at + 1] = 0x3d; // "="
+  }
+  writeFileSync(out, buf, { mode: 0o755 });
+  return out;
+}
+
+if (process.argv.includes("--fetch-runtimes")) {
+  for (const t of TARGETS) console.log(`${t.target}: ${runtimeFor(t)}`);
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------
+// Bundles
 
 // lib/wasm-bytes.ts reads the .wasm from disk during development; in the
 // bundle the bytes are embedded instead.
@@ -82,36 +193,49 @@ for (const [file, info] of Object.entries(Object.values(esm.metafile.outputs)[0]
 }
 writeFileSync(join(dist, "bundle-sizes.json"), JSON.stringify(sizes, null, 2));
 
-if (withSea) {
-  // The SEA runs one CommonJS script.
-  const cjs = join(dist, "multus.cjs");
-  await build({ ...common, format: "cjs", outfile: cjs });
-  const blob = join(dist, "multus.blob");
-  const seaConfig = join(dist, "sea-config.json");
-  writeFileSync(
-    seaConfig,
-    JSON.stringify({ main: cjs, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
-  );
-  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: "inherit" });
-  const exe = join(dist, "multus");
-  copyFileSync(process.execPath, exe);
-  chmodSync(exe, 0o755);
-  execFileSync(
-    process.execPath,
-    [
-      join(root, "node_modules/postject/dist/cli.js"),
-      exe,
-      "NODE_SEA_BLOB",
-      blob,
-      "--sentinel-fuse",
-      "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  rmSync(blob);
-  rmSync(cjs);
-  rmSync(seaConfig);
+const built = [join(dist, "multus.mjs")];
+if (withExe) {
+  // Bun compiles one CommonJS file to bytecode (it starts faster than the
+  // ES module form): esbuild makes it, with the same plugins, so Bun only
+  // wraps a file that is already one module.
+  const work = mkdtempSync(join(tmpdir(), "multus-build-"));
+  try {
+    const cjs = join(work, "multus.cjs");
+    await build({ ...common, format: "cjs", outfile: cjs });
+    const bun = hostBun();
+    for (const t of TARGETS) {
+      if (t.cpu !== "x64" && !withArm64) continue;
+      const runtime = hardenedRuntime(runtimeFor(t), join(work, `bun-${t.pkgArch}`));
+      const exe = join(dist, t.file);
+      execFileSync(
+        bun,
+        [
+          "build",
+          cjs,
+          "--compile",
+          "--bytecode",
+          "--format=cjs",
+          `--target=${t.target}`,
+          `--compile-executable-path=${runtime}`,
+          // A plugin runs in whatever directory the container runtime has:
+          // never read .env or bunfig.toml from there.
+          "--no-compile-autoload-dotenv",
+          "--no-compile-autoload-bunfig",
+          `--outfile=${exe}`,
+        ],
+        // env -i: no BUN_* or NODE_* variable of this shell reaches the compiler.
+        { cwd: work, stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work } },
+      );
+      chmodSync(exe, 0o755);
+      built.push(exe);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
-const size = (f) => (existsSync(f) ? `${(statSync(f).size / 1024).toFixed(0)} KiB` : "-");
-console.log(`built dist/multus.mjs (${size(join(dist, "multus.mjs"))})${withSea ? `, dist/multus (${size(join(dist, "multus"))})` : ""}`);
+const size = (f) => {
+  const n = statSync(f).size;
+  return n > 1 << 20 ? `${(n / 1048576).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+};
+console.log(`built ${built.map((f) => `${f.startsWith(`${root}/`) ? f.slice(root.length + 1) : f} (${size(f)})`).join(", ")}${withExe ? ` with bun ${bunVersion}` : ""}`);

@@ -26,7 +26,14 @@ function node(t: Parameters<typeof tempDir>[0]) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
-  const flannel = { cniVersion: "0.4.0", name: "cbr0", plugins: [{ type: "flannel", delegate: { isDefaultGateway: true } }, { type: "portmap", capabilities: { portMappings: true } }] };
+  const flannel = {
+    cniVersion: "0.4.0",
+    name: "cbr0",
+    plugins: [
+      { type: "flannel", delegate: { isDefaultGateway: true } },
+      { type: "portmap", capabilities: { portMappings: true } },
+    ],
+  };
   writeFileSync(join(confDir, "10-flannel.conflist"), JSON.stringify(flannel));
   writeFileSync(join(confDir, "99-loopback.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "lo", type: "loopback" }));
   return { root, binDir, confDir, flannel };
@@ -70,12 +77,22 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
   t.match(r.stdout, /Kubernetes mode/);
 });
 
-const storage = { cniVersion: "0.4.0", name: "storage", type: "macvlan", master: "eth1", ipam: { type: "host-local", subnet: "10.20.0.0/24" } };
+const storage = {
+  cniVersion: "0.4.0",
+  name: "storage",
+  type: "macvlan",
+  master: "eth1",
+  ipam: { type: "host-local", subnet: "10.20.0.0/24" },
+};
 const sriovA = { name: "sriov-a", type: "host-device", device: "eth2" };
 const calico = {
   cniVersion: "1.0.0",
   name: "k8s-pod-network",
-  plugins: [{ type: "calico", ipam: { type: "calico-ipam" } }, { type: "bandwidth", capabilities: { bandwidth: true } }, { type: "portmap", capabilities: { portMappings: true } }],
+  plugins: [
+    { type: "calico", ipam: { type: "calico-ipam" } },
+    { type: "bandwidth", capabilities: { bandwidth: true } },
+    { type: "portmap", capabilities: { portMappings: true } },
+  ],
 };
 const readConf = (n: { confDir: string }, name = "00-multus.conf") => JSON.parse(readFileSync(join(n.confDir, name), "utf8"));
 
@@ -112,7 +129,13 @@ for (const [how, run] of runners) {
     t.match(u.stdout, /kept 2 user delegates: storage, sriov-a/);
     const after = readConf(n);
     t.same(after.delegates, [flannel, storage, sriovA]);
-    t.match(after, { cniVersion: "0.4.0", type: "multus", logFile: "/var/log/multus.log", logLevel: "debug", capabilities: { portMappings: true, bandwidth: true } });
+    t.match(after, {
+      cniVersion: "0.4.0",
+      type: "multus",
+      logFile: "/var/log/multus.log",
+      logLevel: "debug",
+      capabilities: { portMappings: true, bandwidth: true },
+    });
     t.equal(statSync(join(n.confDir, "00-multus.conf")).mode & 0o777, 0o644);
 
     const bytes = readFileSync(join(n.confDir, "00-multus.conf"));
@@ -136,7 +159,10 @@ for (const [how, run] of runners) {
     const r = await run(dirs(n));
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /updated .*00-multus.conf \(delegates to 10-calico.conflist\)/);
-    t.match(r.stdout, /cluster network \(delegates\[0\]\): "cbr0" from 10-flannel.conflist is now "k8s-pod-network" from 10-calico.conflist/);
+    t.match(
+      r.stdout,
+      /cluster network \(delegates\[0\]\): "cbr0" from 10-flannel.conflist is now "k8s-pod-network" from 10-calico.conflist/,
+    );
     t.match(r.stdout, /kept 1 user delegate: storage/);
     const after = readConf(n);
     t.same(after.delegates, [calico, storage]);
@@ -146,30 +172,36 @@ for (const [how, run] of runners) {
     t.match(after.multusInstall.delegatesTo, /10-calico.conflist$/);
   });
 
-  t.test(`${how}: the DaemonSet's install on every restart (--kubeconfig) keeps user delegates; without --kubeconfig the kubeconfig stays`, async (t) => {
-    const n = node(t);
-    const kc = join(n.root, "multus.kubeconfig");
-    writeFileSync(kc, "apiVersion: v1\nkind: Config\n");
-    t.equal((await run([...dirs(n), "--kubeconfig", kc])).code, 0);
-    const conf = readConf(n);
-    conf.delegates.push(storage, sriovA);
-    conf.namespaceIsolation = true;
-    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify(conf, null, 2));
-    for (const args of [[...dirs(n), "--kubeconfig", kc], dirs(n)]) {
-      const r = await run(args);
-      t.equal(r.code, 0, r.stderr);
-      t.match(r.stdout, /00-multus.conf: unchanged.*kept 2 user delegates: storage, sriov-a/s);
-      const after = readConf(n);
-      t.equal(after.kubeconfig, kc);
-      t.equal(after.namespaceIsolation, true);
-      t.same(after.delegates, [n.flannel, storage, sriovA]);
-    }
-  });
+  t.test(
+    `${how}: the DaemonSet's install on every restart (--kubeconfig) keeps user delegates; without --kubeconfig the kubeconfig stays`,
+    async (t) => {
+      const n = node(t);
+      const kc = join(n.root, "multus.kubeconfig");
+      writeFileSync(kc, "apiVersion: v1\nkind: Config\n");
+      t.equal((await run([...dirs(n), "--kubeconfig", kc])).code, 0);
+      const conf = readConf(n);
+      conf.delegates.push(storage, sriovA);
+      conf.namespaceIsolation = true;
+      writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify(conf, null, 2));
+      for (const args of [[...dirs(n), "--kubeconfig", kc], dirs(n)]) {
+        const r = await run(args);
+        t.equal(r.code, 0, r.stderr);
+        t.match(r.stdout, /00-multus.conf: unchanged.*kept 2 user delegates: storage, sriov-a/s);
+        const after = readConf(n);
+        t.equal(after.kubeconfig, kc);
+        t.equal(after.namespaceIsolation, true);
+        t.same(after.delegates, [n.flannel, storage, sriovA]);
+      }
+    },
+  );
 
   t.test(`${how}: a hand-written multus conf (the README example) is adopted: its secondary delegates stay`, async (t) => {
     const n = node(t);
     const old = { cniVersion: "0.4.0", name: "cbr0", type: "flannel", delegate: { isDefaultGateway: true } };
-    writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "hand-made", type: "multus", delegates: [old, storage] }));
+    writeFileSync(
+      join(n.confDir, "00-multus.conf"),
+      JSON.stringify({ cniVersion: "0.4.0", name: "hand-made", type: "multus", delegates: [old, storage] }),
+    );
     const r = await run(dirs(n));
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /kept 1 user delegate: storage/);
@@ -264,7 +296,10 @@ for (const [how, run] of runners) {
 
   t.test(`${how}: --conf-name writes (and uninstall removes) a conf under another name`, async (t) => {
     const n = node(t);
-    writeFileSync(join(n.confDir, "00-custom.conflist"), JSON.stringify({ cniVersion: "0.4.0", name: "custom", plugins: [{ type: "bridge" }] }));
+    writeFileSync(
+      join(n.confDir, "00-custom.conflist"),
+      JSON.stringify({ cniVersion: "0.4.0", name: "custom", plugins: [{ type: "bridge" }] }),
+    );
     for (const bad of ["x/00-multus.conf", "00-multus.conflist", "multus"]) {
       const r = await run([...dirs(n), "--conf-name", bad]);
       t.equal(r.code, 1, bad);
@@ -344,4 +379,88 @@ t.test("every command has --help", async (t) => {
     t.equal(r.code, 0, cmd);
     t.match(r.stdout, new RegExp(`^usage: multus ${cmd}`));
   }
+});
+
+t.test(
+  "--readiness-indicator-file without --watch: waits for it, then writes it into the conf (a re-run without the flag keeps it)",
+  async (t) => {
+    const n = node(t);
+    const ready = join(n.root, "ready");
+    const args = ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--readiness-indicator-file", ready];
+    const dry = await human([...args, "--dry-run"]);
+    t.equal(dry.code, 0, dry.stderr);
+    t.match(dry.stdout, new RegExp(`"readinessindicatorfile": "${ready}"`), `--dry-run does not wait: ${dry.stdout}`);
+    const pending = human(args);
+    await new Promise((r) => setTimeout(r, 700));
+    t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written while the indicator is missing");
+    t.notOk(existsSync(n.binDir));
+    writeFileSync(ready, "");
+    const r = await pending;
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stderr, new RegExp(`waiting for the readiness indicator ${ready}`), r.stderr);
+    t.equal(readConf(n).readinessindicatorfile, ready);
+    const again = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
+    t.equal(again.code, 0, again.stderr);
+    t.match(again.stdout, /00-multus.conf: unchanged/, again.stdout);
+    t.equal(readConf(n).readinessindicatorfile, ready, "kept");
+    const other = join(n.root, "other");
+    writeFileSync(other, "");
+    const moved = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--readiness-indicator-file", other]);
+    t.match(moved.stdout, /updated: readinessindicatorfile/, moved.stdout);
+    t.equal(readConf(n).readinessindicatorfile, other);
+  },
+);
+
+t.test("--generate-kubeconfig without --watch: writes the kubeconfig and the token copy once; uninstall removes them", async (t) => {
+  const n = node(t);
+  const sa = join(n.root, "sa");
+  mkdirSync(sa);
+  writeFileSync(join(sa, "token"), "tok-1");
+  writeFileSync(join(sa, "ca.crt"), "CA PEM\n");
+  writeFileSync(join(sa, "namespace"), "kube-system");
+  const env = { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" };
+  const args = ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--generate-kubeconfig", "--service-account-dir", sa];
+  const kubeconfig = join(n.confDir, "multus.d", "multus.kubeconfig");
+  const token = join(n.confDir, "multus.d", "token");
+  // A refused install writes no kubeconfig either.
+  writeFileSync(join(n.confDir, "00-aaa.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "first", type: "bridge" }));
+  const refused = await runPlugin({ argv: args, stdin: "", env });
+  t.equal(refused.code, 1, "another conf sorts first");
+  t.match(refused.stderr, /00-aaa\.conf sorts before 00-multus\.conf/);
+  t.notOk(existsSync(join(n.confDir, "multus.d")), "no kubeconfig written for a refused install");
+  rmSync(join(n.confDir, "00-aaa.conf"));
+  const dry = await runPlugin({ argv: [...args, "--dry-run"], stdin: "", env });
+  t.equal(dry.code, 0, dry.stderr);
+  t.match(dry.stdout, /would write .*multus\.kubeconfig/, dry.stdout);
+  t.notOk(existsSync(join(n.confDir, "multus.d")), "--dry-run writes nothing");
+  const r = await runPlugin({ argv: args, stdin: "", env });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /wrote .*multus\.kubeconfig/, r.stdout);
+  t.equal(readConf(n).kubeconfig, kubeconfig);
+  const text = readFileSync(kubeconfig, "utf8");
+  t.match(text, /server: "https:\/\/\[fd00::1\]:6443"/);
+  t.match(text, new RegExp(`certificate-authority-data: "${Buffer.from("CA PEM\n").toString("base64")}"`));
+  t.match(text, new RegExp(`tokenFile: "${token}"`));
+  t.equal(readFileSync(token, "utf8"), "tok-1");
+  t.equal(statSync(kubeconfig).mode & 0o777, 0o600);
+  t.equal(statSync(token).mode & 0o777, 0o600);
+  const again = await runPlugin({ argv: args, stdin: "", env });
+  t.match(again.stdout, /multus\.kubeconfig: unchanged/, again.stdout);
+  const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
+  t.equal(u.code, 0, u.stderr);
+  t.match(u.stdout, /removed .*multus\.kubeconfig/, u.stdout);
+  t.notOk(existsSync(kubeconfig));
+  t.notOk(existsSync(token));
+});
+
+t.test("uninstall leaves a kubeconfig it did not generate", async (t) => {
+  const n = node(t);
+  t.equal((await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir])).code, 0);
+  mkdirSync(join(n.confDir, "multus.d"));
+  writeFileSync(join(n.confDir, "multus.d", "multus.kubeconfig"), "apiVersion: v1\nkind: Config\n");
+  writeFileSync(join(n.confDir, "multus.d", "token"), "hand-made");
+  const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
+  t.equal(u.code, 0, u.stderr);
+  t.ok(existsSync(join(n.confDir, "multus.d", "multus.kubeconfig")));
+  t.ok(existsSync(join(n.confDir, "multus.d", "token")));
 });

@@ -77,11 +77,15 @@ t.test("every problem, with file, object and field; exit 1", async (t) => {
   writeFileSync(c, JSON.stringify({ name: "m", type: "multus", delegates: [{ type: "bridge", masterplugin: true }, { type: "ptp", masterplugin: true }] }));
   const r = await human(["validate", f, c]);
   t.equal(r.code, 1);
-  t.same(r.stdout.trimEnd().split("\n"), [
+  const lines = r.stdout.trimEnd().split("\n");
+  t.equal(lines.length, 9, r.stdout);
+  // After "is not valid JSON: " come the JSON parser's own words, which differ
+  // between V8 (node, deno) and JavaScriptCore (Bun: dist/multus).
+  t.match(lines, [
     `${f}: NetworkAttachmentDefinition ns1/bad-range: spec.config.ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24`,
     `${f}: NetworkAttachmentDefinition ns1/evil: spec.config.type: "../../bin/sh" is a path; it must be a bare plugin name such as "bridge"`,
-    `${f}: NetworkAttachmentDefinition ns1/broken: spec.config: is not valid JSON: Unexpected end of JSON input`,
-    `${f}: Network default/old: "args" is not valid JSON: Unexpected token 'o', "not json" is not valid JSON`,
+    `${f}: NetworkAttachmentDefinition ns1/broken: spec.config: is not valid JSON: `,
+    `${f}: Network default/old: "args" is not valid JSON: `,
     `${f}: Pod ns1/p: metadata.annotations[k8s.v1.cni.cncf.io/networks]: item 1 "net-a@my interface" is not [namespace/]name[@interface]: interface name "my interface" must not contain whitespace`,
     `${c}: delegates[1]: only one delegate can have "masterplugin": true (also delegates[0])`,
     `warning: ${c}: delegates[0].name: is missing; the netconf's name and the index are used`,

@@ -1,11 +1,12 @@
 // The file run by a person, by VERSION, and under each supported runtime.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import t from "tap";
-import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
+import { PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 
 const ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
-const MJS = join(ROOT, "dist", "multus.mjs");
+// The module built beside the executable under test (MULTUS_TEST_BIN, default dist/multus).
+const MJS = join(dirname(PLUGIN), "multus.mjs");
 const DENO = join(ROOT, ".tools", "node_modules", ".bin", "deno");
 
 const runners: [string, Partial<Parameters<typeof runPlugin>[0]>][] = [

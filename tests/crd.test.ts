@@ -77,11 +77,12 @@ t.test("comma form with custom interface names and a cross-namespace NAD; networ
   }
   t.equal(api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/networks-status"], api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"]);
 
-  // API economy: one pod GET, one GET per network, one status write.
+  // API economy: one pod GET, one GET per network, one status write, one event.
   t.equal(api.counts("GET", "/api/v1/namespaces/ns1/pods/"), 1);
   t.equal(api.counts("GET", "/apis/k8s.cni.cncf.io/"), 2);
   t.equal(api.counts("PATCH"), 1);
-  t.equal(api.counts("*"), 4);
+  t.equal(api.counts("POST", "/api/v1/namespaces/ns1/events"), 1);
+  t.equal(api.counts("*"), 5);
 
   t.equal((await runPlugin({ ...call, command: "CHECK" })).code, 0, "CHECK covers the annotation networks too");
   api.clearRequests();

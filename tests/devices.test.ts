@@ -228,7 +228,8 @@ for (const [runner, how] of runners) {
       t.equal(api.counts("GET", "/api/v1/namespaces/ns1/pods/"), 1);
       t.equal(api.counts("GET", "/apis/k8s.cni.cncf.io/"), 2);
       t.equal(api.counts("PATCH"), 1);
-      t.equal(api.counts("*"), 4, "no extra API requests");
+      t.equal(api.counts("POST", "/api/v1/namespaces/ns1/events"), 1, "the AddedInterface event");
+      t.equal(api.counts("*"), 5, "no extra API requests");
       t.equal(kubelet.calls, 1, "one List call");
 
       api.clearRequests();

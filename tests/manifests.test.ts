@@ -3,7 +3,9 @@
 // together (pods name only networks their own file defines) and pass the
 // plugin's own parsers; the image holds only the single file; and the built
 // `multus validate` accepts everything.
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { loadAll } from "js-yaml";
 import t from "tap";
@@ -66,11 +68,13 @@ interface DaemonSet extends Obj {
       metadata: { labels: Record<string, string> };
       spec: {
         serviceAccountName: string;
+        automountServiceAccountToken?: boolean;
         hostNetwork: boolean;
+        terminationGracePeriodSeconds: number;
         tolerations: { operator?: string; key?: string }[];
-        initContainers: Container[];
+        initContainers?: Container[];
         containers: Container[];
-        volumes: { name: string; hostPath?: { path: string; type?: string } }[];
+        volumes: { name: string; hostPath?: { path: string; type?: string }; projected?: { sources: Json[] } }[];
       };
     };
   };
@@ -128,7 +132,11 @@ t.test("every YAML document has apiVersion, kind and metadata.name, and each fil
     });
   }
   for (const [file, kinds] of Object.entries(EXPECTED)) {
-    t.same(docs(file).map((d) => `${d.apiVersion} ${d.kind}`), kinds, file);
+    t.same(
+      docs(file).map((d) => `${d.apiVersion} ${d.kind}`),
+      kinds,
+      file,
+    );
   }
 });
 
@@ -145,19 +153,36 @@ t.test("CRDs: groups, names, versions, scope, schema", async (t) => {
     kind: "NetworkAttachmentDefinition",
     shortNames: ["net-attach-def"],
   });
-  t.same(nad.spec.versions.map((v) => [v.name, v.served, v.storage]), [["v1", true, true]]);
-  const schema = nad.spec.versions[0].schema.openAPIV3Schema as { type: string; properties: { spec: { type: string; properties: { config: { type: string } } } } };
+  t.same(
+    nad.spec.versions.map((v) => [v.name, v.served, v.storage]),
+    [["v1", true, true]],
+  );
+  const schema = nad.spec.versions[0].schema.openAPIV3Schema as {
+    type: string;
+    properties: { spec: { type: string; properties: { config: { type: string } } } };
+  };
   t.equal(schema.type, "object");
   t.equal(schema.properties.spec.type, "object");
   t.equal(schema.properties.spec.properties.config.type, "string", "spec.config is a string");
 
   const legacy = ofKind<Crd>("CustomResourceDefinition", docs("crd-legacy-network.yaml"));
-  t.same(legacy.map((c) => c.spec.group), ["kubernetes.com", "kubernetes-network.cni.cncf.io"]);
+  t.same(
+    legacy.map((c) => c.spec.group),
+    ["kubernetes.com", "kubernetes-network.cni.cncf.io"],
+  );
   for (const c of legacy) {
     t.equal(c.spec.scope, "Namespaced", c.metadata.name);
     t.same(c.spec.names, { plural: "networks", singular: "network", kind: "Network" }, c.metadata.name);
-    t.same(c.spec.versions.map((v) => [v.name, v.served, v.storage]), [["v1", true, true]], c.metadata.name);
-    const s = c.spec.versions[0].schema.openAPIV3Schema as { type: string; "x-kubernetes-preserve-unknown-fields": boolean; properties: Record<string, { type: string }> };
+    t.same(
+      c.spec.versions.map((v) => [v.name, v.served, v.storage]),
+      [["v1", true, true]],
+      c.metadata.name,
+    );
+    const s = c.spec.versions[0].schema.openAPIV3Schema as {
+      type: string;
+      "x-kubernetes-preserve-unknown-fields": boolean;
+      properties: Record<string, { type: string }>;
+    };
     t.equal(s.type, "object");
     t.equal(s["x-kubernetes-preserve-unknown-fields"], true, `${c.metadata.name}: unknown top-level fields are kept`);
     t.equal(s.properties.plugin.type, "string", `${c.metadata.name}: plugin`);
@@ -165,28 +190,14 @@ t.test("CRDs: groups, names, versions, scope, schema", async (t) => {
   }
 });
 
-t.test("RBAC grants exactly what the plugin and `multus doctor` use", async (t) => {
+t.test("RBAC: the service account, its ClusterRole (no wildcards) and the binding", async (t) => {
   const rbac = docs("rbac.yaml");
   const [sa] = ofKind("ServiceAccount", rbac);
   t.same(sa.metadata, { name: "multus", namespace: "kube-system" });
   const [role] = ofKind<Obj & { rules: Rule[] }>("ClusterRole", rbac);
   t.equal(role.metadata.name, "multus");
-  const expected: Rule[] = [
-    { apiGroups: [""], resources: ["pods"], verbs: ["get", "patch"] },
-    { apiGroups: [""], resources: ["pods/status"], verbs: ["get", "patch", "update"] },
-    { apiGroups: ["k8s.cni.cncf.io"], resources: ["network-attachment-definitions"], verbs: ["get", "list", "watch"] },
-    { apiGroups: ["kubernetes.com", "kubernetes-network.cni.cncf.io"], resources: ["networks"], verbs: ["get"] },
-    { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-    { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] },
-    {
-      apiGroups: ["apiextensions.k8s.io"],
-      resources: ["customresourcedefinitions"],
-      resourceNames: ["network-attachment-definitions.k8s.cni.cncf.io"],
-      verbs: ["get"],
-    },
-  ];
-  t.equal(role.rules.length, expected.length, "no rule more, no rule less");
-  expected.forEach((want, i) => t.same(role.rules[i], want, `rule ${i + 1}: ${want.resources.join(",")}`));
+  // Which rules: derived from the plugin's own requests in tests/rbac.test.ts.
+  t.ok(role.rules.length > 0, "the role has rules");
   for (const r of role.rules) t.notOk(r.verbs.includes("*") || r.resources.includes("*") || r.apiGroups.includes("*"), "no wildcards");
 
   const [binding] = ofKind<Obj & { roleRef: Json; subjects: Json[] }>("ClusterRoleBinding", rbac);
@@ -194,45 +205,155 @@ t.test("RBAC grants exactly what the plugin and `multus doctor` use", async (t) 
   t.same(binding.subjects, [{ kind: "ServiceAccount", name: "multus", namespace: "kube-system" }]);
 });
 
-t.test("DaemonSet: service account, host paths, the install command", async (t) => {
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const DS_COMMAND = [
+  "/multus",
+  "install",
+  "--watch",
+  "--cleanup-on-exit",
+  "--generate-kubeconfig",
+  "--service-account-dir",
+  SA_DIR,
+  "--readiness-indicator-file",
+  "/run/flannel/subnet.env",
+  "--bin-dir",
+  "/host/opt/cni/bin",
+  "--conf-dir",
+  "/etc/cni/net.d",
+];
+
+t.test("DaemonSet: service account, host paths, the install --watch command", async (t) => {
   const [ds] = ofKind<DaemonSet>("DaemonSet", docs("daemonset.yaml"));
   t.same([ds.metadata.name, ds.metadata.namespace], ["multus", "kube-system"]);
   t.same(ds.spec.template.metadata.labels, ds.spec.selector.matchLabels, "the selector matches the pod template");
   const pod = ds.spec.template.spec;
   t.equal(pod.serviceAccountName, "multus");
   t.equal(pod.hostNetwork, true);
-  t.ok(pod.tolerations.some((x) => x.operator === "Exists" && x.key === undefined), "tolerates every taint");
+  t.ok(
+    pod.tolerations.some((x) => x.operator === "Exists" && x.key === undefined),
+    "tolerates every taint",
+  );
 
+  const volumes = Object.fromEntries(pod.volumes.map((v) => [v.name, v]));
   const hostPaths = Object.fromEntries(pod.volumes.map((v) => [v.name, v.hostPath?.path]));
-  t.ok(pod.volumes.every((v) => v.hostPath), "every volume is a hostPath");
+  t.same(
+    pod.volumes.filter((v) => !v.hostPath).map((v) => v.name),
+    ["service-account"],
+    "every volume but the service account's is a hostPath",
+  );
 
-  t.equal(pod.initContainers.length, 1);
-  const [install] = pod.initContainers;
-  t.equal(install.image, "localhost/multus-onefile:latest");
-  t.same(install.command, [
-    "/multus", "install",
-    "--bin-dir", "/host/opt/cni/bin",
-    "--conf-dir", "/host/etc/cni/net.d",
-    "--kubeconfig", "/etc/cni/net.d/multus.d/multus.kubeconfig",
-  ]);
-  const mounts = Object.fromEntries((install.volumeMounts ?? []).map((m) => [m.mountPath, { host: hostPaths[m.name], readOnly: m.readOnly === true }]));
+  t.same(pod.initContainers ?? [], [], "no init container: the install is the main process");
+  t.equal(pod.containers.length, 1, "one container");
+  const [main] = pod.containers;
+  t.equal(main.image, "localhost/multus-onefile:latest");
+  t.same(main.command, DS_COMMAND);
+  const mounts = Object.fromEntries(
+    (main.volumeMounts ?? []).map((m) => [m.mountPath, { host: hostPaths[m.name] ?? m.name, readOnly: m.readOnly === true }]),
+  );
   t.same(mounts, {
     "/host/opt/cni/bin": { host: "/opt/cni/bin", readOnly: false },
-    "/host/etc/cni/net.d": { host: "/etc/cni/net.d", readOnly: false },
-    "/etc/cni/net.d": { host: "/etc/cni/net.d", readOnly: true },
+    "/etc/cni/net.d": { host: "/etc/cni/net.d", readOnly: false },
+    "/run/flannel": { host: "/run/flannel", readOnly: true },
+    [SA_DIR]: { host: "service-account", readOnly: true },
     "/lib": { host: "/lib", readOnly: true },
     "/lib64": { host: "/lib64", readOnly: true },
     "/usr/lib": { host: "/usr/lib", readOnly: true },
   });
-  const kubeconfigDir = "/etc/cni/net.d/multus.d/multus.kubeconfig";
-  t.ok(Object.keys(mounts).some((p) => kubeconfigDir.startsWith(`${p}/`) && mounts[p].host === p), "the kubeconfig is at the node's own path inside the container");
-
-  t.same(pod.containers.map((c) => c.image), ["registry.k8s.io/pause:3.9"], "then only a pause container");
-  for (const c of [...pod.initContainers, ...pod.containers]) {
-    t.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${c.name}: resource requests`);
+  // Paths install writes into files the node reads (the kubeconfig, its tokenFile, the readiness
+  // indicator) are the container's: each must be the node's own path, mounted at the same place.
+  for (const path of ["/etc/cni/net.d/multus.d/multus.kubeconfig", "/run/flannel/subnet.env"]) {
+    t.ok(
+      Object.keys(mounts).some((p) => path.startsWith(`${p}/`) && mounts[p].host === p),
+      `${path} is at the node's own path inside the container`,
+    );
   }
+
+  // The service account, mounted explicitly as the kubelet would: a token that rotates, the CA, the namespace.
+  t.equal(pod.automountServiceAccountToken, false, "no second, automatic token mount");
+  const sources = volumes["service-account"].projected?.sources ?? [];
+  t.match(sources, [
+    { serviceAccountToken: { path: "token", expirationSeconds: Number } },
+    { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+    { downwardAPI: { items: [{ path: "namespace", fieldRef: { fieldPath: "metadata.namespace" } }] } },
+  ]);
+  t.ok(pod.terminationGracePeriodSeconds >= 5, "time to clean up on SIGTERM");
+  t.ok(main.resources?.requests?.cpu && main.resources?.requests?.memory, `${main.name}: resource requests`);
   t.match(readFileSync(join(DIR, "daemonset.yaml"), "utf8"), /#.*push your own build/i, "a comment tells operators to use their own image");
 });
+
+t.test(
+  "the DaemonSet's command, run by the built file with its mounts mapped to temp dirs",
+  { skip: existsSync(PLUGIN) ? false : `${PLUGIN} is not built (npm run build)` },
+  async (t) => {
+    const [ds] = ofKind<DaemonSet>("DaemonSet", docs("daemonset.yaml"));
+    const [main] = ds.spec.template.spec.containers;
+    const root = mkdtempSync(join(tmpdir(), "multus-ds-"));
+    t.teardown(() => rmSync(root, { recursive: true, force: true }));
+    // Each mount of the container is a temp dir; paths in the command are mapped through them.
+    const mountDirs = new Map(
+      (main.volumeMounts ?? [])
+        .filter((m) => !m.mountPath.startsWith("/lib") && m.mountPath !== "/usr/lib")
+        .map((m) => [m.mountPath, join(root, m.mountPath)]),
+    );
+    for (const d of mountDirs.values()) mkdirSync(d, { recursive: true });
+    const mapArg = (p: string) => {
+      for (const [from, to] of mountDirs) if (p === from || p.startsWith(`${from}/`)) return to + p.slice(from.length);
+      return p;
+    };
+    /** A path the test writes or reads: never the host's own. */
+    const mapped = (p: string) => {
+      const m = mapArg(p);
+      if (!m.startsWith(`${root}/`)) throw new Error(`${p} is not under a volume mount of the container`);
+      return m;
+    };
+    const [, ...argv] = (main.command ?? []).map(mapArg);
+    const conf = mapped("/etc/cni/net.d/00-multus.conf");
+    const kubeconfig = mapped("/etc/cni/net.d/multus.d/multus.kubeconfig");
+    writeFileSync(
+      mapped("/etc/cni/net.d/10-flannel.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "cbr0", plugins: [{ type: "flannel", delegate: { isDefaultGateway: true } }] }),
+    );
+    writeFileSync(mapped(`${SA_DIR}/token`), "sa-token");
+    writeFileSync(mapped(`${SA_DIR}/ca.crt`), "CA\n");
+    writeFileSync(mapped(`${SA_DIR}/namespace`), "kube-system");
+
+    const child = spawn(PLUGIN, argv, {
+      env: { PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let log = "";
+    child.stderr.on("data", (b: Buffer) => (log += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    const until = async (what: string, f: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!f()) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${what}: not after 10 s (exit ${child.exitCode})\n${log}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+
+    await until("waiting for the readiness indicator", () => log.includes("waiting for the readiness indicator"));
+    t.notOk(existsSync(conf), "nothing before flannel is ready");
+    writeFileSync(mapped("/run/flannel/subnet.env"), "FLANNEL_NETWORK=10.244.0.0/16\n");
+    await until("00-multus.conf", () => existsSync(conf));
+    const written = JSON.parse(readFileSync(conf, "utf8")) as Json;
+    t.equal(written.kubeconfig, kubeconfig, "Kubernetes mode with the generated kubeconfig");
+    t.equal(written.readinessindicatorfile, mapped("/run/flannel/subnet.env"));
+    t.ok(existsSync(mapped("/host/opt/cni/bin/multus")), "the plugin is installed");
+    t.equal(readFileSync(mapped("/etc/cni/net.d/multus.d/token"), "utf8"), "sa-token");
+    const v = await runPlugin({ argv: ["validate", conf], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+    t.equal(v.code, 0, v.stdout);
+
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 10_000))]);
+    t.equal(code, 0, "exits 0 on SIGTERM");
+    t.notOk(existsSync(conf), "--cleanup-on-exit: the conf is gone");
+    t.notOk(existsSync(kubeconfig), "and the kubeconfig");
+  },
+);
 
 /** Bare plugin types (and IPAM types) of a NAD config, a conf or a conflist. */
 function pluginTypes(conf: Json): unknown[] {
@@ -307,10 +428,20 @@ t.test("examples show what their comments promise", async (t) => {
 
   const f2 = "examples/json-selection.yaml";
   const [sel] = parseNetworkSelections(annotation(f2, "storage-client")[NETWORKS_ANNOTATION], "default");
-  t.match(sel, { name: "storage", interface: "stor0", ips: ["10.20.0.7/24"], mac: /^02:/, defaultRoute: ["10.20.0.1"], cniArgs: { tier: "storage" } });
+  t.match(sel, {
+    name: "storage",
+    interface: "stor0",
+    ips: ["10.20.0.7/24"],
+    mac: /^02:/,
+    defaultRoute: ["10.20.0.1"],
+    cniArgs: { tier: "storage" },
+  });
   const storage = nadConf(f2, "storage") as { plugins: Json[] };
   t.match(storage.plugins[0], { capabilities: { ips: true }, ipam: { type: "static" } }, "static IPAM fed by the ips capability");
-  t.ok(storage.plugins.some((p) => (p.capabilities as Json | undefined)?.mac === true), "a plugin takes the mac capability");
+  t.ok(
+    storage.plugins.some((p) => (p.capabilities as Json | undefined)?.mac === true),
+    "a plugin takes the mac capability",
+  );
 
   const f3 = "examples/two-flannel.yaml";
   const flannels = ofKind<Nad>("NetworkAttachmentDefinition", docs(f3)).map((n) => {
@@ -328,7 +459,10 @@ t.test("examples show what their comments promise", async (t) => {
 
   const f4 = "examples/legacy-networks.yaml";
   const first = ofKind("Pod", docs(f4)).map((p) => parseLegacyNetworks(p.metadata.annotations![LEGACY_NETWORKS_ANNOTATION]));
-  t.ok(first.some((l) => l.length >= 2), "a pod with several legacy networks");
+  t.ok(
+    first.some((l) => l.length >= 2),
+    "a pod with several legacy networks",
+  );
 });
 
 t.test("legacy Network objects and the old networks annotation", async (t) => {
@@ -362,7 +496,8 @@ t.test("legacy Network objects and the old networks annotation", async (t) => {
     for (const s of sel) t.ok(defined(ns, s.name), `${p.metadata.name} uses Network ${s.name}, defined in the file`);
   }
   for (const f of exampleFiles.filter((f) => f !== file)) {
-    for (const p of ofKind("Pod", docs(f))) t.equal(p.metadata.annotations?.[LEGACY_NETWORKS_ANNOTATION], undefined, `${f}: no legacy annotation`);
+    for (const p of ofKind("Pod", docs(f)))
+      t.equal(p.metadata.annotations?.[LEGACY_NETWORKS_ANNOTATION], undefined, `${f}: no legacy annotation`);
   }
 });
 
@@ -370,8 +505,14 @@ t.test("node configs parse with the plugin's own netconf parser", async (t) => {
   const read = (f: string) => readFileSync(join(DIR, "examples", f), "utf8");
   const legacy = parseNetconf(read("00-multus.conf"));
   t.equal(legacy.mode, "legacy");
-  t.same(legacy.delegates.map((d) => d.name), ["cbr0", "edge-lan"]);
-  t.same(legacy.delegates.map((d) => d.pluginTypes), [["flannel", "portmap"], ["macvlan"]]);
+  t.same(
+    legacy.delegates.map((d) => d.name),
+    ["cbr0", "edge-lan"],
+  );
+  t.same(
+    legacy.delegates.map((d) => d.pluginTypes),
+    [["flannel", "portmap"], ["macvlan"]],
+  );
 
   const k8sText = read("00-multus-kubeconfig.conf");
   const k8s = parseNetconf(k8sText);
@@ -391,7 +532,10 @@ t.test("node configs parse with the plugin's own netconf parser", async (t) => {
 });
 
 t.test("every IPv4 address in manifests/ is in 10.0.0.0/8", async (t) => {
-  const text = files.filter((f) => /\.(ya?ml|conf|json)$/.test(f)).map((f) => readFileSync(f, "utf8")).join("\n");
+  const text = files
+    .filter((f) => /\.(ya?ml|conf|json)$/.test(f))
+    .map((f) => readFileSync(f, "utf8"))
+    .join("\n");
   const ips = text.match(/(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])/g) ?? [];
   t.ok(ips.length > 15, `${ips.length} addresses found`);
   for (const ip of new Set(ips)) t.match(ip, /^10\./, ip);
@@ -399,15 +543,25 @@ t.test("every IPv4 address in manifests/ is in 10.0.0.0/8", async (t) => {
 });
 
 t.test("Dockerfile: FROM scratch with only dist/multus", async (t) => {
-  const lines = readFileSync(join(DIR, "Dockerfile"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = readFileSync(join(DIR, "Dockerfile"), "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   t.same(lines, ["FROM scratch", "COPY dist/multus /multus", 'ENTRYPOINT ["/multus"]']);
-  const ignore = readFileSync(join(DIR, "Dockerfile.dockerignore"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const ignore = readFileSync(join(DIR, "Dockerfile.dockerignore"), "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   t.same(ignore, ["*", "!dist/multus"], "the build context is the one file");
 });
 
-t.test("multus validate accepts every manifest", { skip: existsSync(PLUGIN) ? false : `${PLUGIN} is not built (npm run build)` }, async (t) => {
-  const targets = files.filter((f) => /\.(yaml|conf)$/.test(f));
-  const r = await runPlugin({ argv: ["validate", ...targets], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
-  t.equal(r.code, 0, r.stdout + r.stderr);
-  t.equal(r.stdout, `${targets.length} file(s) valid\n`);
-});
+t.test(
+  "multus validate accepts every manifest",
+  { skip: existsSync(PLUGIN) ? false : `${PLUGIN} is not built (npm run build)` },
+  async (t) => {
+    const targets = files.filter((f) => /\.(yaml|conf)$/.test(f));
+    const r = await runPlugin({ argv: ["validate", ...targets], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+    t.equal(r.code, 0, r.stdout + r.stderr);
+    t.equal(r.stdout, `${targets.length} file(s) valid\n`);
+  },
+);

@@ -107,6 +107,7 @@ t.test("typed sections: Kubernetes, timeouts, log, GC's list", async (t) => {
     namespaceIsolation: true,
     globalNamespaces: ["default", "shared"],
     alwaysUseDefault: true,
+    podEvents: true,
   });
   t.same(c.timeouts, { delegateMs: 60_000, addMs: 30_000, readinessMs: 10_000, apiRequestMs: 5_000, apiDeadlineMs: 20_000 });
   t.same(c.log, { file: "/var/log/multus.log", level: "debug", toStderr: false });

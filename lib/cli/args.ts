@@ -21,7 +21,10 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-type Token = { kind: "option"; name: string; rawName: string; value?: string; inlineValue?: boolean } | { kind: "positional"; value: string } | { kind: "option-terminator" };
+type Token =
+  | { kind: "option"; name: string; rawName: string; value?: string; inlineValue?: boolean }
+  | { kind: "positional"; value: string }
+  | { kind: "option-terminator" };
 
 /** Parse the arguments of `multus CMD`; throws an Error (message without the "multus CMD: " prefix) for a mistake. */
 export function parseCommandArgs(cmd: string, args: readonly string[], spec: ArgSpec): ParsedArgs {
@@ -38,7 +41,9 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
       positionals: string[];
     });
   } catch (e) {
-    throw new Error(`${explain(args, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`);
+    throw new Error(
+      `${explain(args, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`,
+    );
   }
   const out: ParsedArgs = { strings: new Map(), booleans: new Set(), positionals };
   for (const [k, v] of Object.entries(values)) {
@@ -49,7 +54,11 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
 }
 
 /** What is wrong with arguments strict parsing refused, from the tokens of a lenient parse. */
-function explain(args: readonly string[], options: Record<string, { type: "string" | "boolean" }>, allowPositionals: boolean): string | undefined {
+function explain(
+  args: readonly string[],
+  options: Record<string, { type: "string" | "boolean" }>,
+  allowPositionals: boolean,
+): string | undefined {
   let tokens: Token[];
   try {
     tokens = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true }).tokens as Token[];

@@ -54,6 +54,7 @@ const RBAC: { verb: string; resource: string; group: string; subresource?: strin
   { verb: "get", resource: "pods", group: "" },
   { verb: "patch", resource: "pods", group: "", subresource: "status" },
   { verb: "get", resource: "network-attachment-definitions", group: "k8s.cni.cncf.io" },
+  { verb: "create", resource: "events", group: "" },
 ];
 
 export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: boolean }> {

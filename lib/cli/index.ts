@@ -2,8 +2,11 @@
  * The same file run by a person (no CNI_COMMAND): a small CLI.
  * Each subcommand has --help. Heavy parts load only when used.
  */
+
+import { existsSync } from "node:fs";
 import { SUPPORTED_VERSIONS } from "../cni/version.ts";
 import { DEFAULT_CNI_DIR } from "../netconf.ts";
+import { type ParsedArgs, parseCommandArgs } from "./args.ts";
 
 declare const MULTUS_VERSION: string | undefined;
 
@@ -36,7 +39,10 @@ CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}
 `;
 
 const HELP: Record<string, string> = {
-  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--kubeconfig PATH] [--dry-run] [--force]
+  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
+                      [--kubeconfig PATH | --generate-kubeconfig [--service-account-dir DIR]]
+                      [--readiness-indicator-file PATH]
+                      [--watch [--cleanup-on-exit] [--rescan-interval SECONDS]]
 
 Copies this file to DIR/multus (default /opt/cni/bin) atomically, finds the
 node's current default network config (the first .conf/.conflist/.json by
@@ -52,10 +58,41 @@ NAME is an error: the runtime would use it instead. --force writes anyway,
 regenerating NAME from scratch (your delegates are dropped). --dry-run prints
 what it would do and fails the same way. A bin file that is not this program
 is never replaced without --force.
+
+--readiness-indicator-file PATH
+    Wait until PATH exists (the cluster network writes it once it is up)
+    before writing anything, and write it into NAME as
+    "readinessindicatorfile", so that every ADD waits for it too.
+--generate-kubeconfig
+    Write the plugin's kubeconfig, CONFDIR/multus.d/multus.kubeconfig, from
+    this pod's service account (the DaemonSet): the API server from
+    KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, its CA inline, and
+    "tokenFile: CONFDIR/multus.d/token", a copy of the token. Both files are
+    mode 0600 and written atomically; NAME's "kubeconfig" points at it.
+    --service-account-dir DIR holds token, ca.crt and namespace (default
+    /var/run/secrets/kubernetes.io/serviceaccount). Paths are written as this
+    process sees the conf dir: mount the node's conf dir at its own path.
+--watch
+    Keep running (the DaemonSet's main process). After the install, whenever
+    the cluster network's config (the first non-multus one) is rewritten,
+    replaced, renamed or another one sorts before it, regenerate
+    delegates[0] as a re-run would: the delegates and settings you added
+    stay. A config that is half written, or no cluster config at all, leaves
+    NAME as it is. With --generate-kubeconfig the token copy is rewritten
+    when the service account token rotates. The conf dir is watched, and
+    re-scanned every --rescan-interval seconds (default 10). One line per
+    action on stderr. --force applies to the first pass only. SIGTERM or
+    SIGINT ends it with exit code 0.
+--cleanup-on-exit
+    With --watch: on SIGTERM or SIGINT remove NAME and the generated
+    kubeconfig and token, so that the node is not left pointing at
+    credentials that end with the pod. DIR/multus stays: DEL of running pods
+    still needs it.
 `,
   uninstall: `usage: multus uninstall [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
 
-Removes NAME (default 00-multus.conf; only if multus install wrote it) and DIR/multus.
+Removes NAME (default 00-multus.conf; only if multus install wrote it) and DIR/multus,
+and the kubeconfig and token that install --generate-kubeconfig wrote.
 `,
   status: `usage: multus status [--cni-dir DIR]
 
@@ -85,26 +122,41 @@ problem as FILE: OBJECT: FIELD: MESSAGE. Exit code 1 when there is an error.
 
 export type CliAnswer = { stdout: string; stderr?: string; exitCode: number } | undefined;
 
-interface Flags {
-  values: Map<string, string>;
-  bools: Set<string>;
-  rest: string[];
-}
-
-function parseFlags(args: readonly string[], valued: string[], boolean: string[]): Flags {
-  const f: Flags = { values: new Map(), bools: new Set(), rest: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const [name, inline] = a.startsWith("--") ? a.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
-    if (name !== undefined && valued.includes(name)) {
-      const v = inline ?? args[++i];
-      if (v === undefined) throw new Error(`--${name} needs a value`);
-      f.values.set(name, v);
-    } else if (name !== undefined && boolean.includes(name)) f.bools.add(name);
-    else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
-    else f.rest.push(a);
+/** The options of install's DaemonSet mode (--watch, --generate-kubeconfig ...), checked together before anything is done. */
+async function daemonOptions(f: ParsedArgs, common: { confDir: string; confName?: string; dryRun: boolean }) {
+  const watch = f.booleans.has("watch");
+  const generate = f.booleans.has("generate-kubeconfig");
+  if (f.booleans.has("cleanup-on-exit") && !watch)
+    throw new Error("--cleanup-on-exit needs --watch: it removes what install wrote when the watching process is stopped");
+  if (f.strings.has("rescan-interval") && !watch) throw new Error("--rescan-interval needs --watch");
+  if (watch && common.dryRun) throw new Error("--watch and --dry-run do not go together");
+  if (generate && f.strings.has("kubeconfig")) throw new Error("give --generate-kubeconfig or --kubeconfig, not both");
+  if (f.strings.has("service-account-dir") && !generate) throw new Error("--service-account-dir needs --generate-kubeconfig");
+  let rescanMs = 10_000;
+  const interval = f.strings.get("rescan-interval");
+  if (interval !== undefined) {
+    const s = Number(interval);
+    if (!(interval.trim() !== "" && Number.isFinite(s) && s > 0))
+      throw new Error(`--rescan-interval must be a number of seconds greater than 0, got ${JSON.stringify(interval)}`);
+    rescanMs = Math.max(1, Math.round(s * 1000));
   }
-  return f;
+  const { confNameOf } = await import("./install.ts");
+  confNameOf(common);
+  let serviceAccountDir: string | undefined;
+  let kubeconfig: string | undefined;
+  if (generate) {
+    const sa = await import("./serviceaccount.ts");
+    serviceAccountDir = f.strings.get("service-account-dir") ?? sa.DEFAULT_SA_DIR;
+    sa.readServiceAccount(serviceAccountDir); // fail now, not after waiting for readiness
+    kubeconfig = sa.generatedPaths(common.confDir).kubeconfig;
+  }
+  return {
+    serviceAccountDir,
+    kubeconfig,
+    watch: watch
+      ? { cleanupOnExit: f.booleans.has("cleanup-on-exit"), rescanMs, ...(serviceAccountDir ? { serviceAccountDir } : {}) }
+      : undefined,
+  };
 }
 
 const ok = (lines: string[]): CliAnswer => ({ stdout: lines.length ? `${lines.join("\n")}\n` : "", exitCode: 0 });
@@ -123,52 +175,94 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
       case "version":
       case "--version":
       case "-v":
+        parseCommandArgs("version", args, {});
         return { stdout: `multus ${PRODUCT_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})\n`, exitCode: 0 };
       case "install":
       case "uninstall": {
-        const f = parseFlags(args, ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], ["dry-run", "force"]);
-        if (f.rest.length) throw new Error(`unexpected argument ${f.rest[0]}`);
+        const f =
+          cmd === "install"
+            ? parseCommandArgs(cmd, args, {
+                strings: [
+                  "bin-dir",
+                  "conf-dir",
+                  "conf-name",
+                  "kubeconfig",
+                  "readiness-indicator-file",
+                  "service-account-dir",
+                  "rescan-interval",
+                ],
+                booleans: ["dry-run", "force", "watch", "cleanup-on-exit", "generate-kubeconfig"],
+              })
+            : parseCommandArgs(cmd, args, { strings: ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], booleans: ["dry-run", "force"] });
         const m = await import("./install.ts");
-        const confName = f.values.get("conf-name");
+        const confName = f.strings.get("conf-name");
         const common = {
-          binDir: f.values.get("bin-dir") ?? "/opt/cni/bin",
-          confDir: f.values.get("conf-dir") ?? "/etc/cni/net.d",
+          binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
+          confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
           ...(confName !== undefined ? { confName } : {}),
-          dryRun: f.bools.has("dry-run"),
-          force: f.bools.has("force"),
+          dryRun: f.booleans.has("dry-run"),
+          force: f.booleans.has("force"),
         };
         if (cmd === "uninstall") {
-          if (f.values.has("kubeconfig")) throw new Error("uninstall takes no --kubeconfig");
+          if (f.strings.has("kubeconfig")) throw new Error("uninstall takes no --kubeconfig");
           return ok(m.uninstall(common));
         }
-        const kubeconfig = f.values.get("kubeconfig");
-        return ok(m.install({ ...common, ...(kubeconfig ? { kubeconfig } : {}), self: m.selfPath(), version: PRODUCT_VERSION }));
+        const d = await daemonOptions(f, common);
+        const kubeconfig = d.kubeconfig ?? f.strings.get("kubeconfig");
+        const readinessFile = f.strings.get("readiness-indicator-file");
+        const options = {
+          ...common,
+          ...(kubeconfig ? { kubeconfig } : {}),
+          ...(d.kubeconfig ? { kubeconfigGenerated: true } : {}),
+          ...(readinessFile ? { readinessFile } : {}),
+          self: m.selfPath(),
+          version: PRODUCT_VERSION,
+        };
+        if (d.watch) {
+          const { watchInstall } = await import("./watch.ts");
+          return { stdout: "", exitCode: await watchInstall({ ...options, ...d.watch }) };
+        }
+        const lines: string[] = [];
+        if (readinessFile && !common.dryRun) {
+          const { waitForReadiness } = await import("./watch.ts");
+          await waitForReadiness(readinessFile, (line) => process.stderr.write(`multus install: ${line}\n`));
+        } else if (readinessFile && !existsSync(readinessFile)) {
+          lines.push(`note: the readiness indicator ${readinessFile} does not exist yet: install waits for it before writing anything`);
+        }
+        if (d.serviceAccountDir) {
+          // install's own checks first: a refused install writes no kubeconfig either.
+          if (!common.dryRun) m.install({ ...options, dryRun: true });
+          const { syncKubeconfig } = await import("./serviceaccount.ts");
+          lines.push(...syncKubeconfig(common.confDir, d.serviceAccountDir, { dryRun: common.dryRun }).actions);
+        }
+        lines.push(...m.install(options));
+        return ok(lines);
       }
       case "validate": {
-        const f = parseFlags(args, [], []);
-        if (f.rest.length === 0) throw new Error("name at least one file (multus validate --help)");
+        const f = parseCommandArgs("validate", args, { positionals: true });
+        if (f.positionals.length === 0) throw new Error("name at least one file (multus validate --help)");
         const { validateFile, formatFinding } = await import("./validate.ts");
-        const findings = f.rest.flatMap(validateFile);
+        const findings = f.positionals.flatMap(validateFile);
         const errors = findings.filter((x) => x.severity === "error").length;
         const lines = findings.map(formatFinding);
-        lines.push(errors ? `${errors} problem(s) in ${f.rest.length} file(s)` : `${f.rest.length} file(s) valid`);
+        lines.push(errors ? `${errors} problem(s) in ${f.positionals.length} file(s)` : `${f.positionals.length} file(s) valid`);
         return { stdout: `${lines.join("\n")}\n`, exitCode: errors ? 1 : 0 };
       }
       case "doctor": {
-        const f = parseFlags(args, ["bin-dir", "conf-dir", "kubeconfig"], []);
+        const f = parseCommandArgs("doctor", args, { strings: ["bin-dir", "conf-dir", "kubeconfig"] });
         const { doctor } = await import("./doctor.ts");
-        const kubeconfig = f.values.get("kubeconfig");
+        const kubeconfig = f.strings.get("kubeconfig");
         const r = await doctor({
-          binDir: f.values.get("bin-dir") ?? "/opt/cni/bin",
-          confDir: f.values.get("conf-dir") ?? "/etc/cni/net.d",
+          binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
+          confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
           ...(kubeconfig ? { kubeconfig } : {}),
         });
         return { stdout: `${r.lines.join("\n")}\n`, exitCode: r.ok ? 0 : 1 };
       }
       case "status": {
-        const f = parseFlags(args, ["cni-dir"], []);
+        const f = parseCommandArgs("status", args, { strings: ["cni-dir"] });
         const { status } = await import("./status.ts");
-        return ok(status(f.values.get("cni-dir") ?? DEFAULT_CNI_DIR));
+        return ok(status(f.strings.get("cni-dir") ?? DEFAULT_CNI_DIR));
       }
       default:
         return { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };

@@ -13,15 +13,18 @@
  * ours (the runtime takes the first .conf/.conflist/.json by name) is an
  * error unless --force.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+
 import type { Dirent } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { isJsonObject } from "../json.ts";
 import type { JsonObject } from "../json.ts";
+import { isJsonObject } from "../json.ts";
+import { atomicCopy, atomicWrite, fileIncludes, sameContent } from "./files.ts";
+import { removeGenerated } from "./serviceaccount.ts";
 
 export const CONF_NAME = "00-multus.conf";
 /** Marks a config written by `multus install`. */
-const MARKER = "multusInstall";
+export const MARKER = "multusInstall";
 /** What libcni (and so containerd and CRI-O) reads from the conf dir. */
 const CONF_EXT = /\.(conf|conflist|json)$/;
 
@@ -31,8 +34,16 @@ export interface InstallOptions {
   /** The file name of our conf in confDir (default 00-multus.conf). */
   confName?: string;
   kubeconfig?: string;
+  /** The kubeconfig is generated in this run (--generate-kubeconfig): with --dry-run it need not exist yet. */
+  kubeconfigGenerated?: boolean;
+  /** Written into the conf as `readinessindicatorfile`: ADD waits for it. */
+  readinessFile?: string;
   dryRun: boolean;
   force: boolean;
+  /** Write even if another conf sorts first (what --force means for ordering), without the rest of --force. */
+  forceOrder?: boolean;
+  /** Only the conf: leave the bin dir alone (the watch loop after its first pass). */
+  confOnly?: boolean;
   /** The file to install (this program). */
   self: string;
   version: string;
@@ -41,32 +52,7 @@ export interface InstallOptions {
 export class UsageError extends Error {}
 
 /** The path of the running program: the executable, or the script run by node/deno. */
-export function selfPath(): string {
-  const script = process.argv[1];
-  if (script && existsSync(script)) {
-    const a = realpathSync(script);
-    if (a !== realpathSync(process.execPath)) return a;
-  }
-  return process.execPath;
-}
-
-function atomicWrite(file: string, data: string | Buffer, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(tmp, "w", mode);
-    try {
-      writeFileSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(tmp, mode);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+export { selfPath } from "../runtime.ts";
 
 function readJson(file: string): JsonObject | undefined {
   try {
@@ -123,7 +109,10 @@ function capabilitiesOf(conf: JsonObject): Record<string, boolean> {
 const cniVersionOf = (conf: JsonObject) => (typeof conf.cniVersion === "string" ? conf.cniVersion : "1.0.0");
 
 /** The conf a first install writes. */
-export function multusConf(delegate: { file: string; conf: JsonObject }, opts: Pick<InstallOptions, "kubeconfig" | "version">): JsonObject {
+export function multusConf(
+  delegate: { file: string; conf: JsonObject },
+  opts: Pick<InstallOptions, "kubeconfig" | "readinessFile" | "version">,
+): JsonObject {
   const conf: JsonObject = {
     cniVersion: cniVersionOf(delegate.conf),
     name: "multus-cni-network",
@@ -133,6 +122,7 @@ export function multusConf(delegate: { file: string; conf: JsonObject }, opts: P
   const caps = capabilitiesOf(delegate.conf);
   if (Object.keys(caps).length) conf.capabilities = caps;
   if (opts.kubeconfig) conf.kubeconfig = opts.kubeconfig;
+  if (opts.readinessFile) conf.readinessindicatorfile = opts.readinessFile;
   conf.delegates = [delegate.conf];
   return conf;
 }
@@ -188,6 +178,8 @@ export function mergeConf(existing: JsonObject, fresh: JsonObject): Merged {
   if ("kubeconfig" in fresh) conf.kubeconfig = fresh.kubeconfig;
   else if ("kubeconfig" in existing) conf.kubeconfig = existing.kubeconfig;
   for (const [k, v] of Object.entries(existing)) if (!OWNED.has(k)) conf[k] = v;
+  // Given on the command line (--readiness-indicator-file), it replaces the old value; otherwise the old one stays.
+  if ("readinessindicatorfile" in fresh) conf.readinessindicatorfile = fresh.readinessindicatorfile;
   conf.delegates = [freshDelegates[0], ...oldDelegates.slice(1)];
 
   for (const k of Object.keys(existing)) {
@@ -197,7 +189,9 @@ export function mergeConf(existing: JsonObject, fresh: JsonObject): Merged {
       for (const c of Object.keys(caps)) if (!(c in f)) userSettings.push(`capabilities.${c}`);
     } else if (k in conf && !(k in fresh && same(conf[k], fresh[k]))) userSettings.push(k);
   }
-  const userDelegates = oldDelegates.slice(1).map((d, i) => (isJsonObject(d) && typeof d.name === "string" && d.name ? d.name : `delegates[${i + 1}]`));
+  const userDelegates = oldDelegates
+    .slice(1)
+    .map((d, i) => (isJsonObject(d) && typeof d.name === "string" && d.name ? d.name : `delegates[${i + 1}]`));
   return { conf, userDelegates, userSettings };
 }
 
@@ -219,8 +213,10 @@ function readExisting(file: string): Existing {
     return { kind: "bad", why: `is not valid JSON (${(e as Error).message})`, text };
   }
   if (!isJsonObject(v)) return { kind: "bad", why: "is not a JSON object", text };
-  if (v.type !== "multus") return { kind: "bad", why: `is not a multus config (${"type" in v ? `type ${JSON.stringify(v.type)}` : 'no "type"'})`, text };
-  if ("delegates" in v && !Array.isArray(v.delegates)) return { kind: "bad", why: 'is a multus config whose "delegates" is not a list', text };
+  if (v.type !== "multus")
+    return { kind: "bad", why: `is not a multus config (${"type" in v ? `type ${JSON.stringify(v.type)}` : 'no "type"'})`, text };
+  if ("delegates" in v && !Array.isArray(v.delegates))
+    return { kind: "bad", why: 'is a multus config whose "delegates" is not a list', text };
   return { kind: "multus", conf: v, text };
 }
 
@@ -229,18 +225,12 @@ function isOurs(file: string): boolean {
   return !!c && isJsonObject(c[MARKER]);
 }
 
-function sameBytes(a: string, b: string): boolean {
-  try {
-    return readFileSync(a).equals(readFileSync(b));
-  } catch {
-    return false;
-  }
-}
-
-function confNameOf(o: { confName?: string }): string {
+export function confNameOf(o: { confName?: string }): string {
   const name = o.confName ?? CONF_NAME;
   if (!/^[^/\\\0]+\.(conf|json)$/.test(name) || name.startsWith(".")) {
-    throw new UsageError(`--conf-name must be a file name ending in .conf or .json (it is written into the conf dir), got ${JSON.stringify(name)}`);
+    throw new UsageError(
+      `--conf-name must be a file name ending in .conf or .json (it is written into the conf dir), got ${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -254,7 +244,8 @@ export function install(o: InstallOptions): string[] {
   const confName = confNameOf(o);
   const target = join(o.binDir, "multus");
   const confFile = join(o.confDir, confName);
-  if (o.kubeconfig && !existsSync(o.kubeconfig)) throw new UsageError(`kubeconfig ${o.kubeconfig} does not exist`);
+  if (o.kubeconfig && !(o.kubeconfigGenerated && o.dryRun) && !existsSync(o.kubeconfig))
+    throw new UsageError(`kubeconfig ${o.kubeconfig} does not exist`);
 
   const delegate = findDefaultNetwork(o.confDir, confName);
   if (!delegate) {
@@ -266,29 +257,34 @@ export function install(o: InstallOptions): string[] {
   // Every check before anything is written.
   const existing = readExisting(confFile);
   if (existing.kind === "bad" && !o.force) {
-    throw new UsageError(`${confFile} ${existing.why}, so install cannot keep the delegates and settings in it: fix it or move it away, or use --force to overwrite it with a fresh config`);
+    throw new UsageError(
+      `${confFile} ${existing.why}, so install cannot keep the delegates and settings in it: fix it or move it away, or use --force to overwrite it with a fresh config`,
+    );
   }
   const before = confFiles(o.confDir)
     .filter((n) => byName(n, confName) < 0)
     .map((n) => join(o.confDir, n));
   if (before.length) {
     const [them, sort, it] = before.length === 1 ? [before[0], "sorts", "it"] : [before.join(", "), "sort", "them"];
-    if (!o.force) {
+    if (!o.force && !o.forceOrder) {
       throw new UsageError(
         `${them} ${sort} before ${confName}: the runtime uses the first config by name, so it would never run multus. ` +
           `Rename ${it} to sort after ${confName} (or move ${it} out of ${o.confDir}), or pass --conf-name with a name that sorts before ${it}, or --force to write ${confName} anyway`,
       );
     }
-    out.push(`warning: ${them} ${sort} before ${confName}: the runtime uses ${it}, not multus (--force: ${o.dryRun ? "would write" : "writing"} ${confName} anyway)`);
+    out.push(
+      `warning: ${them} ${sort} before ${confName}: the runtime uses ${it}, not multus (--force: ${o.dryRun ? "would write" : "writing"} ${confName} anyway)`,
+    );
   }
-  const binSame = sameBytes(o.self, target);
-  if (existsSync(target) && !binSame && !o.force && !sameProgram(target)) {
+  const binSame = o.confOnly === true || sameContent(o.self, target);
+  if (!o.confOnly && existsSync(target) && !binSame && !o.force && !sameProgram(target)) {
     throw new UsageError(`${target} exists and is not this program; use --force to replace it`);
   }
 
   // What to write, and what to say about it.
   const would = (done: string, planned: string) => (o.dryRun ? planned : done);
-  const mode = (c: JsonObject) => `delegates to ${basename(delegate.file)}${typeof c.kubeconfig === "string" ? `, Kubernetes mode with ${c.kubeconfig}` : ""}`;
+  const mode = (c: JsonObject) =>
+    `delegates to ${basename(delegate.file)}${typeof c.kubeconfig === "string" ? `, Kubernetes mode with ${c.kubeconfig}` : ""}`;
   const detail: string[] = [];
   let text: string | undefined; // undefined: leave the file as it is
   let headline: string;
@@ -300,15 +296,23 @@ export function install(o: InstallOptions): string[] {
     if (existing.kind === "bad") detail.push(`  ${would("replaced", "would replace")} ${confName}, which ${existing.why}`);
     else {
       const m = mergeConf(existing.conf, fresh);
-      if (m.userDelegates.length) detail.push(`  ${would("dropped", "would drop")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`);
+      if (m.userDelegates.length)
+        detail.push(
+          `  ${would("dropped", "would drop")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`,
+        );
       if (m.userSettings.length) detail.push(`  ${would("dropped", "would drop")} settings: ${m.userSettings.join(", ")}`);
     }
-    headline = text === undefined ? `${confFile}: unchanged (--force: regenerated from scratch, same content)` : `${would("wrote", "would write")} ${confFile} from scratch (--force), ${mode(fresh)}${o.dryRun ? ":" : ""}`;
+    headline =
+      text === undefined
+        ? `${confFile}: unchanged (--force: regenerated from scratch, same content)`
+        : `${would("wrote", "would write")} ${confFile} from scratch (--force), ${mode(fresh)}${o.dryRun ? ":" : ""}`;
   } else {
     const m = mergeConf(existing.conf, fresh);
     const changed = !same(m.conf, existing.conf);
     text = changed ? `${JSON.stringify(m.conf, null, 2)}\n` : undefined;
-    headline = changed ? `${would("updated", "would update")} ${confFile} (${mode(m.conf)})${o.dryRun ? ":" : ""}` : `${confFile}: unchanged (${mode(m.conf)})`;
+    headline = changed
+      ? `${would("updated", "would update")} ${confFile} (${mode(m.conf)})${o.dryRun ? ":" : ""}`
+      : `${confFile}: unchanged (${mode(m.conf)})`;
     const old0 = Array.isArray(existing.conf.delegates) ? existing.conf.delegates[0] : undefined;
     const new0 = (m.conf.delegates as unknown[])[0];
     const oldMarker = isJsonObject(existing.conf[MARKER]) ? (existing.conf[MARKER] as JsonObject) : undefined;
@@ -321,28 +325,33 @@ export function install(o: InstallOptions): string[] {
           : `  cluster network (delegates[0]): ${old0 === undefined ? "none" : `${nameOf(old0)}${oldFrom ? ` from ${oldFrom}` : ""}`} is now ${nameOf(new0)} from ${from}`,
       );
     }
-    const also = ["cniVersion", "capabilities", "kubeconfig"].filter((k) => !same(existing.conf[k], m.conf[k]));
+    const also = ["cniVersion", "capabilities", "kubeconfig", "readinessindicatorfile"].filter((k) => !same(existing.conf[k], m.conf[k]));
     if (!oldMarker) also.push(`${MARKER} (adopting a multus config install did not write)`);
     else if (oldMarker.version !== o.version) also.push(`${MARKER}.version (was ${JSON.stringify(oldMarker.version)})`);
     if (also.length) detail.push(`  ${would("updated", "would update")}: ${also.join(", ")}`);
-    if (m.userDelegates.length) detail.push(`  ${would("kept", "would keep")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`);
+    if (m.userDelegates.length)
+      detail.push(`  ${would("kept", "would keep")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`);
     if (m.userSettings.length) detail.push(`  ${would("kept", "would keep")} settings: ${m.userSettings.join(", ")}`);
     if (typeof m.conf.clusterNetwork === "string" && m.conf.clusterNetwork) {
-      detail.push(`  note: "clusterNetwork" is set (${JSON.stringify(m.conf.clusterNetwork)}), so the plugin uses that network, not delegates[0], and ignores the delegates list`);
+      detail.push(
+        `  note: "clusterNetwork" is set (${JSON.stringify(m.conf.clusterNetwork)}), so the plugin uses that network, not delegates[0], and ignores the delegates list`,
+      );
     }
   }
 
   if (o.dryRun) {
-    out.push(binSame ? `${target}: unchanged` : `would copy ${o.self} to ${target} (mode 0755)`);
+    if (!o.confOnly) out.push(binSame ? `${target}: unchanged` : `would copy ${o.self} to ${target} (mode 0755)`);
     out.push(headline, ...detail);
     if (text !== undefined) out.push(text.trimEnd());
     return out;
   }
-  mkdirSync(o.binDir, { recursive: true });
-  if (binSame) out.push(`${target}: unchanged`);
-  else {
-    atomicWrite(target, readFileSync(o.self), 0o755);
-    out.push(`installed ${target}`);
+  if (!o.confOnly) {
+    mkdirSync(o.binDir, { recursive: true });
+    if (binSame) out.push(`${target}: unchanged`);
+    else {
+      atomicCopy(o.self, target, 0o755);
+      out.push(`installed ${target}`);
+    }
   }
   if (text !== undefined) atomicWrite(confFile, text, 0o644);
   out.push(headline, ...detail);
@@ -352,7 +361,7 @@ export function install(o: InstallOptions): string[] {
 /** A previous version of this program (it answers like one) may be replaced. */
 function sameProgram(file: string): boolean {
   try {
-    return readFileSync(file).includes("meta CNI plugin that attaches several networks");
+    return fileIncludes(file, "meta CNI plugin that attaches several networks");
   } catch {
     return false;
   }
@@ -372,5 +381,7 @@ export function uninstall(o: Pick<InstallOptions, "binDir" | "confDir" | "confNa
     if (!o.dryRun) rmSync(target);
     out.push(`${o.dryRun ? "would remove" : "removed"} ${target}`);
   } else out.push(`${target}: not present`);
+  // The kubeconfig and token copy --generate-kubeconfig wrote (never a hand-made one).
+  for (const f of removeGenerated(o.confDir, o.dryRun)) out.push(`${o.dryRun ? "would remove" : "removed"} ${f}`);
   return out;
 }

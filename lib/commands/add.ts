@@ -9,7 +9,7 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { convertResult } from "../cni/convert.ts";
-import { type AnyResult, normaliseResult } from "../cni/result.ts";
+import { type AnyResult, type Result100, normaliseResult } from "../cni/result.ts";
 import { type AttachmentRequest, type PlannedAttachment, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
 import { type CacheRecord, CACHE_KIND, readCache, removeCache, writeCache } from "../cache.ts";
 import { type JsonObject, isJsonObject } from "../json.ts";
@@ -21,6 +21,7 @@ import { withExtraArgs } from "../cni/args.ts";
 import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import type { Pod } from "../k8s/pod.ts";
+import type { PodEvent } from "../k8s/events.ts";
 import { waitForReadiness } from "../readiness.ts";
 import { startTime, thisProcess } from "../proc.ts";
 
@@ -76,14 +77,38 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
   return withContainerLock(ctx, async () => {
     const deadline = new Deadline(ctx.netconf.timeouts.delegateMs, ctx.netconf.timeouts.addMs);
     const client = ctx.netconf.mode === "crd" ? await openKubeClient(ctx) : undefined;
+    let pod: Pod | undefined;
     try {
-      const { requests, k8s } = await resolveRequests(ctx, client);
+      const { requests, k8s } = await resolveRequests(ctx, client, (p) => {
+        pod = p;
+      });
       const plan = await planStep(ctx, requests, k8s !== undefined);
-      return await new AddTransaction(ctx, plan, deadline, k8s).run();
+      const tx = new AddTransaction(ctx, plan, deadline, k8s);
+      const result = await tx.run();
+      if (client && pod) await announce(ctx, client, pod, { type: "Normal", reason: "AddedInterface", message: tx.addedInterfaces() });
+      return result;
+    } catch (e) {
+      if (client && pod) await announce(ctx, client, pod, failureEvent(e));
+      throw e;
     } finally {
       await client?.close();
     }
   });
+}
+
+/** A Warning event for a failed ADD; a missing NAD is `NoNetworkFound`, as upstream names it. */
+function failureEvent(e: unknown): PodEvent {
+  const message = e instanceof Error ? e.message : String(e);
+  const reason = /NetworkAttachmentDefinition \S+ not found/.test(message) ? "NoNetworkFound" : "ErrorAddingNetwork";
+  return { type: "Warning", reason, message };
+}
+
+/** One pod event, best effort: never holds up or fails the ADD (see lib/k8s/events.ts). */
+async function announce(ctx: CommandContext, client: KubeClient, pod: Pod, ev: PodEvent): Promise<void> {
+  if (!ctx.netconf.kubernetes.podEvents) return;
+  const { postPodEvent } = await import("../k8s/events.ts");
+  const problem = await postPodEvent(client, pod, ev);
+  if (problem) ctx.log.error("pod event not posted", { reason: ev.reason, problem });
 }
 
 /**
@@ -93,6 +118,7 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
 async function resolveRequests(
   ctx: CommandContext,
   client: KubeClient | undefined,
+  onPod: (pod: Pod) => void,
 ): Promise<{ requests: AttachmentRequest[]; k8s?: KubernetesContext }> {
   if (!client) {
     const requests = ctx.netconf.delegates.map(requestFromConfig);
@@ -103,7 +129,7 @@ async function resolveRequests(
     return { requests: requests.map((r) => (r.delegate === cluster ? { ...r, runtimeConfig: rc } : r)) };
   }
   const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { log: ctx.log });
+  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { log: ctx.log, onPod });
   return { requests: r.requests, k8s: { client, ...(r.pod ? { pod: r.pod } : {}) } };
 }
 
@@ -163,12 +189,26 @@ class AddTransaction {
     this.record = newRecord(ctx, plan);
   }
 
+  private results: Result100[] = [];
+
+  /** "Add <if> [<ip/prefix>, ...] from <network>", a line per attachment (the AddedInterface event). */
+  addedInterfaces(): string {
+    return this.plan
+      .map((a, i) => {
+        const r = this.results[i];
+        const ips = (r?.ips ?? []).filter((ip) => ip.interface === undefined || r.interfaces?.[ip.interface]?.sandbox).map((ip) => ip.address);
+        return `Add ${a.ifName} [${ips.join(", ")}] from ${attachmentName(a)}`;
+      })
+      .join("\n");
+  }
+
   async run(): Promise<AnyResult> {
     this.recordPlan();
     try {
       await this.attachAll();
       await this.applyDefaultRoute();
       const results = this.plan.map((a, i) => normaliseResult(this.record.attachments[i].result, a.delegate.cniVersion));
+      this.results = results;
       await this.publishNetworkStatus(results);
       this.commit();
       const cluster = this.plan.findIndex((a) => a.isClusterNetwork);

@@ -18,11 +18,6 @@ export interface PodEvent {
 /** Events are best effort: this is all the time one may take. */
 export const EVENT_TIMEOUT_MS = 1000;
 
-/** One line per interface: "Add <if> [<ip/prefix>, ...] from <network>". */
-export function addedInterfaceMessage(attachments: readonly { ifName: string; network: string; ips: readonly string[] }[]): string {
-  return attachments.map((a) => `Add ${a.ifName} [${a.ips.join(", ")}] from ${a.network}`).join("\n");
-}
-
 /** The core/v1 Event for `pod`, as kubelet and Multus write them. */
 export function podEvent(pod: Pod, ev: PodEvent, now = new Date()): Record<string, unknown> {
   const ts = now.toISOString().replace(/\.\d{3}Z$/, "Z");

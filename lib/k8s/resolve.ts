@@ -41,6 +41,8 @@ export interface ResolveOptions {
    * without a record skips it: the requests then name the resource only.
    */
   devices?: boolean;
+  /** Told the pod as soon as it is read, so a failure later can still be reported on it. */
+  onPod?: (pod: Pod) => void;
 }
 
 export interface Resolution {
@@ -125,18 +127,19 @@ export async function resolveKubernetesNetworks(
   ref: PodRef | undefined,
   opts: ResolveOptions = {},
 ): Promise<Resolution> {
-  const r = await resolveRequests(netconf, client, ref);
+  const r = await resolveRequests(netconf, client, ref, opts.onPod);
   if (opts.devices === false || !r.requests.some((q) => q.device)) return r;
   const { assignDevices } = await import("./devices.ts");
   const pod = r.pod ? { namespace: r.pod.namespace, name: r.pod.name, uid: r.pod.uid || ref?.uid } : ref;
   return { ...r, requests: await assignDevices(r.requests, pod, netconf.devices, opts.log ?? NO_LOG) };
 }
 
-async function resolveRequests(netconf: NetConf, client: KubeClient, ref: PodRef | undefined): Promise<Resolution> {
+async function resolveRequests(netconf: NetConf, client: KubeClient, ref: PodRef | undefined, onPod?: (pod: Pod) => void): Promise<Resolution> {
   const k = netconf.kubernetes;
   const { multusNamespace, systemNamespaces, defaultNetworks } = k;
   const src = new NetworkSource(client, netconf.confDir);
   const pod = ref ? await getPod(client, ref) : undefined;
+  if (pod) onPod?.(pod);
   const annotations = pod?.annotations ?? {};
   const b = new Builder(netconf);
   const runtimeConfig = netconf.runtimeConfig ? { runtimeConfig: netconf.runtimeConfig } : {};

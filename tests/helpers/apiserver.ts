@@ -68,6 +68,7 @@ const NADS = "/apis/k8s.cni.cncf.io/v1/network-attachment-definitions";
 const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const CRD_NAME = "network-attachment-definitions.k8s.cni.cncf.io";
 const SSARS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+const EVENTS = "/api/v1/events";
 const KINDS: Record<string, string> = { pods: "Pod", "network-attachment-definitions": "NetworkAttachmentDefinition", networks: "Network" };
 const TOKEN_USER = "system:serviceaccount:kube-system:multus";
 const CERT_USER = "system:multus:test-node";
@@ -234,6 +235,7 @@ export class ApiServer {
   private rv = 1000;
   private crd = true;
   private log: { method: string; path: string }[] = [];
+  private readonly created: KubeObject[] = [];
   private faults: (FailOptions & { remaining: number; status: number })[] = [];
   private delays = new Map<string, number>();
   private forbids: { prefix: string; method?: string }[] = [];
@@ -352,6 +354,16 @@ current-context: fake-context
     this.log = [];
   }
 
+  /** Every request so far, in order: what a client's RBAC must allow. */
+  requests(): readonly { method: string; path: string }[] {
+    return [...this.log];
+  }
+
+  /** Events created (POST .../events), in order. */
+  events(): readonly KubeObject[] {
+    return [...this.created];
+  }
+
   // ----- faults
 
   /** The next `n` requests matching `opts` fail with `status` and its Status body. */
@@ -459,6 +471,10 @@ current-context: fake-context
       allow("POST");
       return [201, this.accessReview(parseJson(body))];
     }
+    if (collection === EVENTS && t.namespace !== undefined && t.name === undefined && t.subresource === undefined) {
+      allow("POST");
+      return [201, this.createEvent(parseJson(body), t.namespace)];
+    }
     const served = this.resources.has(collection) && (collection !== NADS || this.crd);
     if (!served || t.namespace === undefined || t.name === undefined) throw noSuchPath();
     const key = `${t.prefix}/namespaces/${t.namespace}/${t.resource}/${t.name}`;
@@ -479,6 +495,22 @@ current-context: fake-context
     const stored = this.patchStatus(current, parseJson(body), t);
     this.objects.set(key, stored);
     return [200, stored];
+  }
+
+  /** core/v1 Event: in the URL's namespace, about an object, with a reason. */
+  private createEvent(obj: unknown, namespace: string): KubeObject {
+    const ev = obj as KubeObject & { involvedObject?: { kind?: string; name?: string }; reason?: unknown };
+    const invalid = (field: string, why: string) =>
+      new StatusError(422, `Event "${ev?.metadata?.name ?? ""}" is invalid: ${field}: ${why}`, { kind: "Event" });
+    if (typeof ev !== "object" || ev === null || ev.kind !== "Event") throw new StatusError(400, "the body is not an Event", {});
+    if (ev.metadata?.namespace !== undefined && ev.metadata.namespace !== namespace) {
+      throw invalid("metadata.namespace", "does not match the namespace of the request");
+    }
+    if (!ev.involvedObject?.kind || !ev.involvedObject.name) throw invalid("involvedObject", "Required value");
+    if (typeof ev.reason !== "string" || ev.reason === "") throw invalid("reason", "Required value");
+    const stored = { ...ev, metadata: { ...ev.metadata, namespace, resourceVersion: String(++this.rv), uid: randomUUID() } } as KubeObject;
+    this.created.push(stored);
+    return stored;
   }
 
   /** A merge patch of pods/status: metadata preconditions, then metadata and status change, spec does not. */

@@ -18,7 +18,7 @@ enum Kind {
     Delegates,
 }
 
-const FIELDS: [(&str, Kind); 35] = [
+const FIELDS: [(&str, Kind); 37] = [
     ("name", Kind::Str),
     ("type", Kind::Str),
     ("cniVersion", Kind::Version),
@@ -54,6 +54,8 @@ const FIELDS: [(&str, Kind); 35] = [
     ("podResourcesSocket", Kind::Str),
     ("kubeletCheckpoint", Kind::Str),
     ("deviceInfoDir", Kind::Str),
+    ("podEvents", Kind::Bool),
+    ("multusInstall", Kind::Obj),
 ];
 
 const LOG_LEVELS: [&str; 5] = ["error", "info", "debug", "verbose", "panic"];

@@ -462,3 +462,13 @@ fn each_overlapping_subnet_is_reported_once() {
         errors(nc(json!([{"type": "a", "ifnameRequest": "x"}, {"type": "b", "ifnameRequest": "x"}, {"type": "c", "ifnameRequest": "x"}])));
     assert_eq!(e.iter().filter(|(_, m)| m.contains("also used by delegates[0].ifnameRequest")).count(), 2, "{:?}", e);
 }
+
+#[test]
+fn pod_events_and_install_marker_are_known_fields() {
+    let a = answer(json!({"netconf": {"name": "m", "kubeconfig": "/k", "podEvents": false,
+        "multusInstall": {"version": "0.1.0", "delegatesTo": "/etc/cni/net.d/10-flannel.conflist"}}}));
+    assert_eq!(a["type"], "valid", "{}", a);
+    assert_eq!(a["warnings"], json!([]), "no unknown-field warning: {}", a);
+    has(json!({"netconf": {"name": "m", "kubeconfig": "/k", "podEvents": "no"}}), "podEvents", "must be true or false");
+    has(json!({"netconf": {"name": "m", "kubeconfig": "/k", "multusInstall": "yes"}}), "multusInstall", "must be an object");
+}

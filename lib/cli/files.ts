@@ -1,0 +1,89 @@
+/** File writes shared by install, the watch loop and the kubeconfig generator. */
+import { chmodSync, closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+
+/** Write to a temp file beside `file`, fsync, then rename over it: readers see the old or the new content, never a part. */
+export function atomicWrite(file: string, data: string | Buffer, mode: number): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, "w", mode);
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, mode);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+const CHUNK = 1 << 20;
+
+/** Copy `src` over `dst` the same way (temp file, fsync, rename), without holding the file in memory. */
+export function atomicCopy(src: string, dst: string, mode: number): void {
+  const tmp = `${dst}.${process.pid}.tmp`;
+  try {
+    copyFileSync(src, tmp);
+    chmodSync(tmp, mode);
+    const fd = openSync(tmp, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, dst);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Whether two files have the same bytes, read a chunk at a time (the executable is ~100 MiB). */
+export function sameContent(a: string, b: string): boolean {
+  let fa: number | undefined;
+  let fb: number | undefined;
+  try {
+    if (statSync(a).size !== statSync(b).size) return false;
+    fa = openSync(a, "r");
+    fb = openSync(b, "r");
+    const ba = Buffer.alloc(CHUNK);
+    const bb = Buffer.alloc(CHUNK);
+    for (;;) {
+      const na = readSync(fa, ba, 0, CHUNK, null);
+      const nb = readSync(fb, bb, 0, CHUNK, null);
+      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      if (na === 0) return true;
+    }
+  } catch {
+    return false;
+  } finally {
+    if (fa !== undefined) closeSync(fa);
+    if (fb !== undefined) closeSync(fb);
+  }
+}
+
+/** Whether `file` contains `needle`, read a chunk at a time. */
+export function fileIncludes(file: string, needle: string): boolean {
+  const n = Buffer.from(needle);
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const buf = Buffer.alloc(CHUNK + n.length);
+    let kept = 0;
+    for (;;) {
+      const got = readSync(fd, buf, kept, CHUNK, null);
+      if (got === 0) return false;
+      const end = kept + got;
+      if (buf.subarray(0, end).includes(n)) return true;
+      kept = Math.min(n.length - 1, end);
+      buf.copy(buf, 0, end - kept, end);
+    }
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
