@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** Entry point: read env, argv and stdin, dispatch, print. */
 import { readFileSync, writeSync } from "node:fs";
+import { toCniError } from "./lib/cni/errors.ts";
+import { CURRENT_VERSION } from "./lib/cni/version.ts";
 import { dispatch } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
 
@@ -28,7 +30,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    print(1, `${JSON.stringify({ cniVersion: "1.1.0", code: 999, msg: `internal error: ${String(e)}` })}\n`);
+    // Outside dispatch (which answers every CNI call itself): still the spec's error shape.
+    print(1, `${JSON.stringify(toCniError(e).toJSON(CURRENT_VERSION))}\n`);
     process.exit(1);
   },
 );

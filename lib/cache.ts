@@ -4,19 +4,10 @@
  * One file per container, `<cniDir>/<containerId>`, mode 0600, replaced
  * atomically (temp file, fsync, rename) so a crash never leaves half a record.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { containerIdProblem } from "./cni/args.ts";
+import { atomicWrite } from "./files.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
 import { loadDelegate } from "./delegate.ts";
@@ -74,23 +65,10 @@ export function cachePath(cniDir: string, containerId: string): string {
  */
 export function writeCache(cniDir: string, record: CacheRecord, { durable = true } = {}): void {
   const file = cachePath(cniDir, record.containerId);
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(cniDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify(record));
-      if (durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    atomicWrite(file, JSON.stringify(record), 0o600, { durable });
   } catch (e) {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // the dir itself is unusable; nothing was written
-    }
     throw new CniError(ErrorCode.CacheFailure, `cannot write cache record ${file}: ${(e as Error).message}`);
   }
 }

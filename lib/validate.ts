@@ -1,12 +1,15 @@
 /**
  * Config validation by the WebAssembly validator (wasm/), before anything is
  * attached. The module is compiled and instantiated once per process, on
- * first use; the verbs that never validate never pay for it.
+ * first use; the verbs that never validate never pay for it, and neither does
+ * a plugin call whose input this validator already found valid (see assertValid).
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { JsonObject } from "./json.ts";
 import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
-import { wasmBytes } from "./wasm-bytes.ts";
+import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
 export interface ValidatorAttachment {
   /** Names the attachment in problem paths, e.g. "ns1/macvlan-a". */
@@ -72,12 +75,53 @@ export function validateInput(input: ValidatorInput): ValidationAnswer {
 export const problemLine = (p: Problem): string => (p.path ? `${p.path}: ${p.message}` : p.message);
 
 /**
+ * Inputs found valid, one file each: named by a hash of the validator's
+ * identity and the input's JSON text, holding both (the exact text decides,
+ * not the hash). On tmpfs: gone at reboot; root-only, like /run itself.
+ */
+export const VALID_MEMO_DIR = "/run/multus/validated";
+
+/** 53 bits of a string hash (cyrb53), as hex: a file name, not a proof. */
+function memoName(text: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16);
+}
+
+/**
  * Throw a CniError (code 7, InvalidNetworkConfig) whose msg is the first
  * problem and whose details list them all, one a line; return if valid.
+ * The validator is deterministic, so an input it found valid before (the
+ * node's config on every ADD) is not validated again: compiling it is most
+ * of the plugin's own CPU time on an ADD. Only valid inputs are remembered.
  */
 export function assertValid(input: ValidatorInput): void {
+  let memo: { file: string; text: string } | undefined;
+  try {
+    const text = `${wasmId()}\n${JSON.stringify(input)}`;
+    memo = { file: join(VALID_MEMO_DIR, memoName(text)), text };
+    if (readFileSync(memo.file, "utf8") === memo.text) return;
+  } catch {
+    // not seen before (or no memo at all): validate
+  }
   const a = validateInput(input);
   if (a.type === "invalid") {
     throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), a.errors.map(problemLine).join("\n"));
+  }
+  if (!memo) return;
+  try {
+    mkdirSync(VALID_MEMO_DIR, { recursive: true, mode: 0o700 });
+    const tmp = `${memo.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, memo.text, { mode: 0o600 });
+    renameSync(tmp, memo.file);
+  } catch {
+    // not root, or a read-only /run: the next call validates again
   }
 }

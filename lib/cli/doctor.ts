@@ -2,7 +2,8 @@
  * `multus doctor`: check a node the way an operator would, one line per
  * check, each failure with the fix.
  */
-import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { confFiles } from "../files.ts";
 import { join } from "node:path";
 import { pluginTypeProblem } from "../delegate.ts";
 import { type JsonObject, isJsonObject } from "../json.ts";
@@ -23,7 +24,7 @@ interface Check {
 function firstConf(confDir: string): { file: string; conf?: JsonObject } | undefined {
   let names: string[];
   try {
-    names = readdirSync(confDir).filter((n) => /\.(conf|conflist|json)$/.test(n)).sort();
+    names = confFiles(confDir);
   } catch {
     return undefined;
   }

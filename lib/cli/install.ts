@@ -14,19 +14,16 @@
  * error unless --force.
  */
 
-import type { Dirent } from "node:fs";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { JsonObject } from "../json.ts";
 import { isJsonObject } from "../json.ts";
-import { atomicCopy, atomicWrite, fileIncludes, sameContent } from "./files.ts";
+import { atomicCopy, atomicWrite, byName, confFiles, fileIncludes, sameContent } from "../files.ts";
 import { removeGenerated } from "./serviceaccount.ts";
 
 export const CONF_NAME = "00-multus.conf";
 /** Marks a config written by `multus install`. */
 export const MARKER = "multusInstall";
-/** What libcni (and so containerd and CRI-O) reads from the conf dir. */
-const CONF_EXT = /\.(conf|conflist|json)$/;
 
 export interface InstallOptions {
   binDir: string;
@@ -49,8 +46,6 @@ export interface InstallOptions {
   version: string;
 }
 
-export class UsageError extends Error {}
-
 /** The path of the running program: the executable, or the script run by node/deno. */
 export { selfPath } from "../runtime.ts";
 
@@ -61,27 +56,6 @@ function readJson(file: string): JsonObject | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Go's sort.Strings order (bytes of UTF-8), which libcni's callers use. */
-const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/**
- * The names the runtime considers, in the order it considers them: like
- * libcni's ConfFiles, every entry but directories whose extension is
- * .conf, .conflist or .json, sorted by name.
- */
-export function confFiles(confDir: string): string[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(confDir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((e) => !e.isDirectory() && CONF_EXT.test(e.name))
-    .map((e) => e.name)
-    .sort(byName);
 }
 
 /** The node's current default network: first .conf/.conflist/.json by name that is not ours and not multus. */
@@ -228,7 +202,7 @@ function isOurs(file: string): boolean {
 export function confNameOf(o: { confName?: string }): string {
   const name = o.confName ?? CONF_NAME;
   if (!/^[^/\\\0]+\.(conf|json)$/.test(name) || name.startsWith(".")) {
-    throw new UsageError(
+    throw new Error(
       `--conf-name must be a file name ending in .conf or .json (it is written into the conf dir), got ${JSON.stringify(name)}`,
     );
   }
@@ -238,18 +212,18 @@ export function confNameOf(o: { confName?: string }): string {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const nameOf = (conf: unknown) => (isJsonObject(conf) && typeof conf.name === "string" ? JSON.stringify(conf.name) : "(unnamed)");
 
-/** Returns the lines to print. Throws UsageError for a person's mistake. */
+/** Returns the lines to print. Throws an Error whose message says what to fix (the CLI prints it, exit 1). */
 export function install(o: InstallOptions): string[] {
   const out: string[] = [];
   const confName = confNameOf(o);
   const target = join(o.binDir, "multus");
   const confFile = join(o.confDir, confName);
   if (o.kubeconfig && !(o.kubeconfigGenerated && o.dryRun) && !existsSync(o.kubeconfig))
-    throw new UsageError(`kubeconfig ${o.kubeconfig} does not exist`);
+    throw new Error(`kubeconfig ${o.kubeconfig} does not exist`);
 
   const delegate = findDefaultNetwork(o.confDir, confName);
   if (!delegate) {
-    throw new UsageError(`no network config (.conf, .conflist, .json) in ${o.confDir} to delegate to: install the cluster network first`);
+    throw new Error(`no network config (.conf, .conflist, .json) in ${o.confDir} to delegate to: install the cluster network first`);
   }
   const fresh = multusConf(delegate, o);
   const freshText = `${JSON.stringify(fresh, null, 2)}\n`;
@@ -257,7 +231,7 @@ export function install(o: InstallOptions): string[] {
   // Every check before anything is written.
   const existing = readExisting(confFile);
   if (existing.kind === "bad" && !o.force) {
-    throw new UsageError(
+    throw new Error(
       `${confFile} ${existing.why}, so install cannot keep the delegates and settings in it: fix it or move it away, or use --force to overwrite it with a fresh config`,
     );
   }
@@ -267,7 +241,7 @@ export function install(o: InstallOptions): string[] {
   if (before.length) {
     const [them, sort, it] = before.length === 1 ? [before[0], "sorts", "it"] : [before.join(", "), "sort", "them"];
     if (!o.force && !o.forceOrder) {
-      throw new UsageError(
+      throw new Error(
         `${them} ${sort} before ${confName}: the runtime uses the first config by name, so it would never run multus. ` +
           `Rename ${it} to sort after ${confName} (or move ${it} out of ${o.confDir}), or pass --conf-name with a name that sorts before ${it}, or --force to write ${confName} anyway`,
       );
@@ -278,7 +252,7 @@ export function install(o: InstallOptions): string[] {
   }
   const binSame = o.confOnly === true || sameContent(o.self, target);
   if (!o.confOnly && existsSync(target) && !binSame && !o.force && !sameProgram(target)) {
-    throw new UsageError(`${target} exists and is not this program; use --force to replace it`);
+    throw new Error(`${target} exists and is not this program; use --force to replace it`);
   }
 
   // What to write, and what to say about it.
@@ -372,12 +346,12 @@ export function uninstall(o: Pick<InstallOptions, "binDir" | "confDir" | "confNa
   const confFile = join(o.confDir, confNameOf(o));
   const target = join(o.binDir, "multus");
   if (existsSync(confFile)) {
-    if (!isOurs(confFile) && !o.force) throw new UsageError(`${confFile} was not written by multus install; use --force to remove it`);
+    if (!isOurs(confFile) && !o.force) throw new Error(`${confFile} was not written by multus install; use --force to remove it`);
     if (!o.dryRun) rmSync(confFile);
     out.push(`${o.dryRun ? "would remove" : "removed"} ${confFile}`);
   } else out.push(`${confFile}: not present`);
   if (existsSync(target)) {
-    if (!sameProgram(target) && !o.force) throw new UsageError(`${target} is not this program; use --force to remove it`);
+    if (!sameProgram(target) && !o.force) throw new Error(`${target} is not this program; use --force to remove it`);
     if (!o.dryRun) rmSync(target);
     out.push(`${o.dryRun ? "would remove" : "removed"} ${target}`);
   } else out.push(`${target}: not present`);

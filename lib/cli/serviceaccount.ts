@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { atomicWrite } from "./files.ts";
+import { atomicWrite } from "../files.ts";
 
 export const DEFAULT_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** First line of a generated kubeconfig: what uninstall and --cleanup-on-exit may remove. */

@@ -24,7 +24,8 @@
 import { existsSync, type FSWatcher, watch as fsWatch, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isJsonObject } from "../json.ts";
-import { confFiles, confNameOf, type InstallOptions, install, MARKER } from "./install.ts";
+import { byName, confFiles } from "../files.ts";
+import { confNameOf, type InstallOptions, install, MARKER } from "./install.ts";
 import { removeGenerated, syncKubeconfig } from "./serviceaccount.ts";
 
 export interface WatchOptions extends Omit<InstallOptions, "dryRun" | "confOnly" | "forceOrder"> {
@@ -212,7 +213,7 @@ export async function watchInstall(o: WatchOptions): Promise<number> {
         return;
       }
       said.delete("cluster");
-      const before = confFiles(o.confDir).filter((n) => Buffer.compare(Buffer.from(n), Buffer.from(confName)) < 0);
+      const before = confFiles(o.confDir).filter((n) => byName(n, confName) < 0);
       const seen = JSON.stringify([st.file, st.text, existsSync(confFile), before]);
       if (seen === lastSeen && lastOk) return;
       lastSeen = seen;

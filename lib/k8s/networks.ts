@@ -4,14 +4,14 @@
  * objects of the first Multus generation, and conf files on the node.
  * Every object is fetched at most once per invocation.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { confFiles } from "../files.ts";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { type JsonObject, isJsonObject } from "../json.ts";
 import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 
-const CONF_EXTENSIONS = [".conf", ".json", ".conflist"];
 /** A NAD annotation: the network needs a device of this device-plugin resource (e.g. SR-IOV VFs). */
 export const RESOURCE_NAME_ANNOTATION = "k8s.v1.cni.cncf.io/resourceName";
 
@@ -26,20 +26,9 @@ function parseJsonObject(text: string, what: string): JsonObject {
   return v;
 }
 
-/** Conf files in a dir, in lexical order. */
-function confFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => CONF_EXTENSIONS.some((e) => n.endsWith(e))).sort().map((n) => join(dir, n));
-}
-
 /** The first conf file in `dir` whose CNI `name` is `name`. */
 export function findConfByName(dir: string, name: string): JsonObject | undefined {
-  for (const f of confFiles(dir)) {
+  for (const f of confFiles(dir).map((n) => join(dir, n))) {
     try {
       const c = parseJsonObject(readFileSync(f, "utf8"), f);
       if (c.name === name) return c;
@@ -58,7 +47,8 @@ export function loadConfPath(path: string): JsonObject {
   } catch (e) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `cannot read ${path}: ${(e as Error).message}`);
   }
-  const file = st.isDirectory() ? confFiles(path)[0] : path;
+  const first = st.isDirectory() ? confFiles(path)[0] : undefined;
+  const file = st.isDirectory() ? (first === undefined ? undefined : join(path, first)) : path;
   if (!file) throw new CniError(ErrorCode.InvalidNetworkConfig, `no .conf, .json or .conflist file in ${path}`);
   return parseJsonObject(readFileSync(file, "utf8"), file);
 }

@@ -1,14 +1,22 @@
-/** File writes shared by install, the watch loop and the kubeconfig generator. */
-import { chmodSync, closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+/**
+ * The one home of file writes that must never be seen half done (cache
+ * records, configs, kubeconfigs, the installed executable), and of reading
+ * the conf dir the way the runtime does.
+ */
+import { type Dirent, chmodSync, closeSync, copyFileSync, fsyncSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 
-/** Write to a temp file beside `file`, fsync, then rename over it: readers see the old or the new content, never a part. */
-export function atomicWrite(file: string, data: string | Buffer, mode: number): void {
+/**
+ * Write to a temp file beside `file`, fsync, then rename over it: readers see
+ * the old or the new content, never a part. `durable: false` skips the fsync,
+ * for facts a reboot makes moot anyway.
+ */
+export function atomicWrite(file: string, data: string | Buffer, mode: number, { durable = true } = {}): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     const fd = openSync(tmp, "w", mode);
     try {
       writeFileSync(fd, data);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -86,4 +94,27 @@ export function fileIncludes(file: string, needle: string): boolean {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+const CONF_EXT = /\.(conf|conflist|json)$/;
+/** Byte order, as Go's sort.Strings (libcni) compares names. */
+export const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/**
+ * The network config files of a conf dir in the order the runtime considers
+ * them (libcni's ConfFiles): every entry but directories whose extension is
+ * .conf, .conflist or .json, sorted by name. Names only; none when the dir
+ * cannot be read.
+ */
+export function confFiles(confDir: string): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(confDir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => !e.isDirectory() && CONF_EXT.test(e.name))
+    .map((e) => e.name)
+    .sort(byName);
 }
