@@ -2,9 +2,10 @@
 // variables meant for its runtime: a CNI plugin inherits the container
 // runtime's working directory and environment. Bun would otherwise read
 // ./.env and ./bunfig.toml (off by build flags), BUN_OPTIONS (--preload …),
-// BUN_INSPECT* (a debugger, a preload) and BUN_BE_BUN (become the bun CLI);
-// scripts/build.mjs makes the executables from a runtime that ignores those
-// names. NODE_OPTIONS is not read by Bun at all (checked here too).
+// BUN_INSPECT* (a debugger, a preload), BUN_BE_BUN (become the bun CLI) and
+// BUN_BYTECODE_*_OUT (write files there); scripts/build.mjs makes the
+// executables from a runtime that reads no BUN_* variable. NODE_OPTIONS is
+// not read by Bun at all (checked here too).
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -108,6 +109,19 @@ t.test("BUN_INSPECT_CONNECT_TO does not connect a debugger", async (t) => {
   t.equal(r.code, 0, r.stdout + r.stderr);
   await new Promise((r) => setTimeout(r, 100));
   t.equal(connections, 0, "nothing connected to the socket");
+});
+
+t.test("BUN_BYTECODE_ORDER_OUT and BUN_BYTECODE_DIGEST_OUT do not make it write files", async (t) => {
+  const h = hostileCwd(t);
+  const files = ["order", "names", "digest"].map((f) => join(h.dir, f));
+  const r = await run(h.dir, {
+    CNI_COMMAND: "VERSION",
+    BUN_BYTECODE_ORDER_OUT: files[0],
+    BUN_BYTECODE_ORDER_NAMES_OUT: files[1],
+    BUN_BYTECODE_DIGEST_OUT: files[2],
+  });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.same(files.filter((f) => existsSync(f)), [], "no file written");
 });
 
 t.test("ADD and DEL in that directory and environment: the runtime's CNI_* values count, no preload runs", async (t) => {

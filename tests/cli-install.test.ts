@@ -5,7 +5,7 @@ import { join } from "node:path";
 import t from "tap";
 import { cli } from "../lib/cli/index.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
-import { PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
+import { PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
 
 const human = (argv: string[]) => runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
@@ -463,4 +463,19 @@ t.test("uninstall leaves a kubeconfig it did not generate", async (t) => {
   t.equal(u.code, 0, u.stderr);
   t.ok(existsSync(join(n.confDir, "multus.d", "multus.kubeconfig")));
   t.ok(existsSync(join(n.confDir, "multus.d", "token")));
+});
+
+t.test("install from dist/multus.mjs refuses: copied as bin/multus, the module would not run", async (t) => {
+  const n = node(t);
+  const r = await runPlugin({
+    argv: ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir],
+    stdin: "",
+    bin: join(ROOT, "dist", "multus.mjs"),
+    interpreter: [process.execPath],
+    env: { CNI_IFNAME: undefined, CNI_PATH: undefined },
+  });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /multus\.mjs is an ES module for node or deno; installed as .*\/bin\/multus it would not run/);
+  t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
+  t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written");
 });

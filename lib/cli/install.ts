@@ -250,6 +250,13 @@ export function install(o: InstallOptions): string[] {
       `warning: ${them} ${sort} before ${confName}: the runtime uses ${it}, not multus (--force: ${o.dryRun ? "would write" : "writing"} ${confName} anyway)`,
     );
   }
+  // Copied to an extensionless name, an ES module is no longer one: node refuses to run it.
+  if (!o.confOnly && o.self.endsWith(".mjs")) {
+    throw new Error(
+      `${o.self} is an ES module for node or deno; installed as ${target} it would not run. ` +
+        "Run install from the single executable (dist/multus, or dist/multus-arm64 on arm64)",
+    );
+  }
   const binSame = o.confOnly === true || sameContent(o.self, target);
   if (!o.confOnly && existsSync(target) && !binSame && !o.force && !sameProgram(target)) {
     throw new Error(`${target} exists and is not this program; use --force to replace it`);
