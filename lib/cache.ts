@@ -4,14 +4,14 @@
  * One file per container, `<cniDir>/<containerId>`, mode 0600, replaced
  * atomically (temp file, fsync, rename) so a crash never leaves half a record.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { containerIdProblem } from "./cni/args.ts";
-import { atomicWrite } from "./files.ts";
-import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
+import { containerIdProblem } from "./cni/args.ts";
+import { CniError, ErrorCode } from "./cni/errors.ts";
 import { loadDelegate } from "./delegate.ts";
-import { type JsonObject, isJsonObject } from "./json.ts";
+import { atomicWrite } from "./files.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 
 export const CACHE_KIND = "multusCacheV1";
@@ -73,10 +73,7 @@ export function writeCache(cniDir: string, record: CacheRecord, { durable = true
   }
 }
 
-export type CacheRead =
-  | { state: "missing" }
-  | { state: "corrupt"; problem: string }
-  | { state: "ok"; record: CacheRecord };
+export type CacheRead = { state: "missing" } | { state: "corrupt"; problem: string } | { state: "ok"; record: CacheRecord };
 
 function checkRecord(v: unknown, containerId: string): CacheRecord | string {
   if (!isJsonObject(v)) return "not a JSON object";
@@ -139,7 +136,10 @@ export function listCachedContainers(cniDir: string): string[] {
 /** Rebuild a recorded attachment's request, as it was executed. */
 export function cachedRequest(rec: CacheRecord, index: number, netconfName: string): AttachmentRequest {
   const a = rec.attachments[index];
-  const delegate = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, { name: netconfName, cniVersion: rec.cniVersion });
+  const delegate = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, {
+    name: netconfName,
+    cniVersion: rec.cniVersion,
+  });
   return {
     delegate,
     ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),

@@ -3,11 +3,12 @@
  * plugins in order for ADD (each gets the previous result) and in reverse
  * for DEL, like a runtime does.
  */
-import { versionAllows, versionAtLeast } from "./cni/version.ts";
+
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { versionAllows, versionAtLeast } from "./cni/version.ts";
 import { type Delegate, pluginConfig } from "./delegate.ts";
-import { type JsonObject, isJsonObject } from "./json.ts";
-import { type PluginEnv, invokePlugin } from "./plugin-exec.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
+import { invokePlugin, type PluginEnv } from "./plugin-exec.ts";
 
 export interface ExecOptions {
   env: PluginEnv;

@@ -7,7 +7,7 @@
  */
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { isSupportedVersion } from "./cni/version.ts";
-import { type JsonObject, isJsonObject } from "./json.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
 
 export interface Delegate {
   /** The network name (`name` of the conf or conflist). */

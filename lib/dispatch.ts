@@ -2,13 +2,13 @@
  * The CNI skeleton: verb → command, version gates, one place where any error
  * becomes the spec's error object.
  */
-import { type CniArgs, type Verb, readCniArgs, readVerb } from "./cni/args.ts";
+import { type CniArgs, readCniArgs, readVerb, type Verb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
-import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
-import type { JsonObject } from "./json.ts";
 import type { CommandContext } from "./commands/context.ts";
-import { type Logger, NO_LOG, createLogger } from "./log.ts";
+import type { JsonObject } from "./json.ts";
+import { createLogger, type Logger, NO_LOG } from "./log.ts";
+import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */

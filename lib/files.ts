@@ -3,7 +3,20 @@
  * records, configs, kubeconfigs, the installed executable), and of reading
  * the conf dir the way the runtime does.
  */
-import { type Dirent, chmodSync, closeSync, copyFileSync, fsyncSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  type Dirent,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 
 /**
  * Write to a temp file beside `file`, fsync, then rename over it: readers see

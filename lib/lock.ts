@@ -9,11 +9,11 @@
  * process never blocks a container; `takenOver` tells the new owner that
  * the previous one died holding it (an ADD may have left delegates running).
  */
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachePath } from "./cache.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { type ProcessId, isProcessId, isRunning, sameProcess, startTime, thisProcess } from "./proc.ts";
+import { isProcessId, isRunning, type ProcessId, sameProcess, startTime, thisProcess } from "./proc.ts";
 
 export interface ContainerLock {
   /** The process that held the lock before and died holding it. */

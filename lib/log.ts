@@ -31,7 +31,8 @@ export interface LogOptions {
   logToStderr?: boolean;
 }
 
-const SECRET_KEY = /token|password|passwd|secret|credential|authorization|private|^key$|-key$|keydata|key-data|certificate-data|cert-data|client-key/i;
+const SECRET_KEY =
+  /token|password|passwd|secret|credential|authorization|private|^key$|-key$|keydata|key-data|certificate-data|cert-data|client-key/i;
 const SECRET_TEXT: [RegExp, string][] = [
   [/(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]"],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[redacted private key]"],

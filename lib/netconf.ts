@@ -3,9 +3,9 @@
  * fields we read. The result is read-only; plans are built from it.
  */
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { IMPLICIT_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "./cni/version.ts";
+import { IMPLICIT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "./cni/version.ts";
 import { type Delegate, loadDelegate } from "./delegate.ts";
-import { type JsonObject, isJsonObject } from "./json.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
 
 export const DEFAULT_CNI_DIR = "/var/lib/cni/multus";
 export const DEFAULT_BIN_DIR = "/opt/cni/bin";
@@ -109,12 +109,43 @@ export interface NetConf {
  * (wasm/src/netconf.rs) knows the same list; a test keeps them equal.
  */
 export const NETCONF_FIELDS = [
-  "name", "type", "cniVersion", "cniVersions", "delegates", "kubeconfig", "cniDir", "confDir", "binDir",
-  "clusterNetwork", "defaultNetworks", "multusNamespace", "systemNamespaces", "namespaceIsolation",
-  "globalNamespaces", "readinessindicatorfile", "readinessTimeout", "logFile", "logLevel", "logToStderr",
-  "always_use_default", "retryDeleteOnError", "parallel", "capabilities", "runtimeConfig", "prevResult",
-  "delegateTimeout", "addTimeout", "apiTimeout", "apiDeadline", "args", "cni.dev/valid-attachments",
-  "podResourcesSocket", "kubeletCheckpoint", "deviceInfoDir", "podEvents", "multusInstall",
+  "name",
+  "type",
+  "cniVersion",
+  "cniVersions",
+  "delegates",
+  "kubeconfig",
+  "cniDir",
+  "confDir",
+  "binDir",
+  "clusterNetwork",
+  "defaultNetworks",
+  "multusNamespace",
+  "systemNamespaces",
+  "namespaceIsolation",
+  "globalNamespaces",
+  "readinessindicatorfile",
+  "readinessTimeout",
+  "logFile",
+  "logLevel",
+  "logToStderr",
+  "always_use_default",
+  "retryDeleteOnError",
+  "parallel",
+  "capabilities",
+  "runtimeConfig",
+  "prevResult",
+  "delegateTimeout",
+  "addTimeout",
+  "apiTimeout",
+  "apiDeadline",
+  "args",
+  "cni.dev/valid-attachments",
+  "podResourcesSocket",
+  "kubeletCheckpoint",
+  "deviceInfoDir",
+  "podEvents",
+  "multusInstall",
 ] as const;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -234,7 +265,10 @@ export function loadNetconf(raw: JsonObject): NetConf {
   const defaults = { name, cniVersion };
   const delegates = list.map((d, i) => loadDelegate(d, `delegates[${i}]`, i, defaults));
 
-  const globalNamespaces = (optString(raw, "globalNamespaces") || "default").split(",").map((x) => x.trim()).filter(Boolean);
+  const globalNamespaces = (optString(raw, "globalNamespaces") || "default")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   const kubernetes: KubernetesSection = {
     multusNamespace: optString(raw, "multusNamespace") || "kube-system",
     systemNamespaces: optStringList(raw, "systemNamespaces", ["kube-system"]),

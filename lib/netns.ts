@@ -41,7 +41,10 @@ export async function applyDefaultRoutes(netns: string, interfaces: string[], re
   for (const gw of req.gateways) {
     const r = await run(netns, [familyOf(gw), "route", "replace", "default", "via", gw, "dev", req.ifName]);
     if (r.code !== 0) {
-      throw new CniError(ErrorCode.SandboxFailure, `cannot add default route via ${gw} on ${req.ifName}: ${r.stderr || `ip exited ${r.code}`}`);
+      throw new CniError(
+        ErrorCode.SandboxFailure,
+        `cannot add default route via ${gw} on ${req.ifName}: ${r.stderr || `ip exited ${r.code}`}`,
+      );
     }
   }
 }

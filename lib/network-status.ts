@@ -29,9 +29,7 @@ export function buildNetworkStatus(name: string, ifName: string, isDefault: bool
   let idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
   if (idx < 0) idx = ifaces.findIndex((i) => i.sandbox);
   const ips = (r.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx).map((ip) => bare(ip.address));
-  const gateways = (r.routes ?? [])
-    .filter((rt) => (rt.dst === "0.0.0.0/0" || rt.dst === "::/0") && rt.gw)
-    .map((rt) => rt.gw!);
+  const gateways = (r.routes ?? []).filter((rt) => (rt.dst === "0.0.0.0/0" || rt.dst === "::/0") && rt.gw).map((rt) => rt.gw!);
   const st: NetworkStatus = { name, interface: ifName, dns: {} };
   if (ips.length) st.ips = ips;
   if (idx >= 0 && ifaces[idx].mac) st.mac = ifaces[idx].mac;

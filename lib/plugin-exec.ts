@@ -6,8 +6,8 @@ import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { pluginTypeProblem } from "./delegate.ts";
-import { type SpawnOutput, spawnPlugin } from "./spawn.ts";
 import { DELEGATE_MARK, markValue, thisProcess } from "./proc.ts";
+import { type SpawnOutput, spawnPlugin } from "./spawn.ts";
 
 export type PluginVerb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC";
 
@@ -103,7 +103,12 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
     }
   }
   if (res.timedOut) {
-    throw new DelegateError(req, `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`, undefined, excerpt(res.stderr));
+    throw new DelegateError(
+      req,
+      `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`,
+      undefined,
+      excerpt(res.stderr),
+    );
   }
   if (res.code === 0) return res.stdout;
   if (res.signal) {

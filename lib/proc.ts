@@ -3,7 +3,7 @@
  * wrap-around, so a process is named by its pid and its start time (clock
  * ticks since boot, /proc/<pid>/stat field 22). Linux only, like CNI.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { killGroup } from "./spawn.ts";
 
 export interface ProcessId {

@@ -11,10 +11,10 @@
  * `CniError(ErrorCode.InvalidNetworkConfig)`.
  */
 
-import { isJsonObject } from "./json.ts";
-import { ifNameProblem } from "./cni/args.ts";
 import { isIP } from "node:net";
+import { ifNameProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { isJsonObject } from "./json.ts";
 
 /** The annotation listing the networks to attach besides the cluster network. */
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
@@ -65,8 +65,7 @@ export interface NetworkSelection {
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_HINT = "must consist of lower case alphanumeric characters or '-', and start and end with an alphanumeric character";
-const SUBDOMAIN_HINT =
-  "must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character";
+const SUBDOMAIN_HINT = "must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character";
 const COMMA_FORM = "[namespace/]name[@interface]";
 const JSON_EXAMPLE = '[{"name":"net1","namespace":"ns1","interface":"net1"}]';
 
@@ -309,9 +308,7 @@ function checkDefaultRoutes(key: string, selections: NetworkSelection[]): void {
 
 function parseSelections(key: string, value: string, defaultNamespace: string): NetworkSelection[] {
   if (value.trim() === "") return [];
-  const selections = /[[{"]/.test(value)
-    ? parseJsonList(key, value, defaultNamespace)
-    : parseCommaList(key, value, defaultNamespace);
+  const selections = /[[{"]/.test(value) ? parseJsonList(key, value, defaultNamespace) : parseCommaList(key, value, defaultNamespace);
   checkDefaultRoutes(key, selections);
   return selections;
 }
@@ -342,10 +339,7 @@ export function parseNetworkSelections(value: string, defaultNamespace: string):
 export function parseDefaultNetworkAnnotation(value: string, multusNamespace: string): NetworkSelection {
   const selections = parseSelections(DEFAULT_NETWORK_ANNOTATION, value, multusNamespace);
   if (selections.length !== 1) {
-    fail(
-      DEFAULT_NETWORK_ANNOTATION,
-      `exactly one network must be given, got ${selections.length}: ${quote(value)}`,
-    );
+    fail(DEFAULT_NETWORK_ANNOTATION, `exactly one network must be given, got ${selections.length}: ${quote(value)}`);
   }
   return selections[0];
 }

@@ -135,14 +135,7 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
 
 /** The part of Bun's API used here (Bun.spawn with pipes). */
 export interface BunSpawnApi {
-  spawn(options: {
-    cmd: string[];
-    env: Record<string, string>;
-    stdin: Uint8Array;
-    stdout: "pipe";
-    stderr: "pipe";
-    detached: boolean;
-  }): {
+  spawn(options: { cmd: string[]; env: Record<string, string>; stdin: Uint8Array; stdout: "pipe"; stderr: "pipe"; detached: boolean }): {
     readonly pid: number;
     readonly stdout: ReadableStream<Uint8Array>;
     readonly stderr: ReadableStream<Uint8Array>;

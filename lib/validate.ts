@@ -6,9 +6,9 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import type { JsonObject } from "./json.ts";
-import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
 export interface ValidatorAttachment {
@@ -31,9 +31,7 @@ export interface Problem {
   message: string;
 }
 
-export type ValidationAnswer =
-  | { type: "valid"; warnings: Problem[] }
-  | { type: "invalid"; errors: Problem[]; warnings: Problem[] };
+export type ValidationAnswer = { type: "valid"; warnings: Problem[] } | { type: "invalid"; errors: Problem[]; warnings: Problem[] };
 
 let validator: Validator | undefined;
 

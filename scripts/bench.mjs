@@ -8,7 +8,7 @@
 // PATH and the CNI_* variables only), one case after the other in each round.
 // Usage: npm run bench [-- --runs 30] [-- --dist DIR]   (root; builds nothing:
 // run npm run build first)
-import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -48,11 +48,19 @@ process.on("exit", cleanup);
 execFileSync("ip", ["netns", "add", ns]);
 
 const bridge = {
-  cniVersion: "1.0.0", name: "bench-bridge", type: "bridge", bridge: br, isGateway: false, ipMasq: false,
+  cniVersion: "1.0.0",
+  name: "bench-bridge",
+  type: "bridge",
+  bridge: br,
+  isGateway: false,
+  ipMasq: false,
   ipam: { type: "host-local", subnet: "10.229.0.0/24", dataDir: join(work, "ipam") },
 };
 const ptp = {
-  cniVersion: "1.0.0", name: "bench-ptp", type: "ptp", ipMasq: false,
+  cniVersion: "1.0.0",
+  name: "bench-ptp",
+  type: "ptp",
+  ipMasq: false,
   ipam: { type: "host-local", subnet: "10.229.1.0/24", dataDir: join(work, "ipam") },
 };
 const multus = { cniVersion: "1.0.0", name: "bench", type: "multus", cniDir: join(work, "cache"), binDir: CNI, delegates: [bridge, ptp] };
@@ -71,11 +79,23 @@ const crdArgs = `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=bench-pod;
 // The start-up floor of any Bun executable: an empty program compiled the same way.
 const floorExe = join(work, "bun-floor");
 writeFileSync(join(work, "empty.js"), "");
-execFileSync(join(root, "node_modules/.bin/bun"), ["build", join(work, "empty.js"), "--compile", "--bytecode", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", `--outfile=${floorExe}`], {
-  cwd: work,
-  stdio: "ignore",
-  env: { PATH, HOME: work },
-});
+execFileSync(
+  join(root, "node_modules/.bin/bun"),
+  [
+    "build",
+    join(work, "empty.js"),
+    "--compile",
+    "--bytecode",
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    `--outfile=${floorExe}`,
+  ],
+  {
+    cwd: work,
+    stdio: "ignore",
+    env: { PATH, HOME: work },
+  },
+);
 
 const baseEnv = { PATH, CNI_CONTAINERID: "bench", CNI_NETNS: `/run/netns/${ns}`, CNI_PATH: CNI };
 
@@ -201,7 +221,7 @@ function xzSizes(files) {
     const script = todo.map((_, i) => `xz -9 -c < "$${i + 1}" | wc -c > "${out}/${i}" &`).join("\n") + "\nwait";
     const r = spawnSync("sh", ["-c", script, "xz", ...todo], { encoding: "utf8" });
     if (r.status === 0 && spawnSync("sh", ["-c", "command -v xz"]).status === 0) {
-      todo.forEach((f, i) => (cache[keys[f]] = Number(readFileSync(join(out, String(i)), "utf8").trim())));
+      for (const [i, f] of todo.entries()) cache[keys[f]] = Number(readFileSync(join(out, String(i)), "utf8").trim());
     }
     rmSync(out, { recursive: true, force: true });
     mkdirSync(dirname(cacheFile), { recursive: true });
@@ -214,7 +234,9 @@ const f = (x) => x.toFixed(1).padStart(7);
 const row = (label, s) => `${label.padEnd(48)}${f(s.median)} ms ${f(s.p90)} ms`;
 const ratio = (r) => r.median / results.direct.median;
 const bunVersion = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")).packages["node_modules/bun"]?.version;
-console.log(`runs: ${RUNS} per case (after ${WARMUP} warm-up), interleaved, minimal environment; bun ${bunVersion}; load average ${load.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end`);
+console.log(
+  `runs: ${RUNS} per case (after ${WARMUP} warm-up), interleaved, minimal environment; bun ${bunVersion}; load average ${load.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end`,
+);
 console.log(`${"case".padEnd(48)} median      p90`);
 console.log(row("direct: bridge+ptp ADD, then DEL (4 execs)", results.direct));
 console.log(row("dist/multus ADD+DEL [bridge, ptp]", results.multus));
@@ -236,10 +258,18 @@ const targets = [
   ["ADD+DEL <= 1.5x direct", ratio(results.multus) <= 1.5, `${ratio(results.multus).toFixed(2)}x`],
   ["Kubernetes mode ADD+DEL <= 2.0x direct", ratio(results.crd) <= 2.0, `${ratio(results.crd).toFixed(2)}x`],
   ["VERSION <= 15 ms", results.version.median <= 15, `${results.version.median.toFixed(1)} ms`],
-  ["peak RSS <= 40 MiB", rss.add !== undefined && Math.max(rss.add, rss.del, rss.version) <= 40, fmtMib(rss.add === undefined ? undefined : Math.max(rss.add, rss.del, rss.version))],
+  [
+    "peak RSS <= 40 MiB",
+    rss.add !== undefined && Math.max(rss.add, rss.del, rss.version) <= 40,
+    fmtMib(rss.add === undefined ? undefined : Math.max(rss.add, rss.del, rss.version)),
+  ],
 ];
 if (UPSTREAM) {
-  targets.push(["ADD+DEL faster than upstream", results.multus.median < results.upstream.median, `${results.multus.median.toFixed(1)} vs ${results.upstream.median.toFixed(1)} ms`]);
+  targets.push([
+    "ADD+DEL faster than upstream",
+    results.multus.median < results.upstream.median,
+    `${results.multus.median.toFixed(1)} vs ${results.upstream.median.toFixed(1)} ms`,
+  ]);
 }
 console.log(`targets: ${targets.map(([what, ok, got]) => `${what}: ${ok ? "met" : "MISSED"} (${got})`).join("; ")}`);
 
@@ -284,12 +314,19 @@ console.log(
 const sizesFile = join(DIST, "bundle-sizes.json");
 if (existsSync(sizesFile)) {
   const sizes = Object.entries(JSON.parse(readFileSync(sizesFile, "utf8"))).sort((a, b) => b[1] - a[1]);
-  console.log(`bundle by package (KiB): ${sizes.slice(0, 8).map(([k, v]) => `${k} ${(v / 1024).toFixed(0)}`).join(", ")}, others ${(sizes.slice(8).reduce((n, [, v]) => n + v, 0) / 1024).toFixed(0)}`);
+  console.log(
+    `bundle by package (KiB): ${sizes
+      .slice(0, 8)
+      .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)}`)
+      .join(", ")}, others ${(sizes.slice(8).reduce((n, [, v]) => n + v, 0) / 1024).toFixed(0)}`,
+  );
 }
 const shipped = ["multus", "multus-arm64", "multus.mjs"].map((n) => join(DIST, n)).filter((f) => existsSync(f));
 const xz = xzSizes(shipped);
 for (const file of shipped) {
   const exe = !file.endsWith(".mjs");
-  console.log(`dist/${file.slice(DIST.length + 1)}: ${mib(statSync(file).size)}, xz -9 ${xz[file]}${exe ? `; needs ${glibcNeeded(file)}` : ""}`);
+  console.log(
+    `dist/${file.slice(DIST.length + 1)}: ${mib(statSync(file).size)}, xz -9 ${xz[file]}${exe ? `; needs ${glibcNeeded(file)}` : ""}`,
+  );
 }
 if (UPSTREAM) console.log(`upstream ${UPSTREAM}: ${mib(statSync(UPSTREAM).size)}`);

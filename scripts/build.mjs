@@ -13,12 +13,26 @@
 // Flags: --outdir=DIR builds into DIR instead of dist/; --no-exe builds only
 // multus.mjs; --no-arm64 skips dist/multus-arm64; --fetch-runtimes only
 // installs the runtimes the executables are made from, then exits.
-import { build } from "esbuild";
+
 import { execFileSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outArg = process.argv.find((a) => a.startsWith("--outdir="));
@@ -73,7 +87,8 @@ function runtimeFor(t) {
   const bin = join(dir, "node_modules", name, "bin", "bun");
   if (isElf(bin)) return bin;
   const entry = lock.packages[`node_modules/${name}`];
-  if (!entry || entry.version !== bunVersion) throw new Error(`package-lock.json has no ${name}@${bunVersion} (npm install bun@${bunVersion})`);
+  if (!entry || entry.version !== bunVersion)
+    throw new Error(`package-lock.json has no ${name}@${bunVersion} (npm install bun@${bunVersion})`);
   const { dev: _dev, ...pinned } = entry;
   const manifest = { name: `bun-runtime-${t.pkgArch}`, private: true, optionalDependencies: { [name]: bunVersion } };
   mkdirSync(dir, { recursive: true });
@@ -83,37 +98,60 @@ function runtimeFor(t) {
     `${JSON.stringify({ name: manifest.name, lockfileVersion: 3, requires: true, packages: { "": manifest, [`node_modules/${name}`]: pinned } }, null, 2)}\n`,
   );
   console.log(`installing ${name}@${bunVersion} into ${dir}`);
-  execFileSync("npm", ["ci", `--cpu=${t.cpu}`, "--os=linux", "--libc=glibc", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
-    cwd: dir,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  execFileSync(
+    "npm",
+    ["ci", `--cpu=${t.cpu}`, "--os=linux", "--libc=glibc", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+    {
+      cwd: dir,
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
   if (!isElf(bin)) throw new Error(`${bin} is missing after npm ci`);
   return bin;
 }
 
 /**
- * Variables that make a Bun executable run code other than ours, whatever the
- * build flags: BUN_OPTIONS (any runtime flag: --preload, --config=bunfig.toml,
- * --inspect …), BUN_INSPECT* (a debugger listening or connecting, a preload),
- * BUN_BE_BUN (the file becomes the `bun` CLI and reads ./bunfig.toml). A CNI
- * plugin inherits the container runtime's environment, so the runtime the
- * executables are made from gets these names changed: Bun reads each with
- * getenv(3) from one NUL-terminated string, whose first byte becomes "=",
- * which no shell, setenv(3) or env(1) can put in a variable's name. Anything
- * else (one more match, none) stops the build: a new Bun version must be
- * checked again (tests/bun-env.test.ts).
+ * A CNI plugin inherits the container runtime's environment, and Bun reads
+ * options from it whatever the build flags: BUN_OPTIONS (any runtime flag:
+ * --preload, --config=bunfig.toml, --inspect …), BUN_INSPECT* (a debugger
+ * listening or connecting, a preload), BUN_BE_BUN (the file becomes the
+ * `bun` CLI and reads ./bunfig.toml), BUN_BYTECODE_*_OUT (write files where
+ * they say), BUN_FEATURE_FLAG_* … So the runtime the executables are made
+ * from reads no BUN_* variable at all: Bun looks each one up with getenv(3)
+ * by a NUL-terminated name, and every such "BUN_…" string gets its first byte
+ * changed to "=", which no shell, setenv(3) or env(1) puts in a variable's
+ * name. The ones that run code or write files must each be found exactly
+ * once, or the build stops: a new Bun version must be checked again
+ * (tests/bun-env.test.ts). (JavaScriptCore's BUN_JSC_* options are matched
+ * by prefix in code, not by name, and stay.)
  */
-const IGNORED_ENV = ["BUN_OPTIONS", "BUN_BE_BUN", "BUN_INSPECT", "BUN_INSPECT_CONNECT_TO", "BUN_INSPECT_PRELOAD"];
+const MUST_IGNORE = [
+  "BUN_OPTIONS",
+  "BUN_BE_BUN",
+  "BUN_INSPECT",
+  "BUN_INSPECT_CONNECT_TO",
+  "BUN_INSPECT_PRELOAD",
+  "BUN_BYTECODE_ORDER_OUT",
+  "BUN_BYTECODE_ORDER_NAMES_OUT",
+  "BUN_BYTECODE_DIGEST_OUT",
+  "BUN_FEATURE_FLAG_NO_ORPHANS",
+];
 
 function hardenedRuntime(src, out) {
   const buf = readFileSync(src);
-  for (const name of IGNORED_ENV) {
-    const needle = Buffer.from(`\0${name}\0`);
-    const at = buf.indexOf(needle);
-    if (at < 0 || buf.indexOf(needle, at + 1) >= 0) {
-      throw new Error(`${src}: expected exactly one getenv name ${name}; check this Bun version by hand`);
-    }
+  const found = new Map();
+  const prefix = Buffer.from("\0BUN_");
+  for (let at = buf.indexOf(prefix); at >= 0; at = buf.indexOf(prefix, at + 1)) {
+    let end = at + prefix.length;
+    while (end < buf.length && /[A-Za-z0-9_]/.test(String.fromCharCode(buf[end]))) end++;
+    if (buf[end] !== 0 || end === at + prefix.length) continue; // not a whole NUL-terminated name
+    const name = buf.toString("latin1", at + 1, end);
+    found.set(name, (found.get(name) ?? 0) + 1);
     buf[at + 1] = 0x3d; // "="
+  }
+  for (const name of MUST_IGNORE) {
+    if (found.get(name) !== 1)
+      throw new Error(`${src}: found the getenv name ${name} ${found.get(name) ?? 0} times, expected once; check this Bun version by hand`);
   }
   writeFileSync(out, buf, { mode: 0o755 });
   return out;
@@ -128,7 +166,9 @@ if (process.argv.includes("--fetch-runtimes")) {
 // Bundles
 
 // lib/wasm-bytes.ts reads the .wasm from disk during development; in the
-// bundle the bytes are embedded instead.
+// bundle the bytes are embedded instead, decoded on first use (a call whose
+// config the validator already found valid never needs them), with their
+// SHA-256 as the validator's identity.
 const embedWasm = {
   name: "embed-wasm",
   setup(b) {
@@ -136,12 +176,21 @@ const embedWasm = {
       path: resolve(args.resolveDir, args.path),
       namespace: "embed-wasm",
     }));
-    b.onLoad({ filter: /.*/, namespace: "embed-wasm" }, () => ({
-      contents:
-        'import bytes from "./wasm/pkg/multus_validator_bg.wasm";\nexport function wasmBytes() { return bytes; }\n',
-      resolveDir: root,
-      loader: "js",
-    }));
+    b.onLoad({ filter: /.*/, namespace: "embed-wasm" }, () => {
+      const bytes = readFileSync(join(root, "wasm/pkg/multus_validator_bg.wasm"));
+      return {
+        contents: [
+          'import { Buffer } from "node:buffer";',
+          `const b64 = ${JSON.stringify(bytes.toString("base64"))};`,
+          "let bytes;",
+          'export function wasmBytes() { return (bytes ??= new Uint8Array(Buffer.from(b64, "base64"))); }',
+          `export function wasmId() { return ${JSON.stringify(createHash("sha256").update(bytes).digest("hex"))}; }`,
+          "",
+        ].join("\n"),
+        resolveDir: root,
+        loader: "js",
+      };
+    });
   },
 };
 
@@ -195,13 +244,24 @@ writeFileSync(join(dist, "bundle-sizes.json"), JSON.stringify(sizes, null, 2));
 
 const built = [join(dist, "multus.mjs")];
 if (withExe) {
-  // Bun compiles one CommonJS file to bytecode (it starts faster than the
-  // ES module form): esbuild makes it, with the same plugins, so Bun only
-  // wraps a file that is already one module.
+  // For Bun, esbuild writes ES modules split at every dynamic import()
+  // (the CLI, each verb, the validator, the Kubernetes client are chunks of
+  // their own), and Bun compiles them to bytecode into the executable, still
+  // split: a call loads only the chunks it imports, which a single module
+  // would not allow (its top-level functions are all created at start-up).
   const work = mkdtempSync(join(tmpdir(), "multus-build-"));
   try {
-    const cjs = join(work, "multus.cjs");
-    await build({ ...common, format: "cjs", outfile: cjs });
+    const split = join(work, "split");
+    await build({
+      ...common,
+      format: "esm",
+      splitting: true,
+      outdir: split,
+      entryNames: "multus",
+      chunkNames: "chunk-[hash]",
+      // Some CommonJS dependencies call require() for builtins.
+      banner: { js: 'import{createRequire as __cr}from"node:module";const require=__cr(import.meta.url);' },
+    });
     const bun = hostBun();
     for (const t of TARGETS) {
       if (t.cpu !== "x64" && !withArm64) continue;
@@ -211,16 +271,20 @@ if (withExe) {
         bun,
         [
           "build",
-          cjs,
+          join(split, "multus.js"),
           "--compile",
           "--bytecode",
-          "--format=cjs",
+          "--format=esm",
+          "--splitting",
           `--target=${t.target}`,
           `--compile-executable-path=${runtime}`,
           // A plugin runs in whatever directory the container runtime has:
           // never read .env or bunfig.toml from there.
           "--no-compile-autoload-dotenv",
           "--no-compile-autoload-bunfig",
+          // A plugin process lives for tens of milliseconds: let code tier up
+          // to the optimizing JITs 100 times later than usual.
+          "--compile-jit-policy=100",
           `--outfile=${exe}`,
         ],
         // env -i: no BUN_* or NODE_* variable of this shell reaches the compiler.
@@ -236,6 +300,8 @@ if (withExe) {
 
 const size = (f) => {
   const n = statSync(f).size;
-  return n > 1 << 20 ? `${(n / 1048576).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+  return n > 10 << 20 ? `${(n / 1048576).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 };
-console.log(`built ${built.map((f) => `${f.startsWith(`${root}/`) ? f.slice(root.length + 1) : f} (${size(f)})`).join(", ")}${withExe ? ` with bun ${bunVersion}` : ""}`);
+console.log(
+  `built ${built.map((f) => `${f.startsWith(`${root}/`) ? f.slice(root.length + 1) : f} (${size(f)})`).join(", ")}${withExe ? ` with bun ${bunVersion}` : ""}`,
+);

@@ -2,7 +2,7 @@
 // Regenerates the README's troubleshooting table from the errors the plugin
 // can emit (every `new CniError(ErrorCode.X, "...")` in lib/). `--check`
 // exits 1 when the README is out of date.
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -112,7 +112,8 @@ for (const [name, text] of [
   ["TryAgainLater", "<call>: 429 TooManyRequests: … (after retries within apiDeadline)"],
   ["TryAgainLater", "<call>: 500 InternalError: … (after retries within apiDeadline)"],
   ["TryAgainLater", "<call>: no answer from https://…: … (timeout or connection error, after retries)"],
-]) add(name, text, join(root, "lib/k8s/errors.ts"));
+])
+  add(name, text, join(root, "lib/k8s/errors.ts"));
 for (const [k, r] of rows) if ((r.text.match(/[A-Za-z]/g) ?? []).length < 3) rows.delete(k);
 const sorted = [...rows.values()].sort((a, b) => a.code - b.code || a.text.localeCompare(b.text));
 let table = "| code | message (… is filled in) | where | what to do |\n|---|---|---|---|\n";

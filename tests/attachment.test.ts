@@ -24,7 +24,10 @@ t.test("masterplugin: master first on CNI_IFNAME, others net0.. counting non-mas
 
 t.test("conflicts and bad names fail before anything runs", async (t) => {
   t.throws(() => plan(d("a", { masterplugin: true }), d("b", { masterplugin: true })), { code: 7, message: /found 2/ });
-  t.throws(() => plan(d("a"), d("b", { ifnameRequest: "net2" }), d("c")), { code: 7, message: /"net2" is used by both network "b" and network "c"/ });
+  t.throws(() => plan(d("a"), d("b", { ifnameRequest: "net2" }), d("c")), {
+    code: 7,
+    message: /"net2" is used by both network "b" and network "c"/,
+  });
   t.throws(() => plan(d("a"), d("b", { ifnameRequest: "a-name-longer-than-15" })), { code: 7, message: /longer than 15 bytes/ });
   t.throws(() => plan(d("a"), d("b", { ifnameRequest: "x/y" })), { code: 7 });
   t.throws(() => planAttachments([], "eth0"), { code: 7 });

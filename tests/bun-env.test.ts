@@ -64,7 +64,13 @@ t.test("VERSION in a directory with .env and bunfig.toml, with BUN_OPTIONS, NODE
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.same(JSON.parse(r.stdout), VERSION_REPLY, "CNI_COMMAND from .env did not override the environment's");
   t.notOk(existsSync(h.marker), "no preload ran");
-  for (const opts of [`--preload ${h.preload}`, `-r ${h.preload}`, `--require=${h.preload}`, `--import=${h.preload}`, `--config=${h.bunfig}`]) {
+  for (const opts of [
+    `--preload ${h.preload}`,
+    `-r ${h.preload}`,
+    `--require=${h.preload}`,
+    `--import=${h.preload}`,
+    `--config=${h.bunfig}`,
+  ]) {
     const r2 = await run(h.dir, { CNI_COMMAND: "VERSION", BUN_OPTIONS: opts });
     t.equal(r2.code, 0, `BUN_OPTIONS=${opts}`);
   }
@@ -121,7 +127,11 @@ t.test("BUN_BYTECODE_ORDER_OUT and BUN_BYTECODE_DIGEST_OUT do not make it write 
     BUN_BYTECODE_DIGEST_OUT: files[2],
   });
   t.equal(r.code, 0, r.stdout + r.stderr);
-  t.same(files.filter((f) => existsSync(f)), [], "no file written");
+  t.same(
+    files.filter((f) => existsSync(f)),
+    [],
+    "no file written",
+  );
 });
 
 t.test("ADD and DEL in that directory and environment: the runtime's CNI_* values count, no preload runs", async (t) => {

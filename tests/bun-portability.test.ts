@@ -51,7 +51,11 @@ if (!existsSync(QEMU_X86)) {
   unavailable("qemu-x86_64-static is missing (apt-get install qemu-user-static)");
 } else {
   t.test("the amd64 executable runs on a CPU without AVX2 (qemu -cpu Nehalem)", async (t) => {
-    const out = execFileSync(QEMU_X86, ["-cpu", "Nehalem", PLUGIN], { env: { PATH: process.env.PATH, CNI_COMMAND: "VERSION" }, encoding: "utf8", timeout: 60_000 });
+    const out = execFileSync(QEMU_X86, ["-cpu", "Nehalem", PLUGIN], {
+      env: { PATH: process.env.PATH, CNI_COMMAND: "VERSION" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     t.equal(JSON.parse(out).cniVersion, "1.1.0");
   });
 }

@@ -3,13 +3,13 @@
 // (file: the validator's identity and the input's exact JSON text), so the
 // node's config does not compile the validator on every ADD; an invalid
 // input is never remembered, and only an exact match of the text counts.
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
+import { VALID_MEMO_DIR } from "../lib/validate.ts";
 import { makeNetns } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
-import { VALID_MEMO_DIR } from "../lib/validate.ts";
 
 /** The memo files whose remembered input contains `needle` (a test's own bridge name, random). */
 function remembered(needle: string): string[] {

@@ -16,7 +16,10 @@ function layout(t: Parameters<typeof tempDir>[0], plugins: string[]) {
   mkdirSync(confDir);
   for (const p of plugins) symlinkSync(`/usr/lib/cni/${p}`, join(binDir, p));
   const cache = join(root, "cache");
-  writeFileSync(join(confDir, "10-bridge.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "br", type: "bridge", ipam: { type: "host-local", subnet: "10.240.0.0/24" } }));
+  writeFileSync(
+    join(confDir, "10-bridge.conf"),
+    JSON.stringify({ cniVersion: "1.0.0", name: "br", type: "bridge", ipam: { type: "host-local", subnet: "10.240.0.0/24" } }),
+  );
   return { root, binDir, confDir, cache };
 }
 
@@ -72,7 +75,10 @@ t.test("API checks: reachable, CRD present or absent, RBAC allowed or forbidden"
   api.denyAccess({ verb: "patch", resource: "pods", subresource: "status" });
   const bad = await human(["doctor", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(bad.code, 1);
-  t.match(bad.stdout, /FAIL {2}crd: network-attachment-definitions.k8s.cni.cncf.io is not installed\n {6}fix: kubectl apply -f manifests\/crd-network-attachment-definition.yaml/);
+  t.match(
+    bad.stdout,
+    /FAIL {2}crd: network-attachment-definitions.k8s.cni.cncf.io is not installed\n {6}fix: kubectl apply -f manifests\/crd-network-attachment-definition.yaml/,
+  );
   t.match(bad.stdout, /FAIL {2}rbac: may not patch pods\/status\n {6}fix: kubectl apply -f manifests\/rbac.yaml/);
   t.match(bad.stdout, /ok {4}rbac: may get pods/);
 

@@ -62,8 +62,14 @@ metadata:
 t.test("valid files pass with exit 0", async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, "nad.yaml"), GOOD_NAD);
-  writeFileSync(join(dir, "00-multus.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "m", type: "multus", delegates: [{ name: "b", type: "bridge" }] }));
-  writeFileSync(join(dir, "10-list.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "l", plugins: [{ type: "ptp" }, { type: "portmap" }] }));
+  writeFileSync(
+    join(dir, "00-multus.conf"),
+    JSON.stringify({ cniVersion: "1.0.0", name: "m", type: "multus", delegates: [{ name: "b", type: "bridge" }] }),
+  );
+  writeFileSync(
+    join(dir, "10-list.conflist"),
+    JSON.stringify({ cniVersion: "1.0.0", name: "l", plugins: [{ type: "ptp" }, { type: "portmap" }] }),
+  );
   const r = await human(["validate", join(dir, "nad.yaml"), join(dir, "00-multus.conf"), join(dir, "10-list.conflist")]);
   t.equal(r.code, 0, r.stdout);
   t.equal(r.stdout, "3 file(s) valid\n");
@@ -74,7 +80,17 @@ t.test("every problem, with file, object and field; exit 1", async (t) => {
   const f = join(dir, "bad.yaml");
   writeFileSync(f, BAD);
   const c = join(dir, "bad.conf");
-  writeFileSync(c, JSON.stringify({ name: "m", type: "multus", delegates: [{ type: "bridge", masterplugin: true }, { type: "ptp", masterplugin: true }] }));
+  writeFileSync(
+    c,
+    JSON.stringify({
+      name: "m",
+      type: "multus",
+      delegates: [
+        { type: "bridge", masterplugin: true },
+        { type: "ptp", masterplugin: true },
+      ],
+    }),
+  );
   const r = await human(["validate", f, c]);
   t.equal(r.code, 1);
   const lines = r.stdout.trimEnd().split("\n");

@@ -44,7 +44,10 @@ t.test("an ADD racing a DEL of the same container: the end state is all or nothi
     const attached = existsSync(join(s.cniDir, id));
     const ifs = links(ns.name).length;
     const ips = reservations(s.ipamDir).length;
-    t.ok((attached && ifs === 2 && ips === 2) || (!attached && ifs === 0 && ips === 0), `round ${round}: consistent (${attached}, ${ifs} links, ${ips} addresses)`);
+    t.ok(
+      (attached && ifs === 2 && ips === 2) || (!attached && ifs === 0 && ips === 0),
+      `round ${round}: consistent (${attached}, ${ifs} links, ${ips} addresses)`,
+    );
     t.equal((await runPlugin({ ...base, command: "DEL" })).code, 0);
   }
   t.same(reservations(s.ipamDir), []);

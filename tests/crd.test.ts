@@ -49,7 +49,10 @@ function kubeNetconf(s: Scenario, extra: Record<string, unknown> = {}) {
 
 /** NADs built from the scenario's ptp config, on distinct subnets. */
 function ptpNad(s: Scenario, namespace: string, name: string, subnet: number, extra: Record<string, unknown> = {}) {
-  api.putNad(namespace, name, { ...s.ptp({ name, ipam: { type: "host-local", subnet: s.subnets[subnet].cidr, dataDir: s.ipamDir } }), ...extra });
+  api.putNad(namespace, name, {
+    ...s.ptp({ name, ipam: { type: "host-local", subnet: s.subnets[subnet].cidr, dataDir: s.ipamDir } }),
+    ...extra,
+  });
 }
 
 t.test("comma form with custom interface names and a cross-namespace NAD; network-status matches the pod", async (t) => {
@@ -66,16 +69,26 @@ t.test("comma form with custom interface names and a cross-namespace NAD; networ
   t.same(links(ns.name).sort(), ["data0", "eth0", "net2"]);
 
   const st = statusOf("ns1", p.name);
-  t.same(st.map((x) => [x.name, x.interface, !!x.default]), [
-    ["br-net", "eth0", true],
-    ["ns1/net-a", "data0", false],
-    ["other/net-b", "net2", false],
-  ]);
+  t.same(
+    st.map((x) => [x.name, x.interface, !!x.default]),
+    [
+      ["br-net", "eth0", true],
+      ["ns1/net-a", "data0", false],
+      ["other/net-b", "net2", false],
+    ],
+  );
   for (const e of st) {
-    t.same(e.ips, addresses(ns.name, e.interface).map((a) => a.split("/")[0]), `${e.interface} ips`);
+    t.same(
+      e.ips,
+      addresses(ns.name, e.interface).map((a) => a.split("/")[0]),
+      `${e.interface} ips`,
+    );
     t.match(e.mac, /^[0-9a-f:]{17}$/);
   }
-  t.equal(api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/networks-status"], api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"]);
+  t.equal(
+    api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/networks-status"],
+    api.getPod("ns1", p.name)!.metadata.annotations?.["k8s.v1.cni.cncf.io/network-status"],
+  );
 
   // API economy: one pod GET, one GET per network, one status write, one event.
   t.equal(api.counts("GET", "/api/v1/namespaces/ns1/pods/"), 1);
@@ -96,13 +109,14 @@ t.test("comma form with custom interface names and a cross-namespace NAD; networ
 t.test("JSON form: interface, requested IP (ips capability) and the same NAD twice", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  api.putNad("ns1", "net-ip", s.bridge({ name: "net-ip", capabilities: { ips: true }, ipam: { type: "host-local", subnet: s.subnets[1].cidr, dataDir: s.ipamDir } }));
+  api.putNad(
+    "ns1",
+    "net-ip",
+    s.bridge({ name: "net-ip", capabilities: { ips: true }, ipam: { type: "host-local", subnet: s.subnets[1].cidr, dataDir: s.ipamDir } }),
+  );
   const want = `${s.subnets[1].prefix}.77`;
   const p = pod("ns1", {
-    "k8s.v1.cni.cncf.io/networks": JSON.stringify([
-      { name: "net-ip", interface: "fixed0", ips: [`${want}/24`] },
-      { name: "net-ip" },
-    ]),
+    "k8s.v1.cni.cncf.io/networks": JSON.stringify([{ name: "net-ip", interface: "fixed0", ips: [`${want}/24`] }, { name: "net-ip" }]),
   });
   api.clearRequests();
   const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
@@ -137,21 +151,31 @@ t.test("a pod without annotation gets the cluster network only", async (t) => {
   const r = await runPlugin({ ...call, command: "ADD" });
   t.equal(r.code, 0, r.stdout);
   t.same(links(ns.name), ["eth0"]);
-  t.same(statusOf("ns1", p.name).map((x) => x.name), ["br-net"]);
+  t.same(
+    statusOf("ns1", p.name).map((x) => x.name),
+    ["br-net"],
+  );
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
 t.test("legacy networks annotation with kubernetes.com/v1 Network objects: first is master, others net0, net1", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  const body = (i: number) => JSON.stringify([{ cniVersion: "1.0.0", ipam: { type: "host-local", subnet: s.subnets[i].cidr, dataDir: s.ipamDir } }]);
+  const body = (i: number) =>
+    JSON.stringify([{ cniVersion: "1.0.0", ipam: { type: "host-local", subnet: s.subnets[i].cidr, dataDir: s.ipamDir } }]);
   api.putObject("kubernetes.com/v1", "default", "networks", {
     metadata: { name: "br-conf" },
     plugin: "bridge",
-    args: JSON.stringify([{ cniVersion: "1.0.0", bridge: s.bridgeName, ipam: { type: "host-local", subnet: s.subnets[0].cidr, dataDir: s.ipamDir } }]),
+    args: JSON.stringify([
+      { cniVersion: "1.0.0", bridge: s.bridgeName, ipam: { type: "host-local", subnet: s.subnets[0].cidr, dataDir: s.ipamDir } },
+    ]),
   });
   api.putObject("kubernetes.com/v1", "default", "networks", { metadata: { name: "ptp-one" }, plugin: "ptp", args: body(1) });
-  api.putObject("kubernetes-network.cni.cncf.io/v1", "default", "networks", { metadata: { name: "ptp-two" }, plugin: "ptp", args: body(2) });
+  api.putObject("kubernetes-network.cni.cncf.io/v1", "default", "networks", {
+    metadata: { name: "ptp-two" },
+    plugin: "ptp",
+    args: body(2),
+  });
   const p = pod("default", { networks: '[{"name":"br-conf"},{"name":"ptp-one"},{"name":"ptp-two"}]' });
   const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
   const r = await runPlugin({ ...call, command: "ADD" });
@@ -235,12 +259,15 @@ t.test("first requests failing with 500 and 429 are retried", async (t) => {
   const ns = makeNetns(t);
   ptpNad(s, "ns1", "net-a", 1);
   const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a" });
-  api.failNext(1, 500, { pathPrefix: "/api/v1/" , method: "GET" });
+  api.failNext(1, 500, { pathPrefix: "/api/v1/", method: "GET" });
   api.failNext(1, 429, { pathPrefix: "/apis/k8s.cni.cncf.io/", retryAfter: 0 });
   const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
   const r = await runPlugin({ ...call, command: "ADD" });
   t.equal(r.code, 0, r.stdout);
-  t.same(statusOf("ns1", p.name).map((x) => x.name), ["br-net", "ns1/net-a"]);
+  t.same(
+    statusOf("ns1", p.name).map((x) => x.name),
+    ["br-net", "ns1/net-a"],
+  );
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
@@ -290,19 +317,25 @@ t.test("default-network annotation replaces the cluster network; clusterNetwork 
   const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf };
   const a = await runPlugin({ ...call, command: "ADD" });
   t.equal(a.code, 0, a.stdout);
-  t.same(statusOf("ns1", p.name).map((x) => [x.name, x.interface]), [
-    ["kube-system/cluster", "eth0"],
-    ["kube-system/always", "net1"],
-  ]);
+  t.same(
+    statusOf("ns1", p.name).map((x) => [x.name, x.interface]),
+    [
+      ["kube-system/cluster", "eth0"],
+      ["kube-system/always", "net1"],
+    ],
+  );
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 
   const q = pod("ns1", { "v1.multus-cni.io/default-network": "special" });
   const call2: CniCall = { containerId: q.containerId, netns: ns.path, args: q.args, stdin: conf };
   t.equal((await runPlugin({ ...call2, command: "ADD" })).code, 0);
-  t.same(statusOf("ns1", q.name).map((x) => [x.name, x.interface]), [
-    ["kube-system/special", "eth0"],
-    ["kube-system/always", "net1"],
-  ]);
+  t.same(
+    statusOf("ns1", q.name).map((x) => [x.name, x.interface]),
+    [
+      ["kube-system/special", "eth0"],
+      ["kube-system/always", "net1"],
+    ],
+  );
   t.match(addresses(ns.name, "eth0")[0], s.subnets[2].prefix);
   t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
 
@@ -317,7 +350,9 @@ t.test("a wrong token is a clear 401, nothing attached", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
   const p = pod("ns1");
-  const conf = s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token", token: "wrong-token-value", fileName: "bad.yaml" }) });
+  const conf = s.netconf([s.bridge()], {
+    kubeconfig: api.writeKubeconfig(s.dir, { auth: "token", token: "wrong-token-value", fileName: "bad.yaml" }),
+  });
   const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: conf });
   t.equal(r.json!.code, 103);
   t.match(r.json!.msg, /get pod ns1\/pod-\d+: 401 Unauthorized/);
@@ -393,7 +428,10 @@ t.test("exec credential plugins in the kubeconfig work (token from the plugin's 
   const ns = makeNetns(t);
   const { chmodSync, writeFileSync } = await import("node:fs");
   const plugin = join(s.dir, "cred-plugin");
-  writeFileSync(plugin, `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${api.token}"}}'\n`);
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${api.token}"}}'\n`,
+  );
   chmodSync(plugin, 0o755);
   const kc = join(s.dir, "exec.kubeconfig");
   writeFileSync(

@@ -78,7 +78,10 @@ t.test("DEL without CNI_NETNS passes it on empty: the delegates are not sent to 
   // A bridge that records the CNI_NETNS it was given on DEL.
   const bin = join(s.dir, "bin");
   mkdirSync(bin);
-  writeFileSync(join(bin, "spybridge"), `#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && printf '%s' "[$CNI_NETNS]" > ${seen}\nexec /usr/lib/cni/bridge\n`);
+  writeFileSync(
+    join(bin, "spybridge"),
+    `#!/bin/sh\n[ "$CNI_COMMAND" = DEL ] && printf '%s' "[$CNI_NETNS]" > ${seen}\nexec /usr/lib/cni/bridge\n`,
+  );
   chmodSync(join(bin, "spybridge"), 0o755);
   const conf = s.netconf([s.bridge({ type: "spybridge" }), s.ptp()]);
   const path = `${bin}:/usr/lib/cni`;
@@ -128,13 +131,22 @@ t.test("a failed delegate DEL: only that attachment stays in the record, and the
   const s = scenario(t);
   const ns = makeNetns(t);
   const bin = flakyDelBin(s.dir);
-  const call = { containerId: "del8", netns: ns.path, path: `${bin}:/usr/lib/cni`, stdin: s.netconf([s.bridge(), s.ptp({ type: "flakyptp" })]) };
+  const call = {
+    containerId: "del8",
+    netns: ns.path,
+    path: `${bin}:/usr/lib/cni`,
+    stdin: s.netconf([s.bridge(), s.ptp({ type: "flakyptp" })]),
+  };
   t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
   const d = await runPlugin({ ...call, command: "DEL" });
   t.equal(d.code, 1);
   t.match(String(d.json?.msg), /DEL refused/);
   const rec = JSON.parse(readFileSync(join(s.cniDir, "del8"), "utf8"));
-  t.same(rec.attachments.map((a: { ifName: string }) => a.ifName), ["net1"], "only the failed attachment is kept");
+  t.same(
+    rec.attachments.map((a: { ifName: string }) => a.ifName),
+    ["net1"],
+    "only the failed attachment is kept",
+  );
   writeFileSync(join(bin, "ok"), "");
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0, "the runtime's retry");
   t.same(reservations(s.ipamDir), []);

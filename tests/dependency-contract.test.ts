@@ -11,7 +11,10 @@ import { ROOT } from "./helpers/run-plugin.ts";
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 
 t.test("the versions whose private modules we load are pinned exactly", async (t) => {
-  for (const [name, version] of [["undici", "7.30.2"], ["@kubernetes/client-node", "1.4.0"]]) {
+  for (const [name, version] of [
+    ["undici", "7.30.2"],
+    ["@kubernetes/client-node", "1.4.0"],
+  ]) {
     t.equal(pkg.dependencies[name], version, `${name} is pinned, not a range`);
     const installed = JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version;
     t.equal(installed, version, `${name} installed is the pinned one`);
@@ -34,7 +37,9 @@ t.test("client-node: kubeconfig parsing and exec auth on their own", async (t) =
   const clusters = types.newClusters([{ name: "c", cluster: { server: "https://10.0.0.1:6443", "certificate-authority-data": "Zm9v" } }]);
   t.equal(clusters[0].server, "https://10.0.0.1:6443");
   t.equal(clusters[0].caData, "Zm9v", "*-data fields keep their names in the parsed shape");
-  const users = types.newUsers([{ name: "u", user: { token: "t", exec: { command: "x", apiVersion: "client.authentication.k8s.io/v1" } } }]);
+  const users = types.newUsers([
+    { name: "u", user: { token: "t", exec: { command: "x", apiVersion: "client.authentication.k8s.io/v1" } } },
+  ]);
   t.equal(users[0].token, "t");
   t.ok(users[0].exec, "exec config is kept");
   const { ExecAuth } = await import("@kubernetes/client-node/dist/exec_auth.js");

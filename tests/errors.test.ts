@@ -16,24 +16,64 @@ const env = { containerId: "e1", netns: "/run/netns/none" };
 const cases: { what: string; call: Parameters<typeof runPlugin>[0]; code: number; msg: RegExp }[] = [
   { what: "missing CNI_COMMAND", call: { ...env, stdin: good }, code: 4, msg: /required env variables \[CNI_COMMAND\] missing/ },
   { what: "unknown CNI_COMMAND", call: { ...env, command: "BOGUS", stdin: good }, code: 4, msg: /unknown CNI_COMMAND: BOGUS/ },
-  { what: "missing CNI_CONTAINERID", call: { command: "ADD", netns: "/x", stdin: good }, code: 4, msg: /required env variables \[CNI_CONTAINERID\] missing/ },
+  {
+    what: "missing CNI_CONTAINERID",
+    call: { command: "ADD", netns: "/x", stdin: good },
+    code: 4,
+    msg: /required env variables \[CNI_CONTAINERID\] missing/,
+  },
   {
     what: "ADD without CNI_NETNS and CNI_IFNAME",
     call: { command: "ADD", containerId: "e1", stdin: good, env: { CNI_IFNAME: undefined } },
     code: 4,
     msg: /required env variables \[CNI_NETNS,CNI_IFNAME\] missing/,
   },
-  { what: "interface name too long", call: { ...env, command: "ADD", ifName: "a-very-long-ifname", stdin: good }, code: 4, msg: /CNI_IFNAME "a-very-long-ifname" is longer than 15 bytes/ },
-  { what: "malformed CNI_ARGS", call: { ...env, command: "ADD", args: "K8S_POD_NAME", stdin: good }, code: 4, msg: /CNI_ARGS: invalid pair "K8S_POD_NAME"/ },
+  {
+    what: "interface name too long",
+    call: { ...env, command: "ADD", ifName: "a-very-long-ifname", stdin: good },
+    code: 4,
+    msg: /CNI_IFNAME "a-very-long-ifname" is longer than 15 bytes/,
+  },
+  {
+    what: "malformed CNI_ARGS",
+    call: { ...env, command: "ADD", args: "K8S_POD_NAME", stdin: good },
+    code: 4,
+    msg: /CNI_ARGS: invalid pair "K8S_POD_NAME"/,
+  },
   { what: "truncated JSON", call: { ...env, command: "ADD", stdin: '{"name":' }, code: 6, msg: /error decoding network config: / },
   { what: "empty stdin", call: { ...env, command: "ADD", stdin: "" }, code: 6, msg: /stdin is empty/ },
   { what: "JSON that is not an object", call: { ...env, command: "ADD", stdin: "[1,2]" }, code: 6, msg: /not a JSON object/ },
-  { what: "unknown cniVersion", call: { ...env, command: "ADD", stdin: { ...good, cniVersion: "9.9.9" } }, code: 1, msg: /incompatible CNI versions/ },
+  {
+    what: "unknown cniVersion",
+    call: { ...env, command: "ADD", stdin: { ...good, cniVersion: "9.9.9" } },
+    code: 1,
+    msg: /incompatible CNI versions/,
+  },
   { what: "missing name", call: { ...env, command: "ADD", stdin: { ...good, name: undefined } }, code: 7, msg: /^name: is required$/ },
-  { what: "empty delegates", call: { ...env, command: "ADD", stdin: { ...good, delegates: [] } }, code: 7, msg: /^delegates: must list at least one network when neither kubeconfig nor clusterNetwork is set$/ },
-  { what: "delegate without type", call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ name: "x" }] } }, code: 7, msg: /^delegates\[0\]\.type: is required$/ },
-  { what: "masterplugin not a bool", call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ type: "bridge", masterplugin: "yes" }] } }, code: 7, msg: /delegates\[0\]\.masterplugin: must be true or false/ },
-  { what: "cniDir not a string", call: { ...env, command: "ADD", stdin: { ...good, cniDir: 5 } }, code: 7, msg: /^cniDir: must be a string$/ },
+  {
+    what: "empty delegates",
+    call: { ...env, command: "ADD", stdin: { ...good, delegates: [] } },
+    code: 7,
+    msg: /^delegates: must list at least one network when neither kubeconfig nor clusterNetwork is set$/,
+  },
+  {
+    what: "delegate without type",
+    call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ name: "x" }] } },
+    code: 7,
+    msg: /^delegates\[0\]\.type: is required$/,
+  },
+  {
+    what: "masterplugin not a bool",
+    call: { ...env, command: "ADD", stdin: { ...good, delegates: [{ type: "bridge", masterplugin: "yes" }] } },
+    code: 7,
+    msg: /delegates\[0\]\.masterplugin: must be true or false/,
+  },
+  {
+    what: "cniDir not a string",
+    call: { ...env, command: "ADD", stdin: { ...good, cniDir: 5 } },
+    code: 7,
+    msg: /^cniDir: must be a string$/,
+  },
 ];
 
 for (const c of cases) {

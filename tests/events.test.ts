@@ -25,7 +25,13 @@ function netconf(s: Scenario, extra: Record<string, unknown> = {}) {
   return s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token" }), ...extra });
 }
 
-type Ev = KubeObject & { involvedObject: Record<string, string>; reason: string; message: string; type: string; source: { component: string } };
+type Ev = KubeObject & {
+  involvedObject: Record<string, string>;
+  reason: string;
+  message: string;
+  type: string;
+  source: { component: string };
+};
 const eventsOf = (name: string) => (api.events() as Ev[]).filter((e) => e.involvedObject.name === name);
 
 t.test("a successful ADD posts one AddedInterface event naming every interface, its addresses and network", async (t) => {
@@ -67,7 +73,12 @@ t.test("a failed ADD posts a Warning: a missing NAD is NoNetworkFound", async (t
 t.test("a delegate failure is a Warning ErrorAddingNetwork", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  api.putNad("ns1", "ev-bad", { cniVersion: "1.0.0", name: "ev-bad", type: "ptp", ipam: { type: "host-local", subnet: "10.254.0.0/24", rangeStart: "10.254.0.9", rangeEnd: "10.254.0.9", dataDir: s.ipamDir } });
+  api.putNad("ns1", "ev-bad", {
+    cniVersion: "1.0.0",
+    name: "ev-bad",
+    type: "ptp",
+    ipam: { type: "host-local", subnet: "10.254.0.0/24", rangeStart: "10.254.0.9", rangeEnd: "10.254.0.9", dataDir: s.ipamDir },
+  });
   // The only address is taken: ptp fails after the bridge attached.
   const first = pod({ "k8s.v1.cni.cncf.io/networks": "ev-bad" });
   const ns1 = makeNetns(t);
@@ -80,7 +91,10 @@ t.test("a delegate failure is a Warning ErrorAddingNetwork", async (t) => {
   t.equal(ev?.type, "Warning");
   t.equal(ev?.reason, "ErrorAddingNetwork");
   t.match(ev?.message, /cannot attach network "ns1\/ev-bad" as net1/);
-  t.equal((await runPlugin({ command: "DEL", containerId: first.containerId, netns: ns1.path, args: first.args, stdin: netconf(s) })).code, 0);
+  t.equal(
+    (await runPlugin({ command: "DEL", containerId: first.containerId, netns: ns1.path, args: first.args, stdin: netconf(s) })).code,
+    0,
+  );
 });
 
 t.test('"podEvents": false: no events at all', async (t) => {

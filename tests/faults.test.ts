@@ -1,7 +1,8 @@
 // Faults injected into delegates, the process itself and the API server:
 // every failure is a clean CNI error and nothing is left behind.
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+
 import { spawn } from "node:child_process";
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
@@ -53,7 +54,10 @@ t.test("a delegate that hangs on every verb: the ADD answers within addTimeout, 
   const r = await runPlugin({ command: "ADD", containerId: "bound-1", netns: ns.path, path, stdin: conf });
   const took = Date.now() - started;
   t.equal(r.code, 1);
-  t.match(String(r.json?.msg), /cannot attach network "stuck-net" as net1: plugin "stuck" failed: timed out after [0-9.]+s; it and its child processes were killed/);
+  t.match(
+    String(r.json?.msg),
+    /cannot attach network "stuck-net" as net1: plugin "stuck" failed: timed out after [0-9.]+s; it and its child processes were killed/,
+  );
   t.ok(took < 6000, `answered in ${took} ms (addTimeout 4 s)`);
   t.same(links(ns.name), [], "the bridge attachment was rolled back in the time left");
   t.same(reservations(s.ipamDir), []);
@@ -117,7 +121,14 @@ t.test("the plugin killed during a slow delegate, DEL at once: the orphan is sto
     slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 2; ${CNI_BIN}/ptp; rc=$?; touch ${finished}; exit $rc`,
   });
   const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
-  const env = { PATH: process.env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: "killed-2", CNI_NETNS: ns.path, CNI_IFNAME: "eth0", CNI_PATH: path };
+  const env = {
+    PATH: process.env.PATH,
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "killed-2",
+    CNI_NETNS: ns.path,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: path,
+  };
   const child = spawn(PLUGIN, [], { env, stdio: ["pipe", "ignore", "ignore"] });
   child.stdin.end(JSON.stringify(conf));
   const exited = new Promise((r) => child.on("exit", r));

@@ -1,12 +1,12 @@
 // Fuzzing the parsers and converters with random and mutated inputs: they
 // answer or throw a CniError (with a CNI code), never anything else, never hang.
 import t, { type Test } from "tap";
-import { CniError } from "../lib/cni/errors.ts";
+import { planAttachments, requestFromConfig } from "../lib/attachment.ts";
 import { convertResult } from "../lib/cni/convert.ts";
+import { CniError } from "../lib/cni/errors.ts";
 import { normaliseResult } from "../lib/cni/result.ts";
 import { SUPPORTED_VERSIONS } from "../lib/cni/version.ts";
 import { decodeNetconf, loadNetconf } from "../lib/netconf.ts";
-import { planAttachments, requestFromConfig } from "../lib/attachment.ts";
 import { parseDefaultNetworkAnnotation, parseLegacyNetworks, parseNetworkSelections } from "../lib/selection.ts";
 import { Gen, rng } from "./helpers/fuzz.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
@@ -54,18 +54,26 @@ const ANNOTATIONS = [
 fuzz(
   t,
   "networks annotation parser",
-  (g) => (g.chance(0.5) ? g.string("abz019-./@, []{}\":", 40) : JSON.stringify(g.mutate(JSON.parse(g.chance(0.5) ? ANNOTATIONS[3] : ANNOTATIONS[4])))) ,
+  (g) =>
+    g.chance(0.5)
+      ? g.string('abz019-./@, []{}":', 40)
+      : JSON.stringify(g.mutate(JSON.parse(g.chance(0.5) ? ANNOTATIONS[3] : ANNOTATIONS[4]))),
   (v) => parseNetworkSelections(String(v), "ns1"),
 );
-fuzz(t, "default-network and legacy annotation parsers", (g) => g.pick(ANNOTATIONS) + g.string("@,/ []{}\"", 3), (v) => {
-  // The legacy parser gets the same input; only a CniError is an acceptable failure.
-  try {
-    parseLegacyNetworks(String(v));
-  } catch (e) {
-    if (!(e instanceof CniError)) throw e;
-  }
-  return parseDefaultNetworkAnnotation(String(v), "kube-system");
-});
+fuzz(
+  t,
+  "default-network and legacy annotation parsers",
+  (g) => g.pick(ANNOTATIONS) + g.string('@,/ []{}"', 3),
+  (v) => {
+    // The legacy parser gets the same input; only a CniError is an acceptable failure.
+    try {
+      parseLegacyNetworks(String(v));
+    } catch (e) {
+      if (!(e instanceof CniError)) throw e;
+    }
+    return parseDefaultNetworkAnnotation(String(v), "kube-system");
+  },
+);
 
 const NETCONF = {
   cniVersion: "1.0.0",
@@ -98,14 +106,15 @@ fuzz(
   t,
   "result parsing and conversion to every version",
   (g) => g.mutate(g.chance(0.2) ? { cniVersion: "0.2.0", ip4: { ip: "10.1.0.2/24", routes: [{ dst: "0.0.0.0/0" }] } } : RESULT),
-  (raw) => SUPPORTED_VERSIONS.map((v) => {
-    try {
-      return convertResult(normaliseResult(raw, "1.0.0"), v);
-    } catch (e) {
-      if (e instanceof CniError) return e.code;
-      throw e;
-    }
-  }),
+  (raw) =>
+    SUPPORTED_VERSIONS.map((v) => {
+      try {
+        return convertResult(normaliseResult(raw, "1.0.0"), v);
+      } catch (e) {
+        if (e instanceof CniError) return e.code;
+        throw e;
+      }
+    }),
 );
 
 t.test(`the built plugin answers random stdin with a CNI error object (seed ${SEED})`, async (t) => {

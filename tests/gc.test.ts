@@ -53,7 +53,16 @@ const malformed: [string, Record<string, unknown>, RegExp][] = [
   ["an entry is empty", { [VALID]: [{}] }, /\[0\]\.containerID/],
   ["an entry is a string", { [VALID]: ["gcpod1"] }, /\[0\] must be an object/],
   ["an entry has no ifname", { [VALID]: [{ containerID: "gcpod1" }] }, /\[0\]\.ifname/],
-  ["a later entry is bad", { [VALID]: [{ containerID: "gcpod1", ifname: "eth0" }, { containerID: 7, ifname: "eth0" }] }, /\[1\]\.containerID/],
+  [
+    "a later entry is bad",
+    {
+      [VALID]: [
+        { containerID: "gcpod1", ifname: "eth0" },
+        { containerID: 7, ifname: "eth0" },
+      ],
+    },
+    /\[1\]\.containerID/,
+  ],
 ];
 for (const [what, extra, field] of malformed) {
   t.test(`${what}: a CNI error naming the field, and nothing is torn down`, async (t) => {

@@ -20,7 +20,10 @@ t.test("without masterplugin: delegates[0] gets CNI_IFNAME, the others net<index
   t.match(addresses(ns.name, "net1")[0], new RegExp(`^${s.subnets[1].prefix.replace(/\./g, "\\.")}\\.`));
   // The returned result is the cluster network's (bridge on eth0).
   const ifs = (r.json!.interfaces as { name: string; sandbox?: string }[]).filter((i) => i.sandbox);
-  t.same(ifs.map((i) => i.name), ["eth0"]);
+  t.same(
+    ifs.map((i) => i.name),
+    ["eth0"],
+  );
   const d = await runPlugin({ ...call, command: "DEL" });
   t.equal(d.code, 0, d.stdout);
   t.same(links(ns.name), []);

@@ -48,8 +48,12 @@ t.test("the plugin logs each verb with container, pod and network, and redacts t
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
   const text = readFileSync(logFile, "utf8");
   t.notMatch(text, /s3cr3t-value/, "the token is not in the log");
-  const entries = text.trim().split("\n").map((l) => JSON.parse(l));
-  for (const e of entries) t.match(e, { ts: String, level: /^(error|info|debug)$/, verb: /^(ADD|DEL)$/, containerID: "log-1", pod: "ns1/web" });
+  const entries = text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  for (const e of entries)
+    t.match(e, { ts: String, level: /^(error|info|debug)$/, verb: /^(ADD|DEL)$/, containerID: "log-1", pod: "ns1/web" });
   t.ok(entries.some((e) => e.verb === "ADD" && e.msg === "attached" && e.network === "ptp-net" && e.interface === "net1"));
   t.ok(entries.some((e) => e.verb === "DEL" && e.msg === "detached" && e.network === "br-net"));
   t.ok(entries.some((e) => e.msg === "ADD done" && typeof e.ms === "number"));
@@ -64,6 +68,13 @@ t.test("DEL with an invalid config still tears down, and logs the config's probl
   const broken = s.netconf([s.bridge({ ipam: { type: "host-local", subnet: "10.1.0.0/33" } })], { logFile });
   const d = await runPlugin({ ...call, command: "DEL", stdin: broken });
   t.equal(d.code, 0, d.stdout);
-  const entries = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  t.ok(entries.some((e) => e.msg === "config problems (not blocking teardown)" && /10\.1\.0\.0\/33 is not a valid CIDR/.test(JSON.stringify(e.problems))));
+  const entries = readFileSync(logFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  t.ok(
+    entries.some(
+      (e) => e.msg === "config problems (not blocking teardown)" && /10\.1\.0\.0\/33 is not a valid CIDR/.test(JSON.stringify(e.problems)),
+    ),
+  );
 });

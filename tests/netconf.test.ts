@@ -1,10 +1,10 @@
 // Netconf and delegate loading: defaults, field checks, what survives untouched.
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { ROOT } from "./helpers/run-plugin.ts";
-import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, NETCONF_FIELDS, decodeNetconf, loadNetconf } from "../lib/netconf.ts";
 import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
+import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, decodeNetconf, loadNetconf, NETCONF_FIELDS } from "../lib/netconf.ts";
+import { ROOT } from "./helpers/run-plugin.ts";
 
 const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
 
@@ -20,7 +20,14 @@ t.test("defaults", async (t) => {
 });
 
 t.test("unknown fields in delegates survive untouched", async (t) => {
-  const d = { type: "calico", name: "k8s-pod-network", cniVersion: "0.3.1", kubernetes: { kubeconfig: "/etc/x" }, mtu: 1440, masterplugin: false };
+  const d = {
+    type: "calico",
+    name: "k8s-pod-network",
+    cniVersion: "0.3.1",
+    kubernetes: { kubeconfig: "/etc/x" },
+    mtu: 1440,
+    masterplugin: false,
+  };
   const c = parseNetconf(JSON.stringify({ name: "m", cniVersion: "0.3.1", delegates: [d] }));
   t.same(c.delegates[0].config, d);
   t.same(pluginConfig(c.delegates[0], 0), d);
@@ -31,7 +38,15 @@ t.test("a conflist delegate: each plugin gets the list's name and cniVersion", a
     JSON.stringify({
       name: "m",
       cniVersion: "1.0.0",
-      delegates: [{ name: "cbr0", plugins: [{ type: "bridge", bridge: "cni0" }, { type: "portmap", capabilities: { portMappings: true } }] }],
+      delegates: [
+        {
+          name: "cbr0",
+          plugins: [
+            { type: "bridge", bridge: "cni0" },
+            { type: "portmap", capabilities: { portMappings: true } },
+          ],
+        },
+      ],
     }),
   );
   const d = c.delegates[0];

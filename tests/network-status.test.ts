@@ -1,7 +1,7 @@
 // network-status entries built from delegate results.
 import t from "tap";
-import { buildNetworkStatus } from "../lib/network-status.ts";
 import { normaliseResult } from "../lib/cni/result.ts";
+import { buildNetworkStatus } from "../lib/network-status.ts";
 
 t.test("bridge-like result: the sandbox interface, its IPs without prefix, its MAC", async (t) => {
   const r = normaliseResult(

@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { findConfByName, legacyNetworkToConf, loadConfPath } from "../lib/k8s/networks.ts";
 import { readCniArgs, withExtraArgs } from "../lib/cni/args.ts";
+import { findConfByName, legacyNetworkToConf, loadConfPath } from "../lib/k8s/networks.ts";
 import { tempDir } from "./helpers/netns.ts";
 
 t.test("a legacy Network becomes {type: plugin, name, ...args[0]} by parsing, not splicing", async (t) => {
@@ -14,8 +14,14 @@ t.test("a legacy Network becomes {type: plugin, name, ...args[0]} by parsing, no
     name: "flannel-conf",
   });
   t.same(legacyNetworkToConf({ plugin: "ptp" }, "n", "p"), { type: "ptp", name: "p" });
-  t.throws(() => legacyNetworkToConf({ args: "[]" }, "Network default/x", "x"), { code: 7, message: /Network default\/x: "plugin" must name/ });
-  t.throws(() => legacyNetworkToConf({ plugin: "p", args: "{oops" }, "Network default/x", "x"), { code: 7, message: /"args" is not valid JSON/ });
+  t.throws(() => legacyNetworkToConf({ args: "[]" }, "Network default/x", "x"), {
+    code: 7,
+    message: /Network default\/x: "plugin" must name/,
+  });
+  t.throws(() => legacyNetworkToConf({ plugin: "p", args: "{oops" }, "Network default/x", "x"), {
+    code: 7,
+    message: /"args" is not valid JSON/,
+  });
   t.throws(() => legacyNetworkToConf({ plugin: "p", args: '"x"' }, "Network default/x", "x"), { code: 7, message: /must be a JSON list/ });
 });
 
@@ -37,6 +43,16 @@ t.test("conf files: by CNI name in lexical order, or a path / directory", async 
 t.test("per-attachment CNI_ARGS: runtime's pairs kept, IgnoreUnknown ensured, own pairs win", async (t) => {
   const args = (CNI_ARGS: string) => readCniArgs({ CNI_ARGS }, "VERSION");
   t.equal(withExtraArgs(args("K8S_POD_NAME=p"), undefined), "K8S_POD_NAME=p");
-  t.equal(withExtraArgs(args("K8S_POD_NAME=p;IP=1.1.1.1"), [["IP", "10.1.0.5/24"], ["MAC", "aa:bb:cc:dd:ee:ff"]]), "K8S_POD_NAME=p;IP=10.1.0.5/24;IgnoreUnknown=1;MAC=aa:bb:cc:dd:ee:ff");
-  t.same(args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u1").pod, { namespace: "ns", name: "p", uid: "u1" }, "the pod, from the one parse");
+  t.equal(
+    withExtraArgs(args("K8S_POD_NAME=p;IP=1.1.1.1"), [
+      ["IP", "10.1.0.5/24"],
+      ["MAC", "aa:bb:cc:dd:ee:ff"],
+    ]),
+    "K8S_POD_NAME=p;IP=10.1.0.5/24;IgnoreUnknown=1;MAC=aa:bb:cc:dd:ee:ff",
+  );
+  t.same(
+    args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u1").pod,
+    { namespace: "ns", name: "p", uid: "u1" },
+    "the pod, from the one parse",
+  );
 });

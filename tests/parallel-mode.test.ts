@@ -24,7 +24,13 @@ t.test("parallel ADD and DEL give the same pod as the ordered ones", async (t) =
 t.test("a parallel ADD with one failing delegate rolls back all of them", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  const bad = { cniVersion: "1.0.0", name: "bad", type: "macvlan", master: "mtnosuchlink", ipam: { type: "host-local", subnet: s.subnets[2].cidr, dataDir: s.ipamDir } };
+  const bad = {
+    cniVersion: "1.0.0",
+    name: "bad",
+    type: "macvlan",
+    master: "mtnosuchlink",
+    ipam: { type: "host-local", subnet: s.subnets[2].cidr, dataDir: s.ipamDir },
+  };
   const call = { containerId: "par-mode-2", netns: ns.path, stdin: s.netconf([s.bridge(), bad, s.ptp()], { parallel: true }) };
   const r = await runPlugin({ ...call, command: "ADD" });
   t.equal(r.code, 1);

@@ -10,9 +10,7 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   const s = scenario(t);
   const conf = s.netconf([s.bridge(), s.ptp()]);
   const pods = Array.from({ length: N }, (_, i) => ({ ns: makeNetns(t), id: `par-${i}` }));
-  const adds = await Promise.all(
-    pods.map((p) => runPlugin({ command: "ADD", containerId: p.id, netns: p.ns.path, stdin: conf })),
-  );
+  const adds = await Promise.all(pods.map((p) => runPlugin({ command: "ADD", containerId: p.id, netns: p.ns.path, stdin: conf })));
   for (const [i, r] of adds.entries()) t.equal(r.code, 0, `ADD ${i}: ${r.stdout}`);
   const eth0 = pods.map((p) => addresses(p.ns.name, "eth0")[0]);
   const net1 = pods.map((p) => addresses(p.ns.name, "net1")[0]);
@@ -21,9 +19,7 @@ t.test(`${N} parallel ADDs into ${N} netns get ${N} distinct IPs; parallel DELs 
   t.equal(reservations(s.ipamDir).length, 2 * N);
   t.equal(cacheEntries(s.cniDir).length, N, "one cache record per pod");
 
-  const dels = await Promise.all(
-    pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })),
-  );
+  const dels = await Promise.all(pods.map((p) => runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, stdin: conf })));
   for (const [i, r] of dels.entries()) t.equal(r.code, 0, `DEL ${i}: ${r.stdout}`);
   for (const p of pods) t.same(links(p.ns.name), [], `${p.id} is empty`);
   t.same(reservations(s.ipamDir), [], "no reservation left");

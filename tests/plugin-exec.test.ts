@@ -118,7 +118,8 @@ t.test("runtimeConfig reaches only plugins that declare the capability, and only
   const { makeNetns } = await import("./helpers/netns.ts");
   const dir = tempDir(t);
   const ns = makeNetns(t);
-  const rec = (name: string) => fake(dir, name, `cat > ${dir}/${name}.$CNI_COMMAND.json; echo '{"cniVersion":"1.0.0","ips":[{"address":"10.3.0.2/24"}]}'`);
+  const rec = (name: string) =>
+    fake(dir, name, `cat > ${dir}/${name}.$CNI_COMMAND.json; echo '{"cniVersion":"1.0.0","ips":[{"address":"10.3.0.2/24"}]}'`);
   rec("capable");
   rec("plain");
   rec("other");

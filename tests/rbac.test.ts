@@ -39,7 +39,11 @@ t.test("the ClusterRole grants exactly the permissions the plugin and doctor use
   api.putNad("ns1", "rbac-net", s.ptp({ name: "rbac-net", ipam: { type: "host-local", subnet: s.subnets[1].cidr, dataDir: s.ipamDir } }));
   // A legacy Network in the second group: the plugin looks in both.
   const legacyArgs = JSON.stringify([{ cniVersion: "1.0.0", ipam: { type: "host-local", subnet: s.subnets[2].cidr, dataDir: s.ipamDir } }]);
-  api.putObject("kubernetes-network.cni.cncf.io/v1", "ns1", "networks", { metadata: { name: "rbac-old" }, plugin: "ptp", args: legacyArgs });
+  api.putObject("kubernetes-network.cni.cncf.io/v1", "ns1", "networks", {
+    metadata: { name: "rbac-old" },
+    plugin: "ptp",
+    args: legacyArgs,
+  });
   const pods: { name: string; annotations: Record<string, string>; fails?: boolean }[] = [
     { name: "rbac-a", annotations: { "k8s.v1.cni.cncf.io/networks": "rbac-net" } },
     { name: "rbac-b", annotations: { networks: '[{"name": "rbac-old"}]' } },
@@ -67,7 +71,10 @@ t.test("the ClusterRole grants exactly the permissions the plugin and doctor use
   for (const p of ["bridge", "host-local"]) symlinkSync(`/usr/lib/cni/${p}`, join(node, "bin", p));
   writeFileSync(join(node, "net.d", "10-bridge.conf"), JSON.stringify(s.bridge()));
   const human = (argv: string[]) => runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
-  t.equal((await human(["install", "--bin-dir", join(node, "bin"), "--conf-dir", join(node, "net.d"), "--kubeconfig", kubeconfig])).code, 0);
+  t.equal(
+    (await human(["install", "--bin-dir", join(node, "bin"), "--conf-dir", join(node, "net.d"), "--kubeconfig", kubeconfig])).code,
+    0,
+  );
   const doc = await human(["doctor", "--bin-dir", join(node, "bin"), "--conf-dir", join(node, "net.d")]);
   t.equal(doc.code, 0, doc.stdout + doc.stderr);
 
@@ -78,9 +85,11 @@ t.test("the ClusterRole grants exactly the permissions the plugin and doctor use
   const role = docs.find((d) => d.kind === "ClusterRole")!;
   const granted = new Set<string>();
   for (const r of role.rules!) {
-    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) {
-      for (const name of r.resourceNames ?? [""]) granted.add(`${g} ${res} ${v}${name ? ` ${name}` : ""}`);
-    }
+    for (const g of r.apiGroups)
+      for (const res of r.resources)
+        for (const v of r.verbs) {
+          for (const name of r.resourceNames ?? [""]) granted.add(`${g} ${res} ${v}${name ? ` ${name}` : ""}`);
+        }
   }
   // The SelfSubjectAccessReviews doctor posts ask about the rules too: each must be granted.
   t.same([...used].filter((p) => !granted.has(p)).sort(), [], "everything used is granted");

@@ -20,7 +20,11 @@ const cases: [string, (script: string) => Record<string, unknown>, RegExp][] = [
   ["an absolute path", (p) => ({ type: p }), /delegates\[1\]\.type: ".*" is a path/],
   ["a backslash", () => ({ type: "bridge\\evil" }), /delegates\[1\]\.type: ".*" is a path/],
   ["a path as ipam.type", (p) => ({ type: "ptp", ipam: { type: `..${p}` } }), /delegates\[1\]\.ipam\.type: ".*" is a path/],
-  ["a path in a conflist plugin", (p) => ({ plugins: [{ type: "ptp" }, { type: p }] }), /delegates\[1\]\.plugins\[1\]\.type: ".*" is a path/],
+  [
+    "a path in a conflist plugin",
+    (p) => ({ plugins: [{ type: "ptp" }, { type: p }] }),
+    /delegates\[1\]\.plugins\[1\]\.type: ".*" is a path/,
+  ],
 ];
 
 for (const [what, make, msg] of cases) {

@@ -4,10 +4,10 @@ import {
   DEFAULT_NETWORK_ANNOTATION,
   LEGACY_NETWORKS_ANNOTATION,
   NETWORKS_ANNOTATION,
+  type NetworkSelection,
   parseDefaultNetworkAnnotation,
   parseLegacyNetworks,
   parseNetworkSelections,
-  type NetworkSelection,
 } from "../lib/selection.ts";
 
 const POD_NS = "ns1";
@@ -95,13 +95,8 @@ const accepted: OkRow[] = [
   {
     row: "18",
     title: "accepts the JSON form with ips, mac and namespace",
-    value:
-      '[{"name":"net1"},{"name":"net2","ips":["1.2.3.4"],"mac":"aa:bb:cc:dd:ee:ff"},{"name":"net3","namespace":"other-ns"}]',
-    want: [
-      sel("net1", POD_NS),
-      sel("net2", POD_NS, { ips: ["1.2.3.4"], mac: "aa:bb:cc:dd:ee:ff" }),
-      sel("net3", "other-ns"),
-    ],
+    value: '[{"name":"net1"},{"name":"net2","ips":["1.2.3.4"],"mac":"aa:bb:cc:dd:ee:ff"},{"name":"net3","namespace":"other-ns"}]',
+    want: [sel("net1", POD_NS), sel("net2", POD_NS, { ips: ["1.2.3.4"], mac: "aa:bb:cc:dd:ee:ff" }), sel("net3", "other-ns")],
   },
   {
     row: "19",
@@ -278,7 +273,14 @@ t.test("E.2 #30 default-network annotation", async (t) => {
     t.strictSame(parseDefaultNetworkAnnotation("calico-conf", MULTUS_NS), sel("calico-conf", MULTUS_NS));
   });
   t.test("E.2 #30 rejects more than one default network", async (t) => {
-    rejects(t, () => parseDefaultNetworkAnnotation("a,b", MULTUS_NS), `${DEFAULT_NETWORK_ANNOTATION}: `, "exactly one network", "got 2", '"a,b"');
+    rejects(
+      t,
+      () => parseDefaultNetworkAnnotation("a,b", MULTUS_NS),
+      `${DEFAULT_NETWORK_ANNOTATION}: `,
+      "exactly one network",
+      "got 2",
+      '"a,b"',
+    );
   });
   t.test("E.2 #30 keeps an @interface and an explicit namespace", async (t) => {
     t.strictSame(parseDefaultNetworkAnnotation("other/calico@eth1", MULTUS_NS), sel("calico", "other", { interface: "eth1" }));
@@ -296,10 +298,11 @@ t.test("E.2 #30 default-network annotation", async (t) => {
 
 t.test("E.2 legacy networks annotation", async (t) => {
   t.test("E.2 #L1 returns the names of a v1.x JSON list in order", async (t) => {
-    t.strictSame(
-      parseLegacyNetworks('[{"name":"flannel-conf"},{"name":"sriov-conf"},{"name":"sriov-vlanid-l2enable-conf"}]'),
-      [{ name: "flannel-conf" }, { name: "sriov-conf" }, { name: "sriov-vlanid-l2enable-conf" }],
-    );
+    t.strictSame(parseLegacyNetworks('[{"name":"flannel-conf"},{"name":"sriov-conf"},{"name":"sriov-vlanid-l2enable-conf"}]'), [
+      { name: "flannel-conf" },
+      { name: "sriov-conf" },
+      { name: "sriov-vlanid-l2enable-conf" },
+    ]);
   });
   t.test("E.2 #L2 rejects a bare name and shows the JSON list form", async (t) => {
     rejects(
@@ -319,7 +322,7 @@ t.test("E.2 legacy networks annotation", async (t) => {
   });
   t.test("rejects a JSON object and an element without a name", async (t) => {
     rejects(t, () => parseLegacyNetworks('{"name":"a"}'), "must be a JSON list");
-    rejects(t, () => parseLegacyNetworks('[{"name":"a"},{"nam":"b"}]'), "item 2 must be an object with a non-empty \"name\"");
+    rejects(t, () => parseLegacyNetworks('[{"name":"a"},{"nam":"b"}]'), 'item 2 must be an object with a non-empty "name"');
     rejects(t, () => parseLegacyNetworks('[{"name":"../x"}]'), 'name "../x" must consist');
   });
 });
@@ -333,7 +336,11 @@ t.test("parseNetworkSelections() comma form details", async (t) => {
   rejects(t, () => parseNetworkSelections("net1@..", POD_NS), "must not be '.' or '..'");
   rejects(t, () => parseNetworkSelections("net1@a:b", POD_NS), "must not contain ':'");
   t.strictSame(parseNetworkSelections("net1@eth0.100", POD_NS), [sel("net1", POD_NS, { interface: "eth0.100" })]);
-  t.strictSame(parseNetworkSelections("n@abcdefghijklmno", POD_NS), [sel("n", POD_NS, { interface: "abcdefghijklmno" })], "15 bytes is fine");
+  t.strictSame(
+    parseNetworkSelections("n@abcdefghijklmno", POD_NS),
+    [sel("n", POD_NS, { interface: "abcdefghijklmno" })],
+    "15 bytes is fine",
+  );
   rejects(t, () => parseNetworkSelections("n@abcdefghijklmné", POD_NS), "longer than 15 bytes");
 });
 
@@ -382,14 +389,14 @@ t.test("parseNetworkSelections() JSON form details", async (t) => {
     rejects(t, () => one({ name: "a", "infiniband-guid": "nope" }), 'infiniband-guid "nope" is not a GUID');
   });
   t.test("default-route: IPv6 ECMP, one per family, and an empty list", async (t) => {
-    t.strictSame(
-      parseNetworkSelections('[{"name":"a","default-route":["10.0.0.1","fd00::1"]},{"name":"b","default-route":[]}]', POD_NS),
-      [sel("a", POD_NS, { defaultRoute: ["10.0.0.1", "fd00::1"] }), sel("b", POD_NS, { defaultRoute: [] })],
-    );
-    t.strictSame(
-      parseNetworkSelections('[{"name":"a","default-route":["10.0.0.1"]},{"name":"b","default-route":["fd00::1"]}]', POD_NS),
-      [sel("a", POD_NS, { defaultRoute: ["10.0.0.1"] }), sel("b", POD_NS, { defaultRoute: ["fd00::1"] })],
-    );
+    t.strictSame(parseNetworkSelections('[{"name":"a","default-route":["10.0.0.1","fd00::1"]},{"name":"b","default-route":[]}]', POD_NS), [
+      sel("a", POD_NS, { defaultRoute: ["10.0.0.1", "fd00::1"] }),
+      sel("b", POD_NS, { defaultRoute: [] }),
+    ]);
+    t.strictSame(parseNetworkSelections('[{"name":"a","default-route":["10.0.0.1"]},{"name":"b","default-route":["fd00::1"]}]', POD_NS), [
+      sel("a", POD_NS, { defaultRoute: ["10.0.0.1"] }),
+      sel("b", POD_NS, { defaultRoute: ["fd00::1"] }),
+    ]);
     rejects(
       t,
       () => parseNetworkSelections('[{"name":"a","default-route":["fd00::1"]},{"name":"b","default-route":["fd00::2"]}]', POD_NS),
@@ -422,8 +429,16 @@ t.test("parseNetworkSelections() JSON form details", async (t) => {
     rejects(t, () => one({ name: "a", portMappings: {} }), '"portMappings" must be a list of objects');
     rejects(t, () => one({ name: "a", portMappings: ["80:80"] }), '"portMappings[0]" must be an object');
     rejects(t, () => one({ name: "a", portMappings: [{ hostPort: 80 }] }), '"portMappings[0].containerPort" is required');
-    rejects(t, () => one({ name: "a", portMappings: [{ hostPort: 70000, containerPort: 80 }] }), '"portMappings[0].hostPort" must be a port number (1-65535), got 70000');
-    rejects(t, () => one({ name: "a", portMappings: [{ hostPort: 80, containerPort: 80, hostIP: "x" }] }), '"portMappings[0].hostIP" must be an IP address');
+    rejects(
+      t,
+      () => one({ name: "a", portMappings: [{ hostPort: 70000, containerPort: 80 }] }),
+      '"portMappings[0].hostPort" must be a port number (1-65535), got 70000',
+    );
+    rejects(
+      t,
+      () => one({ name: "a", portMappings: [{ hostPort: 80, containerPort: 80, hostIP: "x" }] }),
+      '"portMappings[0].hostIP" must be an IP address',
+    );
     rejects(t, () => one({ name: "a", deviceID: 7 }), '"deviceID" must be a string');
   });
   t.test("unknown keys and null values are ignored", async (t) => {

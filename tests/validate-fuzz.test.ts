@@ -17,13 +17,40 @@ const SAMPLE = {
     cniVersion: "1.0.0",
     name: "m",
     delegates: [
-      { name: "a", type: "bridge", ifnameRequest: "net1", ipam: { type: "host-local", ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5", rangeEnd: "10.1.0.50", gateway: "10.1.0.1" }]], routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }] } },
-      { name: "b", plugins: [{ type: "ptp", ipam: { type: "static", addresses: [{ address: "fd00::2/64", gateway: "fd00::1" }] } }, { type: "tuning" }] },
+      {
+        name: "a",
+        type: "bridge",
+        ifnameRequest: "net1",
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5", rangeEnd: "10.1.0.50", gateway: "10.1.0.1" }]],
+          routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }],
+        },
+      },
+      {
+        name: "b",
+        plugins: [
+          { type: "ptp", ipam: { type: "static", addresses: [{ address: "fd00::2/64", gateway: "fd00::1" }] } },
+          { type: "tuning" },
+        ],
+      },
     ],
   },
   attachments: [
-    { path: "ns/c", ifname: "net2", config: { name: "c", type: "macvlan", ipam: { type: "whereabouts", range: "10.9.0.0/16", range_start: "10.9.0.10", exclude: ["10.9.0.0/24"] } } },
-    { path: "ns/d", ifname: "net3", config: { name: "d", type: "ipvlan", ipam: { type: "host-local", subnet: "fd09::/64", gateway: "fd09::1" } } },
+    {
+      path: "ns/c",
+      ifname: "net2",
+      config: {
+        name: "c",
+        type: "macvlan",
+        ipam: { type: "whereabouts", range: "10.9.0.0/16", range_start: "10.9.0.10", exclude: ["10.9.0.0/24"] },
+      },
+    },
+    {
+      path: "ns/d",
+      ifname: "net3",
+      config: { name: "d", type: "ipvlan", ipam: { type: "host-local", subnet: "fd09::/64", gateway: "fd09::1" } },
+    },
   ],
 };
 
@@ -36,7 +63,22 @@ function edgy(g: Gen): unknown {
     case 1:
       return `${g.pick(["fd00::", "::", "::1", "fe80::1%eth0", "fd00:0:0:1::", "1:2:3:4:5:6:7:8:9", "::ffff:10.0.0.1", ":::"])}${g.chance(0.6) ? `/${g.pick([0, 48, 64, 127, 128, 129, 1000])}` : ""}`;
     case 2:
-      return g.pick(["", ".", "..", "a/b", "a\\b", "eth0", "net1", "a:b", "a b", "x".repeat(16), "é".repeat(8), "bridge", "../bridge", "-x"]);
+      return g.pick([
+        "",
+        ".",
+        "..",
+        "a/b",
+        "a\\b",
+        "eth0",
+        "net1",
+        "a:b",
+        "a b",
+        "x".repeat(16),
+        "é".repeat(8),
+        "bridge",
+        "../bridge",
+        "-x",
+      ]);
     case 3:
       return g.pick(["0.1.0", "0.4.0", "1.0.0", "1.1.0", "2.0.0", "", "1"]);
     case 4:
@@ -67,16 +109,40 @@ function mutate(g: Gen, v: unknown, depth = 0): unknown {
   else if (keys.length && g.chance(0.85)) {
     const k = g.pick(keys);
     o[k] = mutate(g, o[k], depth + 1);
-  } else o[g.pick(["masterplugin", "ifnameRequest", "gateway", "subnet", "rangeStart", "routes", "ranges", "range", "exclude", "ipRanges", "addresses", "kubeconfig", "clusterNetwork", "always_use_default", "zz"])] = edgy(g);
+  } else
+    o[
+      g.pick([
+        "masterplugin",
+        "ifnameRequest",
+        "gateway",
+        "subnet",
+        "rangeStart",
+        "routes",
+        "ranges",
+        "range",
+        "exclude",
+        "ipRanges",
+        "addresses",
+        "kubeconfig",
+        "clusterNetwork",
+        "always_use_default",
+        "zz",
+      ])
+    ] = edgy(g);
   return o;
 }
 
 function checkShape(a: unknown): string | undefined {
   if (typeof a !== "object" || a === null) return "not an object";
   const o = a as Record<string, unknown>;
-  const problems = (l: unknown) => Array.isArray(l) && l.every((p) => typeof p?.path === "string" && typeof p?.message === "string" && p.message !== "" && Object.keys(p).length === 2);
+  const problems = (l: unknown) =>
+    Array.isArray(l) &&
+    l.every((p) => typeof p?.path === "string" && typeof p?.message === "string" && p.message !== "" && Object.keys(p).length === 2);
   if (o.type === "valid") return Object.keys(o).length === 2 && problems(o.warnings) ? undefined : "bad valid answer";
-  if (o.type === "invalid") return Object.keys(o).length === 3 && problems(o.errors) && (o.errors as unknown[]).length > 0 && problems(o.warnings) ? undefined : "bad invalid answer";
+  if (o.type === "invalid")
+    return Object.keys(o).length === 3 && problems(o.errors) && (o.errors as unknown[]).length > 0 && problems(o.warnings)
+      ? undefined
+      : "bad invalid answer";
   return "unknown type";
 }
 

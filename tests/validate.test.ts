@@ -22,7 +22,11 @@ const ipam = (block: JsonObject): ValidatorInput => nc([{ name: "n", type: "brid
 const hl = (block: JsonObject) => ipam({ type: "host-local", ...block });
 /** One attachment per config, named ns/<config name>. */
 const att = (...configs: (JsonObject & { ifname?: string })[]): ValidatorInput => ({
-  attachments: configs.map(({ ifname, ...config }) => ({ path: `ns/${String(config.name ?? "x")}`, ...(ifname === undefined ? {} : { ifname }), config })),
+  attachments: configs.map(({ ifname, ...config }) => ({
+    path: `ns/${String(config.name ?? "x")}`,
+    ...(ifname === undefined ? {} : { ifname }),
+    config,
+  })),
 });
 
 interface Rule {
@@ -36,138 +40,601 @@ interface Rule {
 const rules: Rule[] = [
   // The netconf's own fields.
   { rule: "netconf name required", ok: nc([bridge]), bad: { netconf: { delegates: [bridge] } }, path: "name", message: "is required" },
-  { rule: "netconf cniVersion known", ok: nc([bridge], { cniVersion: "1.1.0" }), bad: nc([bridge], { cniVersion: "0.9.9" }), path: "cniVersion", message: `"0.9.9" is not a supported CNI version ${VERSIONS}` },
-  { rule: "logLevel known", ok: nc([bridge], { logLevel: "verbose" }), bad: nc([bridge], { logLevel: "loud" }), path: "logLevel", message: '"loud" is not a log level (error, info, debug, verbose, panic)' },
-  { rule: "capabilities of bools", ok: nc([bridge], { capabilities: { ips: true } }), bad: nc([bridge], { capabilities: { ips: "yes" } }), path: "capabilities", message: "must be an object of true/false values" },
-  { rule: "delegateTimeout > 0", ok: nc([bridge], { delegateTimeout: 0.5 }), bad: nc([bridge], { delegateTimeout: 0 }), path: "delegateTimeout", message: "must be a positive number (seconds)" },
-  { rule: "delegates is a list", ok: nc([bridge]), bad: { netconf: { name: "m", delegates: { a: bridge } } }, path: "delegates", message: "must be a list" },
-  { rule: "delegates required without kubeconfig", ok: { netconf: { name: "m", kubeconfig: "/etc/k" } }, bad: { netconf: { name: "m", delegates: [] } }, path: "delegates", message: "must list at least one network when neither kubeconfig nor clusterNetwork is set" },
-  { rule: "delegates not required with clusterNetwork", ok: { netconf: { name: "m", clusterNetwork: "flannel" } }, bad: { netconf: { name: "m", clusterNetwork: "" } }, path: "delegates", message: "must list at least one network when neither kubeconfig nor clusterNetwork is set" },
-  { rule: "one masterplugin", ok: nc([{ ...bridge, masterplugin: true }, { name: "p", type: "ptp", masterplugin: false }]), bad: nc([{ ...bridge, masterplugin: true }, { name: "p", type: "ptp", masterplugin: true }]), path: "delegates[1]", message: 'only one delegate can have "masterplugin": true (also delegates[0])' },
-  { rule: "masterplugin is a bool", ok: nc([{ ...bridge, masterplugin: false }]), bad: nc([{ ...bridge, masterplugin: "yes" }]), path: "delegates[0].masterplugin", message: "must be true or false" },
-  { rule: "always_use_default needs delegates", ok: nc([bridge], { always_use_default: true }), bad: { netconf: { name: "m", kubeconfig: "/k", always_use_default: true } }, path: "always_use_default", message: "needs delegates: they are the networks always attached first" },
-  { rule: "delegates are objects", ok: nc([bridge]), bad: nc([bridge, "ptp"]), path: "delegates[1]", message: "must be a JSON object (a CNI conf or conflist)" },
+  {
+    rule: "netconf cniVersion known",
+    ok: nc([bridge], { cniVersion: "1.1.0" }),
+    bad: nc([bridge], { cniVersion: "0.9.9" }),
+    path: "cniVersion",
+    message: `"0.9.9" is not a supported CNI version ${VERSIONS}`,
+  },
+  {
+    rule: "logLevel known",
+    ok: nc([bridge], { logLevel: "verbose" }),
+    bad: nc([bridge], { logLevel: "loud" }),
+    path: "logLevel",
+    message: '"loud" is not a log level (error, info, debug, verbose, panic)',
+  },
+  {
+    rule: "capabilities of bools",
+    ok: nc([bridge], { capabilities: { ips: true } }),
+    bad: nc([bridge], { capabilities: { ips: "yes" } }),
+    path: "capabilities",
+    message: "must be an object of true/false values",
+  },
+  {
+    rule: "delegateTimeout > 0",
+    ok: nc([bridge], { delegateTimeout: 0.5 }),
+    bad: nc([bridge], { delegateTimeout: 0 }),
+    path: "delegateTimeout",
+    message: "must be a positive number (seconds)",
+  },
+  {
+    rule: "delegates is a list",
+    ok: nc([bridge]),
+    bad: { netconf: { name: "m", delegates: { a: bridge } } },
+    path: "delegates",
+    message: "must be a list",
+  },
+  {
+    rule: "delegates required without kubeconfig",
+    ok: { netconf: { name: "m", kubeconfig: "/etc/k" } },
+    bad: { netconf: { name: "m", delegates: [] } },
+    path: "delegates",
+    message: "must list at least one network when neither kubeconfig nor clusterNetwork is set",
+  },
+  {
+    rule: "delegates not required with clusterNetwork",
+    ok: { netconf: { name: "m", clusterNetwork: "flannel" } },
+    bad: { netconf: { name: "m", clusterNetwork: "" } },
+    path: "delegates",
+    message: "must list at least one network when neither kubeconfig nor clusterNetwork is set",
+  },
+  {
+    rule: "one masterplugin",
+    ok: nc([
+      { ...bridge, masterplugin: true },
+      { name: "p", type: "ptp", masterplugin: false },
+    ]),
+    bad: nc([
+      { ...bridge, masterplugin: true },
+      { name: "p", type: "ptp", masterplugin: true },
+    ]),
+    path: "delegates[1]",
+    message: 'only one delegate can have "masterplugin": true (also delegates[0])',
+  },
+  {
+    rule: "masterplugin is a bool",
+    ok: nc([{ ...bridge, masterplugin: false }]),
+    bad: nc([{ ...bridge, masterplugin: "yes" }]),
+    path: "delegates[0].masterplugin",
+    message: "must be true or false",
+  },
+  {
+    rule: "always_use_default needs delegates",
+    ok: nc([bridge], { always_use_default: true }),
+    bad: { netconf: { name: "m", kubeconfig: "/k", always_use_default: true } },
+    path: "always_use_default",
+    message: "needs delegates: they are the networks always attached first",
+  },
+  {
+    rule: "delegates are objects",
+    ok: nc([bridge]),
+    bad: nc([bridge, "ptp"]),
+    path: "delegates[1]",
+    message: "must be a JSON object (a CNI conf or conflist)",
+  },
   // Delegate configs (netconf delegates and attachments alike).
-  { rule: "type is a bare name, not a path", ok: nc([{ type: "my_plugin-1.2" }]), bad: nc([{ type: "../../sbin/reboot" }]), path: "delegates[0].type", message: '"../../sbin/reboot" is a path; it must be a bare plugin name such as "bridge"' },
-  { rule: "type is not absolute", ok: nc([bridge]), bad: nc([{ type: "/opt/cni/bin/bridge" }]), path: "delegates[0].type", message: '"/opt/cni/bin/bridge" is a path; it must be a bare plugin name such as "bridge"' },
-  { rule: "type has no backslash", ok: nc([bridge]), bad: nc([{ type: "a\\b" }]), path: "delegates[0].type", message: '"a\\b" is a path; it must be a bare plugin name such as "bridge"' },
-  { rule: "type is not ..", ok: nc([{ type: "a.b" }]), bad: nc([{ type: ".." }]), path: "delegates[0].type", message: '".." is a path; it must be a bare plugin name such as "bridge"' },
-  { rule: "type is not .", ok: nc([{ type: "a." }]), bad: nc([{ type: "." }]), path: "delegates[0].type", message: `"." is not a valid plugin name (letters, digits, '.', '_', '-')` },
-  { rule: "type characters", ok: nc([{ type: "Macvlan2" }]), bad: nc([{ type: "mac vlan" }]), path: "delegates[0].type", message: `"mac vlan" is not a valid plugin name (letters, digits, '.', '_', '-')` },
+  {
+    rule: "type is a bare name, not a path",
+    ok: nc([{ type: "my_plugin-1.2" }]),
+    bad: nc([{ type: "../../sbin/reboot" }]),
+    path: "delegates[0].type",
+    message: '"../../sbin/reboot" is a path; it must be a bare plugin name such as "bridge"',
+  },
+  {
+    rule: "type is not absolute",
+    ok: nc([bridge]),
+    bad: nc([{ type: "/opt/cni/bin/bridge" }]),
+    path: "delegates[0].type",
+    message: '"/opt/cni/bin/bridge" is a path; it must be a bare plugin name such as "bridge"',
+  },
+  {
+    rule: "type has no backslash",
+    ok: nc([bridge]),
+    bad: nc([{ type: "a\\b" }]),
+    path: "delegates[0].type",
+    message: '"a\\b" is a path; it must be a bare plugin name such as "bridge"',
+  },
+  {
+    rule: "type is not ..",
+    ok: nc([{ type: "a.b" }]),
+    bad: nc([{ type: ".." }]),
+    path: "delegates[0].type",
+    message: '".." is a path; it must be a bare plugin name such as "bridge"',
+  },
+  {
+    rule: "type is not .",
+    ok: nc([{ type: "a." }]),
+    bad: nc([{ type: "." }]),
+    path: "delegates[0].type",
+    message: `"." is not a valid plugin name (letters, digits, '.', '_', '-')`,
+  },
+  {
+    rule: "type characters",
+    ok: nc([{ type: "Macvlan2" }]),
+    bad: nc([{ type: "mac vlan" }]),
+    path: "delegates[0].type",
+    message: `"mac vlan" is not a valid plugin name (letters, digits, '.', '_', '-')`,
+  },
   { rule: "type or plugins required", ok: nc([bridge]), bad: nc([{ name: "x" }]), path: "delegates[0].type", message: "is required" },
-  { rule: "conflist plugins non-empty", ok: nc([{ name: "l", plugins: [{ type: "ptp" }] }]), bad: nc([{ name: "l", plugins: [] }]), path: "delegates[0].plugins", message: "must be a non-empty list of plugin configs" },
-  { rule: "conflist plugins are objects", ok: nc([{ name: "l", plugins: [{ type: "ptp" }, { type: "tuning" }] }]), bad: nc([{ name: "l", plugins: [{ type: "ptp" }, "tuning"] }]), path: "delegates[0].plugins[1]", message: "must be an object" },
-  { rule: "conflist plugin types bare", ok: nc([{ name: "l", plugins: [{ type: "ptp" }] }]), bad: nc([{ name: "l", plugins: [{ type: "ptp" }, { type: "../x" }] }]), path: "delegates[0].plugins[1].type", message: '"../x" is a path; it must be a bare plugin name such as "bridge"' },
-  { rule: "attachment name required", ok: att({ name: "a", type: "bridge" }), bad: { attachments: [{ path: "ns/a", config: { type: "bridge" } }] }, path: "ns/a.name", message: "is required" },
-  { rule: "delegate cniVersion known", ok: nc([{ ...bridge, cniVersion: "0.3.1" }]), bad: nc([{ ...bridge, cniVersion: "0.9.0" }]), path: "delegates[0].cniVersion", message: `"0.9.0" is not a supported CNI version ${VERSIONS}` },
-  { rule: "attachment cniVersion known", ok: att({ name: "a", type: "b", cniVersion: "1.0.0" }), bad: att({ name: "a", type: "b", cniVersion: "2.0.0" }), path: "ns/a.cniVersion", message: `"2.0.0" is not a supported CNI version ${VERSIONS}` },
-  { rule: "ipam type bare", ok: hl({ subnet: "10.1.0.0/24" }), bad: ipam({ type: "/bin/x" }), path: "delegates[0].ipam.type", message: '"/bin/x" is a path; it must be a bare plugin name such as "bridge"' },
+  {
+    rule: "conflist plugins non-empty",
+    ok: nc([{ name: "l", plugins: [{ type: "ptp" }] }]),
+    bad: nc([{ name: "l", plugins: [] }]),
+    path: "delegates[0].plugins",
+    message: "must be a non-empty list of plugin configs",
+  },
+  {
+    rule: "conflist plugins are objects",
+    ok: nc([{ name: "l", plugins: [{ type: "ptp" }, { type: "tuning" }] }]),
+    bad: nc([{ name: "l", plugins: [{ type: "ptp" }, "tuning"] }]),
+    path: "delegates[0].plugins[1]",
+    message: "must be an object",
+  },
+  {
+    rule: "conflist plugin types bare",
+    ok: nc([{ name: "l", plugins: [{ type: "ptp" }] }]),
+    bad: nc([{ name: "l", plugins: [{ type: "ptp" }, { type: "../x" }] }]),
+    path: "delegates[0].plugins[1].type",
+    message: '"../x" is a path; it must be a bare plugin name such as "bridge"',
+  },
+  {
+    rule: "attachment name required",
+    ok: att({ name: "a", type: "bridge" }),
+    bad: { attachments: [{ path: "ns/a", config: { type: "bridge" } }] },
+    path: "ns/a.name",
+    message: "is required",
+  },
+  {
+    rule: "delegate cniVersion known",
+    ok: nc([{ ...bridge, cniVersion: "0.3.1" }]),
+    bad: nc([{ ...bridge, cniVersion: "0.9.0" }]),
+    path: "delegates[0].cniVersion",
+    message: `"0.9.0" is not a supported CNI version ${VERSIONS}`,
+  },
+  {
+    rule: "attachment cniVersion known",
+    ok: att({ name: "a", type: "b", cniVersion: "1.0.0" }),
+    bad: att({ name: "a", type: "b", cniVersion: "2.0.0" }),
+    path: "ns/a.cniVersion",
+    message: `"2.0.0" is not a supported CNI version ${VERSIONS}`,
+  },
+  {
+    rule: "ipam type bare",
+    ok: hl({ subnet: "10.1.0.0/24" }),
+    bad: ipam({ type: "/bin/x" }),
+    path: "delegates[0].ipam.type",
+    message: '"/bin/x" is a path; it must be a bare plugin name such as "bridge"',
+  },
   // Interface names.
-  { rule: "ifname not empty", ok: att({ name: "a", type: "b", ifname: "net1" }), bad: att({ name: "a", type: "b", ifname: "" }), path: "ns/a.interface", message: "is empty" },
-  { rule: "ifname <= 15 bytes", ok: att({ name: "a", type: "b", ifname: "abcdefghijklmno" }), bad: att({ name: "a", type: "b", ifname: "abcdefghijklmnop" }), path: "ns/a.interface", message: '"abcdefghijklmnop" is longer than 15 bytes' },
-  { rule: "ifname bytes, not characters", ok: att({ name: "a", type: "b", ifname: "ééééééé" }), bad: att({ name: "a", type: "b", ifname: "éééééééé" }), path: "ns/a.interface", message: '"éééééééé" is longer than 15 bytes' },
-  { rule: "ifname no slash", ok: att({ name: "a", type: "b", ifname: "a-b" }), bad: att({ name: "a", type: "b", ifname: "a/b" }), path: "ns/a.interface", message: `"a/b" contains '/', ':' or whitespace` },
-  { rule: "ifname no whitespace", ok: att({ name: "a", type: "b", ifname: "a_b" }), bad: att({ name: "a", type: "b", ifname: "a\tb" }), path: "ns/a.interface", message: `"a\tb" contains '/', ':' or whitespace` },
-  { rule: "ifname no colon", ok: att({ name: "a", type: "b", ifname: "a.1" }), bad: att({ name: "a", type: "b", ifname: "a:1" }), path: "ns/a.interface", message: `"a:1" contains '/', ':' or whitespace` },
-  { rule: "ifname not .", ok: att({ name: "a", type: "b", ifname: ".a" }), bad: att({ name: "a", type: "b", ifname: "." }), path: "ns/a.interface", message: '"." is not a valid interface name' },
-  { rule: "ifname not ..", ok: att({ name: "a", type: "b", ifname: "..." }), bad: att({ name: "a", type: "b", ifname: ".." }), path: "ns/a.interface", message: '".." is not a valid interface name' },
-  { rule: "ifname unique across attachments", ok: att({ name: "a", type: "b", ifname: "net1" }, { name: "c", type: "b", ifname: "net2" }), bad: att({ name: "a", type: "b", ifname: "net1" }, { name: "c", type: "b", ifname: "net1" }), path: "ns/c.interface", message: 'interface name "net1" is also used by ns/a.interface' },
-  { rule: "ifnameRequest valid", ok: nc([{ ...bridge, ifnameRequest: "net9" }]), bad: nc([{ ...bridge, ifnameRequest: "net 9" }]), path: "delegates[0].ifnameRequest", message: `"net 9" contains '/', ':' or whitespace` },
-  { rule: "ifnameRequest unique with attachments", ok: { ...nc([{ ...bridge, ifnameRequest: "net1" }]), ...att({ name: "a", type: "b", ifname: "net2" }) }, bad: { ...nc([{ ...bridge, ifnameRequest: "net1" }]), ...att({ name: "a", type: "b", ifname: "net1" }) }, path: "ns/a.interface", message: 'interface name "net1" is also used by delegates[0].ifnameRequest' },
+  {
+    rule: "ifname not empty",
+    ok: att({ name: "a", type: "b", ifname: "net1" }),
+    bad: att({ name: "a", type: "b", ifname: "" }),
+    path: "ns/a.interface",
+    message: "is empty",
+  },
+  {
+    rule: "ifname <= 15 bytes",
+    ok: att({ name: "a", type: "b", ifname: "abcdefghijklmno" }),
+    bad: att({ name: "a", type: "b", ifname: "abcdefghijklmnop" }),
+    path: "ns/a.interface",
+    message: '"abcdefghijklmnop" is longer than 15 bytes',
+  },
+  {
+    rule: "ifname bytes, not characters",
+    ok: att({ name: "a", type: "b", ifname: "ééééééé" }),
+    bad: att({ name: "a", type: "b", ifname: "éééééééé" }),
+    path: "ns/a.interface",
+    message: '"éééééééé" is longer than 15 bytes',
+  },
+  {
+    rule: "ifname no slash",
+    ok: att({ name: "a", type: "b", ifname: "a-b" }),
+    bad: att({ name: "a", type: "b", ifname: "a/b" }),
+    path: "ns/a.interface",
+    message: `"a/b" contains '/', ':' or whitespace`,
+  },
+  {
+    rule: "ifname no whitespace",
+    ok: att({ name: "a", type: "b", ifname: "a_b" }),
+    bad: att({ name: "a", type: "b", ifname: "a\tb" }),
+    path: "ns/a.interface",
+    message: `"a\tb" contains '/', ':' or whitespace`,
+  },
+  {
+    rule: "ifname no colon",
+    ok: att({ name: "a", type: "b", ifname: "a.1" }),
+    bad: att({ name: "a", type: "b", ifname: "a:1" }),
+    path: "ns/a.interface",
+    message: `"a:1" contains '/', ':' or whitespace`,
+  },
+  {
+    rule: "ifname not .",
+    ok: att({ name: "a", type: "b", ifname: ".a" }),
+    bad: att({ name: "a", type: "b", ifname: "." }),
+    path: "ns/a.interface",
+    message: '"." is not a valid interface name',
+  },
+  {
+    rule: "ifname not ..",
+    ok: att({ name: "a", type: "b", ifname: "..." }),
+    bad: att({ name: "a", type: "b", ifname: ".." }),
+    path: "ns/a.interface",
+    message: '".." is not a valid interface name',
+  },
+  {
+    rule: "ifname unique across attachments",
+    ok: att({ name: "a", type: "b", ifname: "net1" }, { name: "c", type: "b", ifname: "net2" }),
+    bad: att({ name: "a", type: "b", ifname: "net1" }, { name: "c", type: "b", ifname: "net1" }),
+    path: "ns/c.interface",
+    message: 'interface name "net1" is also used by ns/a.interface',
+  },
+  {
+    rule: "ifnameRequest valid",
+    ok: nc([{ ...bridge, ifnameRequest: "net9" }]),
+    bad: nc([{ ...bridge, ifnameRequest: "net 9" }]),
+    path: "delegates[0].ifnameRequest",
+    message: `"net 9" contains '/', ':' or whitespace`,
+  },
+  {
+    rule: "ifnameRequest unique with attachments",
+    ok: { ...nc([{ ...bridge, ifnameRequest: "net1" }]), ...att({ name: "a", type: "b", ifname: "net2" }) },
+    bad: { ...nc([{ ...bridge, ifnameRequest: "net1" }]), ...att({ name: "a", type: "b", ifname: "net1" }) },
+    path: "ns/a.interface",
+    message: 'interface name "net1" is also used by delegates[0].ifnameRequest',
+  },
   // host-local.
-  { rule: "subnet is a v4 CIDR", ok: hl({ subnet: "10.1.0.0/24" }), bad: hl({ subnet: "10.1.0.0/33" }), path: "delegates[0].ipam.subnet", message: "10.1.0.0/33 is not a valid CIDR (address/prefix)" },
-  { rule: "subnet is a v6 CIDR", ok: hl({ subnet: "fd00::/64" }), bad: hl({ subnet: "fd00::/129" }), path: "delegates[0].ipam.subnet", message: "fd00::/129 is not a valid CIDR (address/prefix)" },
-  { rule: "subnet has a prefix", ok: hl({ subnet: "10.1.0.7/24" }), bad: hl({ subnet: "10.1.0.0" }), path: "delegates[0].ipam.subnet", message: "10.1.0.0 is not a valid CIDR (address/prefix)" },
-  { rule: "rangeStart is an IP", ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5" }), bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.256" }), path: "delegates[0].ipam.rangeStart", message: "10.1.0.256 is not a valid IP address" },
-  { rule: "rangeStart inside subnet", ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5" }), bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.9.0.5" }), path: "delegates[0].ipam.rangeStart", message: "10.9.0.5 is outside subnet 10.1.0.0/24" },
-  { rule: "rangeEnd inside subnet (v6)", ok: hl({ subnet: "fd00::/64", rangeEnd: "fd00::ffff" }), bad: hl({ subnet: "fd00::/64", rangeEnd: "fd01::1" }), path: "delegates[0].ipam.rangeEnd", message: "fd01::1 is outside subnet fd00::/64" },
-  { rule: "rangeStart same family as subnet", ok: hl({ subnet: "fd00::/64", rangeStart: "fd00::5" }), bad: hl({ subnet: "10.1.0.0/24", rangeStart: "fd00::5" }), path: "delegates[0].ipam.rangeStart", message: "fd00::5 is not the same IP family as subnet 10.1.0.0/24" },
-  { rule: "rangeStart <= rangeEnd", ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.8", rangeEnd: "10.1.0.8" }), bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.9", rangeEnd: "10.1.0.8" }), path: "delegates[0].ipam.rangeStart", message: "10.1.0.9 is after rangeEnd 10.1.0.8" },
-  { rule: "gateway inside subnet", ok: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.1" }), bad: hl({ subnet: "10.1.0.0/24", gateway: "10.2.0.1" }), path: "delegates[0].ipam.gateway", message: "10.2.0.1 is outside subnet 10.1.0.0/24" },
-  { rule: "gateway not the network address", ok: hl({ subnet: "10.1.0.0/31", gateway: "10.1.0.0" }), bad: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.0" }), path: "delegates[0].ipam.gateway", message: "10.1.0.0 is the network address of 10.1.0.0/24" },
-  { rule: "gateway not the v6 network address", ok: hl({ subnet: "fd00::/64", gateway: "fd00::1" }), bad: hl({ subnet: "fd00::/64", gateway: "fd00::" }), path: "delegates[0].ipam.gateway", message: "fd00:: is the network address of fd00::/64" },
-  { rule: "gateway not the v4 broadcast address", ok: hl({ subnet: "fd00::/120", gateway: "fd00::ff" }), bad: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.255" }), path: "delegates[0].ipam.gateway", message: "10.1.0.255 is the broadcast address of 10.1.0.0/24" },
-  { rule: "ranges are lists of lists", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }], [{ subnet: "fd02::/64" }]] }), bad: hl({ ranges: [{ subnet: "10.2.0.0/24" }] }), path: "delegates[0].ipam.ranges[0]", message: "must be a non-empty list of range objects" },
-  { rule: "ranges non-empty", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }]] }), bad: hl({ ranges: [] }), path: "delegates[0].ipam.ranges", message: "must be a non-empty list of range sets (lists of range objects)" },
-  { rule: "range objects", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }]] }), bad: hl({ ranges: [["10.2.0.0/24"]] }), path: "delegates[0].ipam.ranges[0][0]", message: 'must be a range object {"subnet": CIDR, ...}' },
-  { rule: "range needs a subnet", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeStart: "10.2.0.9" }]] }), bad: hl({ ranges: [[{ rangeStart: "10.2.0.9" }]] }), path: "delegates[0].ipam.ranges[0][0].subnet", message: "is required" },
-  { rule: "range rules as for subnet", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeEnd: "10.2.0.200" }]] }), bad: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeEnd: "10.3.0.1" }]] }), path: "delegates[0].ipam.ranges[0][0].rangeEnd", message: "10.3.0.1 is outside subnet 10.2.0.0/24" },
-  { rule: "range gateway", ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", gateway: "10.2.0.254" }]] }), bad: hl({ ranges: [[{ subnet: "10.2.0.0/24", gateway: "10.2.0.255" }]] }), path: "delegates[0].ipam.ranges[0][0].gateway", message: "10.2.0.255 is the broadcast address of 10.2.0.0/24" },
-  { rule: "route dst is a CIDR", ok: hl({ routes: [{ dst: "0.0.0.0/0" }] }), bad: hl({ routes: [{ dst: "default" }] }), path: "delegates[0].ipam.routes[0].dst", message: "default is not a valid CIDR (address/prefix)" },
-  { rule: "route dst required", ok: hl({ routes: [{ dst: "10.9.0.0/16", gw: "10.1.0.1" }] }), bad: hl({ routes: [{ gw: "10.1.0.1" }] }), path: "delegates[0].ipam.routes[0].dst", message: "is required" },
-  { rule: "route gw is an IP", ok: hl({ routes: [{ dst: "::/0", gw: "fd00::1" }] }), bad: hl({ routes: [{ dst: "0.0.0.0/0", gw: "10.1.0" }] }), path: "delegates[0].ipam.routes[0].gw", message: "10.1.0 is not a valid IP address" },
-  { rule: "route gw family", ok: hl({ routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }] }), bad: hl({ routes: [{ dst: "::/0", gw: "10.1.0.1" }] }), path: "delegates[0].ipam.routes[0].gw", message: "10.1.0.1 is not the same IP family as dst ::/0" },
+  {
+    rule: "subnet is a v4 CIDR",
+    ok: hl({ subnet: "10.1.0.0/24" }),
+    bad: hl({ subnet: "10.1.0.0/33" }),
+    path: "delegates[0].ipam.subnet",
+    message: "10.1.0.0/33 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "subnet is a v6 CIDR",
+    ok: hl({ subnet: "fd00::/64" }),
+    bad: hl({ subnet: "fd00::/129" }),
+    path: "delegates[0].ipam.subnet",
+    message: "fd00::/129 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "subnet has a prefix",
+    ok: hl({ subnet: "10.1.0.7/24" }),
+    bad: hl({ subnet: "10.1.0.0" }),
+    path: "delegates[0].ipam.subnet",
+    message: "10.1.0.0 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "rangeStart is an IP",
+    ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5" }),
+    bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.256" }),
+    path: "delegates[0].ipam.rangeStart",
+    message: "10.1.0.256 is not a valid IP address",
+  },
+  {
+    rule: "rangeStart inside subnet",
+    ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.5" }),
+    bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.9.0.5" }),
+    path: "delegates[0].ipam.rangeStart",
+    message: "10.9.0.5 is outside subnet 10.1.0.0/24",
+  },
+  {
+    rule: "rangeEnd inside subnet (v6)",
+    ok: hl({ subnet: "fd00::/64", rangeEnd: "fd00::ffff" }),
+    bad: hl({ subnet: "fd00::/64", rangeEnd: "fd01::1" }),
+    path: "delegates[0].ipam.rangeEnd",
+    message: "fd01::1 is outside subnet fd00::/64",
+  },
+  {
+    rule: "rangeStart same family as subnet",
+    ok: hl({ subnet: "fd00::/64", rangeStart: "fd00::5" }),
+    bad: hl({ subnet: "10.1.0.0/24", rangeStart: "fd00::5" }),
+    path: "delegates[0].ipam.rangeStart",
+    message: "fd00::5 is not the same IP family as subnet 10.1.0.0/24",
+  },
+  {
+    rule: "rangeStart <= rangeEnd",
+    ok: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.8", rangeEnd: "10.1.0.8" }),
+    bad: hl({ subnet: "10.1.0.0/24", rangeStart: "10.1.0.9", rangeEnd: "10.1.0.8" }),
+    path: "delegates[0].ipam.rangeStart",
+    message: "10.1.0.9 is after rangeEnd 10.1.0.8",
+  },
+  {
+    rule: "gateway inside subnet",
+    ok: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.1" }),
+    bad: hl({ subnet: "10.1.0.0/24", gateway: "10.2.0.1" }),
+    path: "delegates[0].ipam.gateway",
+    message: "10.2.0.1 is outside subnet 10.1.0.0/24",
+  },
+  {
+    rule: "gateway not the network address",
+    ok: hl({ subnet: "10.1.0.0/31", gateway: "10.1.0.0" }),
+    bad: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.0" }),
+    path: "delegates[0].ipam.gateway",
+    message: "10.1.0.0 is the network address of 10.1.0.0/24",
+  },
+  {
+    rule: "gateway not the v6 network address",
+    ok: hl({ subnet: "fd00::/64", gateway: "fd00::1" }),
+    bad: hl({ subnet: "fd00::/64", gateway: "fd00::" }),
+    path: "delegates[0].ipam.gateway",
+    message: "fd00:: is the network address of fd00::/64",
+  },
+  {
+    rule: "gateway not the v4 broadcast address",
+    ok: hl({ subnet: "fd00::/120", gateway: "fd00::ff" }),
+    bad: hl({ subnet: "10.1.0.0/24", gateway: "10.1.0.255" }),
+    path: "delegates[0].ipam.gateway",
+    message: "10.1.0.255 is the broadcast address of 10.1.0.0/24",
+  },
+  {
+    rule: "ranges are lists of lists",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }], [{ subnet: "fd02::/64" }]] }),
+    bad: hl({ ranges: [{ subnet: "10.2.0.0/24" }] }),
+    path: "delegates[0].ipam.ranges[0]",
+    message: "must be a non-empty list of range objects",
+  },
+  {
+    rule: "ranges non-empty",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }]] }),
+    bad: hl({ ranges: [] }),
+    path: "delegates[0].ipam.ranges",
+    message: "must be a non-empty list of range sets (lists of range objects)",
+  },
+  {
+    rule: "range objects",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24" }]] }),
+    bad: hl({ ranges: [["10.2.0.0/24"]] }),
+    path: "delegates[0].ipam.ranges[0][0]",
+    message: 'must be a range object {"subnet": CIDR, ...}',
+  },
+  {
+    rule: "range needs a subnet",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeStart: "10.2.0.9" }]] }),
+    bad: hl({ ranges: [[{ rangeStart: "10.2.0.9" }]] }),
+    path: "delegates[0].ipam.ranges[0][0].subnet",
+    message: "is required",
+  },
+  {
+    rule: "range rules as for subnet",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeEnd: "10.2.0.200" }]] }),
+    bad: hl({ ranges: [[{ subnet: "10.2.0.0/24", rangeEnd: "10.3.0.1" }]] }),
+    path: "delegates[0].ipam.ranges[0][0].rangeEnd",
+    message: "10.3.0.1 is outside subnet 10.2.0.0/24",
+  },
+  {
+    rule: "range gateway",
+    ok: hl({ ranges: [[{ subnet: "10.2.0.0/24", gateway: "10.2.0.254" }]] }),
+    bad: hl({ ranges: [[{ subnet: "10.2.0.0/24", gateway: "10.2.0.255" }]] }),
+    path: "delegates[0].ipam.ranges[0][0].gateway",
+    message: "10.2.0.255 is the broadcast address of 10.2.0.0/24",
+  },
+  {
+    rule: "route dst is a CIDR",
+    ok: hl({ routes: [{ dst: "0.0.0.0/0" }] }),
+    bad: hl({ routes: [{ dst: "default" }] }),
+    path: "delegates[0].ipam.routes[0].dst",
+    message: "default is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "route dst required",
+    ok: hl({ routes: [{ dst: "10.9.0.0/16", gw: "10.1.0.1" }] }),
+    bad: hl({ routes: [{ gw: "10.1.0.1" }] }),
+    path: "delegates[0].ipam.routes[0].dst",
+    message: "is required",
+  },
+  {
+    rule: "route gw is an IP",
+    ok: hl({ routes: [{ dst: "::/0", gw: "fd00::1" }] }),
+    bad: hl({ routes: [{ dst: "0.0.0.0/0", gw: "10.1.0" }] }),
+    path: "delegates[0].ipam.routes[0].gw",
+    message: "10.1.0 is not a valid IP address",
+  },
+  {
+    rule: "route gw family",
+    ok: hl({ routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }] }),
+    bad: hl({ routes: [{ dst: "::/0", gw: "10.1.0.1" }] }),
+    path: "delegates[0].ipam.routes[0].gw",
+    message: "10.1.0.1 is not the same IP family as dst ::/0",
+  },
   // static.
-  { rule: "static address is a CIDR", ok: ipam({ type: "static", addresses: [{ address: "10.5.0.2/24" }] }), bad: ipam({ type: "static", addresses: [{ address: "10.5.0.300/24" }] }), path: "delegates[0].ipam.addresses[0].address", message: "10.5.0.300/24 is not a valid CIDR (address/prefix)" },
-  { rule: "static gateway is an IP", ok: ipam({ type: "static", addresses: [{ address: "fd05::2/64", gateway: "fd05::1" }] }), bad: ipam({ type: "static", addresses: [{ address: "10.5.0.2/24", gateway: "gw" }] }), path: "delegates[0].ipam.addresses[0].gateway", message: "gw is not a valid IP address" },
+  {
+    rule: "static address is a CIDR",
+    ok: ipam({ type: "static", addresses: [{ address: "10.5.0.2/24" }] }),
+    bad: ipam({ type: "static", addresses: [{ address: "10.5.0.300/24" }] }),
+    path: "delegates[0].ipam.addresses[0].address",
+    message: "10.5.0.300/24 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "static gateway is an IP",
+    ok: ipam({ type: "static", addresses: [{ address: "fd05::2/64", gateway: "fd05::1" }] }),
+    bad: ipam({ type: "static", addresses: [{ address: "10.5.0.2/24", gateway: "gw" }] }),
+    path: "delegates[0].ipam.addresses[0].gateway",
+    message: "gw is not a valid IP address",
+  },
   // whereabouts.
-  { rule: "whereabouts range is a CIDR", ok: ipam({ type: "whereabouts", range: "10.6.0.0/24" }), bad: ipam({ type: "whereabouts", range: "10.6.0.0-10.6.0.9" }), path: "delegates[0].ipam.range", message: "10.6.0.0-10.6.0.9 is not a valid CIDR (address/prefix)" },
-  { rule: "whereabouts range_start inside", ok: ipam({ type: "whereabouts", range: "10.6.0.0/24", range_start: "10.6.0.10" }), bad: ipam({ type: "whereabouts", range: "10.6.0.0/24", range_start: "10.7.0.1" }), path: "delegates[0].ipam.range_start", message: "10.7.0.1 is outside subnet 10.6.0.0/24" },
-  { rule: "whereabouts range_end inside", ok: ipam({ type: "whereabouts", range: "fd06::/64", range_end: "fd06::99" }), bad: ipam({ type: "whereabouts", range: "fd06::/64", range_end: "fd07::1" }), path: "delegates[0].ipam.range_end", message: "fd07::1 is outside subnet fd06::/64" },
-  { rule: "whereabouts exclude CIDRs", ok: ipam({ type: "whereabouts", range: "10.6.0.0/24", exclude: ["10.6.0.0/28"] }), bad: ipam({ type: "whereabouts", range: "10.6.0.0/24", exclude: ["10.6.0.0/28", "10.6.0.1"] }), path: "delegates[0].ipam.exclude[1]", message: "10.6.0.1 is not a valid CIDR (address/prefix)" },
-  { rule: "whereabouts ipRanges", ok: ipam({ type: "whereabouts", ipRanges: [{ range: "10.6.0.0/24" }, { range: "fd06::/64" }] }), bad: ipam({ type: "whereabouts", ipRanges: [{ range: "10.6.0.0/24", range_start: "10.8.0.1" }] }), path: "delegates[0].ipam.ipRanges[0].range_start", message: "10.8.0.1 is outside subnet 10.6.0.0/24" },
+  {
+    rule: "whereabouts range is a CIDR",
+    ok: ipam({ type: "whereabouts", range: "10.6.0.0/24" }),
+    bad: ipam({ type: "whereabouts", range: "10.6.0.0-10.6.0.9" }),
+    path: "delegates[0].ipam.range",
+    message: "10.6.0.0-10.6.0.9 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "whereabouts range_start inside",
+    ok: ipam({ type: "whereabouts", range: "10.6.0.0/24", range_start: "10.6.0.10" }),
+    bad: ipam({ type: "whereabouts", range: "10.6.0.0/24", range_start: "10.7.0.1" }),
+    path: "delegates[0].ipam.range_start",
+    message: "10.7.0.1 is outside subnet 10.6.0.0/24",
+  },
+  {
+    rule: "whereabouts range_end inside",
+    ok: ipam({ type: "whereabouts", range: "fd06::/64", range_end: "fd06::99" }),
+    bad: ipam({ type: "whereabouts", range: "fd06::/64", range_end: "fd07::1" }),
+    path: "delegates[0].ipam.range_end",
+    message: "fd07::1 is outside subnet fd06::/64",
+  },
+  {
+    rule: "whereabouts exclude CIDRs",
+    ok: ipam({ type: "whereabouts", range: "10.6.0.0/24", exclude: ["10.6.0.0/28"] }),
+    bad: ipam({ type: "whereabouts", range: "10.6.0.0/24", exclude: ["10.6.0.0/28", "10.6.0.1"] }),
+    path: "delegates[0].ipam.exclude[1]",
+    message: "10.6.0.1 is not a valid CIDR (address/prefix)",
+  },
+  {
+    rule: "whereabouts ipRanges",
+    ok: ipam({ type: "whereabouts", ipRanges: [{ range: "10.6.0.0/24" }, { range: "fd06::/64" }] }),
+    bad: ipam({ type: "whereabouts", ipRanges: [{ range: "10.6.0.0/24", range_start: "10.8.0.1" }] }),
+    path: "delegates[0].ipam.ipRanges[0].range_start",
+    message: "10.8.0.1 is outside subnet 10.6.0.0/24",
+  },
   // Overlaps across the input.
   {
     rule: "overlapping subnets across delegates",
-    ok: nc([{ name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } }, { name: "b", type: "bridge", ipam: { type: "host-local", subnet: "10.1.1.0/24" } }]),
-    bad: nc([{ name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/16" } }, { name: "b", type: "bridge", ipam: { type: "host-local", subnet: "10.1.2.0/24" } }]),
+    ok: nc([
+      { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } },
+      { name: "b", type: "bridge", ipam: { type: "host-local", subnet: "10.1.1.0/24" } },
+    ]),
+    bad: nc([
+      { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
+      { name: "b", type: "bridge", ipam: { type: "host-local", subnet: "10.1.2.0/24" } },
+    ]),
     path: "delegates[1].ipam.subnet",
     message: '10.1.2.0/24 overlaps 10.1.0.0/16 at delegates[0].ipam.subnet (network "a")',
   },
   {
     rule: "overlapping subnets across attachments",
-    ok: att({ name: "a", type: "bridge", ipam: { type: "host-local", subnet: "fd00::/64" } }, { name: "c", type: "macvlan", ipam: { type: "static", addresses: [{ address: "fd01::5/64" }] } }),
-    bad: att({ name: "a", type: "bridge", ipam: { type: "host-local", subnet: "fd00::/48" } }, { name: "c", type: "macvlan", ipam: { type: "whereabouts", range: "fd00:0:0:7::/64" } }),
+    ok: att(
+      { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "fd00::/64" } },
+      { name: "c", type: "macvlan", ipam: { type: "static", addresses: [{ address: "fd01::5/64" }] } },
+    ),
+    bad: att(
+      { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "fd00::/48" } },
+      { name: "c", type: "macvlan", ipam: { type: "whereabouts", range: "fd00:0:0:7::/64" } },
+    ),
     path: "ns/c.ipam.range",
     message: 'fd00:0:0:7::/64 overlaps fd00::/48 at ns/a.ipam.subnet (network "a")',
   },
   {
     rule: "one network listed twice is not an overlap",
-    ok: { attachments: [{ path: "ns/a", ifname: "net1", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } }, { path: "ns/a", ifname: "net2", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } }] },
-    bad: { attachments: [{ path: "ns1/a", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } }, { path: "ns2/a", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.128/25" } } }] },
+    ok: {
+      attachments: [
+        { path: "ns/a", ifname: "net1", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } },
+        { path: "ns/a", ifname: "net2", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } },
+      ],
+    },
+    bad: {
+      attachments: [
+        { path: "ns1/a", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/24" } } },
+        { path: "ns2/a", config: { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.128/25" } } },
+      ],
+    },
     path: "ns2/a.ipam.subnet",
     message: '10.1.0.128/25 overlaps 10.1.0.0/24 at ns1/a.ipam.subnet (network "a")',
   },
 ];
 
 // The type of every known netconf field.
-for (const key of ["type", "kubeconfig", "cniDir", "confDir", "binDir", "clusterNetwork", "multusNamespace", "globalNamespaces", "readinessindicatorfile", "logFile"]) {
-  rules.push({ rule: `${key} is a string`, ok: nc([bridge], { [key]: "x" }), bad: nc([bridge], { [key]: 3 }), path: key, message: "must be a string" });
+for (const key of [
+  "type",
+  "kubeconfig",
+  "cniDir",
+  "confDir",
+  "binDir",
+  "clusterNetwork",
+  "multusNamespace",
+  "globalNamespaces",
+  "readinessindicatorfile",
+  "logFile",
+]) {
+  rules.push({
+    rule: `${key} is a string`,
+    ok: nc([bridge], { [key]: "x" }),
+    bad: nc([bridge], { [key]: 3 }),
+    path: key,
+    message: "must be a string",
+  });
 }
 for (const key of ["cniVersions", "defaultNetworks", "systemNamespaces"]) {
-  rules.push({ rule: `${key} is a list of strings`, ok: nc([bridge], { [key]: ["x"] }), bad: nc([bridge], { [key]: ["x", 1] }), path: key, message: "must be a list of strings" });
+  rules.push({
+    rule: `${key} is a list of strings`,
+    ok: nc([bridge], { [key]: ["x"] }),
+    bad: nc([bridge], { [key]: ["x", 1] }),
+    path: key,
+    message: "must be a list of strings",
+  });
 }
 for (const key of ["namespaceIsolation", "logToStderr", "always_use_default", "retryDeleteOnError"]) {
-  rules.push({ rule: `${key} is a bool`, ok: nc([bridge], { [key]: false }), bad: nc([bridge], { [key]: "true" }), path: key, message: "must be true or false" });
+  rules.push({
+    rule: `${key} is a bool`,
+    ok: nc([bridge], { [key]: false }),
+    bad: nc([bridge], { [key]: "true" }),
+    path: key,
+    message: "must be true or false",
+  });
 }
 for (const key of ["runtimeConfig", "prevResult"]) {
-  rules.push({ rule: `${key} is an object`, ok: nc([bridge], { [key]: {} }), bad: nc([bridge], { [key]: [] }), path: key, message: "must be an object" });
+  rules.push({
+    rule: `${key} is an object`,
+    ok: nc([bridge], { [key]: {} }),
+    bad: nc([bridge], { [key]: [] }),
+    path: key,
+    message: "must be an object",
+  });
 }
 
 for (const { rule, ok, bad, path, message } of rules) {
   t.test(`rule: ${rule}`, async (t) => {
     t.match(validateInput(ok), { type: "valid" }, "passes");
-    t.same(validateInput(bad), { type: "invalid", errors: [{ path, message }], warnings: validateInput(bad).warnings }, `fails with ${path}: ${message}`);
+    t.same(
+      validateInput(bad),
+      { type: "invalid", errors: [{ path, message }], warnings: validateInput(bad).warnings },
+      `fails with ${path}: ${message}`,
+    );
   });
 }
 
 t.test("warnings: unknown netconf keys, unnamed delegates; they never make a config invalid", async (t) => {
-  t.same(validateInput(nc([bridge], { colour: "blue" })), { type: "valid", warnings: [{ path: "colour", message: "is not a field this plugin knows; it is ignored" }] });
-  t.same(validateInput(nc([{ type: "bridge" }])), { type: "valid", warnings: [{ path: "delegates[0].name", message: "is missing; the netconf's name and the index are used" }] });
+  t.same(validateInput(nc([bridge], { colour: "blue" })), {
+    type: "valid",
+    warnings: [{ path: "colour", message: "is not a field this plugin knows; it is ignored" }],
+  });
+  t.same(validateInput(nc([{ type: "bridge" }])), {
+    type: "valid",
+    warnings: [{ path: "delegates[0].name", message: "is missing; the netconf's name and the index are used" }],
+  });
   t.same(validateInput(nc([bridge])), { type: "valid", warnings: [] });
 });
 
 t.test("every problem at once, each with its path", async (t) => {
   const a = validateInput({
     ...nc([{ name: "a", type: "../a", ipam: { type: "host-local", subnet: "10.0.0.0/8", gateway: "10.0.0.0" } }], { logLevel: "x" }),
-    attachments: [{ path: "default/macvlan-a", ifname: "net1/", config: { type: "macvlan", ipam: { type: "host-local", subnet: "10.1.0.0/33" } } }],
+    attachments: [
+      { path: "default/macvlan-a", ifname: "net1/", config: { type: "macvlan", ipam: { type: "host-local", subnet: "10.1.0.0/33" } } },
+    ],
   });
   t.equal(a.type, "invalid");
   if (a.type !== "invalid") return;
-  t.same(
-    a.errors.map((e) => e.path).sort(),
-    ["default/macvlan-a.interface", "default/macvlan-a.ipam.subnet", "default/macvlan-a.name", "delegates[0].ipam.gateway", "delegates[0].type", "logLevel"],
-  );
+  t.same(a.errors.map((e) => e.path).sort(), [
+    "default/macvlan-a.interface",
+    "default/macvlan-a.ipam.subnet",
+    "default/macvlan-a.name",
+    "delegates[0].ipam.gateway",
+    "delegates[0].type",
+    "logLevel",
+  ]);
 });
 
 t.test("assertValid: code 7, the first problem in msg, all in details", async (t) => {
@@ -181,20 +648,43 @@ t.test("assertValid: code 7, the first problem in msg, all in details", async (t
 
 t.test("inputs the validator cannot read are answers, not exceptions", async (t) => {
   const v = instantiate(wasmBytes());
-  t.same(JSON.parse(v.validate("{")), { type: "invalid", errors: [{ path: "", message: "input is not valid JSON: EOF while parsing an object at line 1 column 1" }], warnings: [] });
-  t.same(JSON.parse(v.validate("[]")), { type: "invalid", errors: [{ path: "", message: 'input must be an object {"netconf": ..., "attachments": [...]}' }], warnings: [] });
-  t.match(JSON.parse(v.validate("[".repeat(10000))), { type: "invalid", errors: [{ path: "", message: /^input is not valid JSON: recursion limit exceeded/ }] });
+  t.same(JSON.parse(v.validate("{")), {
+    type: "invalid",
+    errors: [{ path: "", message: "input is not valid JSON: EOF while parsing an object at line 1 column 1" }],
+    warnings: [],
+  });
+  t.same(JSON.parse(v.validate("[]")), {
+    type: "invalid",
+    errors: [{ path: "", message: 'input must be an object {"netconf": ..., "attachments": [...]}' }],
+    warnings: [],
+  });
+  t.match(JSON.parse(v.validate("[".repeat(10000))), {
+    type: "invalid",
+    errors: [{ path: "", message: /^input is not valid JSON: recursion limit exceeded/ }],
+  });
   t.same(JSON.parse(v.validate('{"netconf": {"name": "\ud800", "kubeconfig": "/k"}}')), { type: "valid", warnings: [] });
   const cyclic: Record<string, unknown> = { name: "m" };
   cyclic.self = cyclic;
   t.match(validateInput({ netconf: cyclic }), { type: "invalid", errors: [{ path: "", message: /^input cannot be written as JSON: / }] });
-  t.match(validateInput({ netconf: { name: "m", kubeconfig: "/k", n: 1n } as unknown as JsonObject }), { type: "invalid", errors: [{ path: "" }] });
-  t.same(validateInput(undefined as unknown as ValidatorInput), { type: "invalid", errors: [{ path: "", message: 'input must be an object {"netconf": ..., "attachments": [...]}' }], warnings: [] });
+  t.match(validateInput({ netconf: { name: "m", kubeconfig: "/k", n: 1n } as unknown as JsonObject }), {
+    type: "invalid",
+    errors: [{ path: "" }],
+  });
+  t.same(validateInput(undefined as unknown as ValidatorInput), {
+    type: "invalid",
+    errors: [{ path: "", message: 'input must be an object {"netconf": ..., "attachments": [...]}' }],
+    warnings: [],
+  });
 });
 
 t.test("a large input (a megabyte of delegates) is answered and memory is reused", async (t) => {
   const v = instantiate(wasmBytes());
-  const delegates = Array.from({ length: 5000 }, (_, i) => ({ name: `n${i}`, type: "bridge", ipam: { type: "host-local", subnet: `10.${i >> 8}.${i & 255}.0/24` }, pad: "x".repeat(150) }));
+  const delegates = Array.from({ length: 5000 }, (_, i) => ({
+    name: `n${i}`,
+    type: "bridge",
+    ipam: { type: "host-local", subnet: `10.${i >> 8}.${i & 255}.0/24` },
+    pad: "x".repeat(150),
+  }));
   const input = JSON.stringify({ netconf: { name: "m", delegates } });
   t.ok(input.length > 1e6);
   for (let i = 0; i < 3; i++) t.same(JSON.parse(v.validate(input)), { type: "valid", warnings: [] });
@@ -207,7 +697,9 @@ t.test("through the built plugin: an invalid IPAM block fails the ADD before any
     name: "m",
     type: "multus",
     cniDir: "/tmp/multus-validate-test-unused",
-    delegates: [{ name: "b", type: "bridge", bridge: "mtvalid0", ipam: { type: "host-local", subnet: "10.250.0.0/24", gateway: "10.250.0.255" } }],
+    delegates: [
+      { name: "b", type: "bridge", bridge: "mtvalid0", ipam: { type: "host-local", subnet: "10.250.0.0/24", gateway: "10.250.0.255" } },
+    ],
   };
   for (const command of ["ADD", "CHECK"]) {
     const r = await runPlugin({ command, containerId: "val-1", netns: ns.path, stdin: conf });
@@ -227,21 +719,44 @@ t.test("every single-file rule above, through the built file (`multus validate` 
   const dir = tempDir(t);
   // Netconf rules as netconf files; single-attachment rules as a conf file each.
   // (Interface names come from the pod, not from a file: those rules are checked above only.)
-  const cases = rules.filter(({ bad }) => bad.netconf !== undefined ? bad.attachments === undefined : bad.attachments?.length === 1 && bad.attachments[0].ifname === undefined);
+  const cases = rules.filter(({ bad }) =>
+    bad.netconf !== undefined ? bad.attachments === undefined : bad.attachments?.length === 1 && bad.attachments[0].ifname === undefined,
+  );
   const files = cases.map(({ rule, bad, path, message }, i) => {
     const f = join(dir, `rule-${i}.conf`);
     const content = bad.netconf ? { type: "multus", ...bad.netconf } : bad.attachments![0].config;
     writeFileSync(f, JSON.stringify(content));
     return { rule, f, line: `${f}: ${path.replace(/^ns\/[a-z]+\./, "")}: ${message}` };
   });
-  const r = await runPlugin({ argv: ["validate", ...files.map((x) => x.f)], stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+  const r = await runPlugin({
+    argv: ["validate", ...files.map((x) => x.f)],
+    stdin: "",
+    env: { CNI_IFNAME: undefined, CNI_PATH: undefined },
+  });
   t.equal(r.code, 1);
   const lines = new Set(r.stdout.split("\n"));
   for (const { rule, line } of files) t.ok(lines.has(line), `${rule}: ${line}`);
 });
 
 t.test("the interface-name rule is the same in TypeScript and in the validator", async (t) => {
-  const names = ["eth0", "net1", "a-b", "a_b", ".a", "...", "abcdefghijklmno", "abcdefghijklmnop", "n@abcdefghijklmné", ".", "..", "a/b", "a b", "a\tb", "a:1", "é"];
+  const names = [
+    "eth0",
+    "net1",
+    "a-b",
+    "a_b",
+    ".a",
+    "...",
+    "abcdefghijklmno",
+    "abcdefghijklmnop",
+    "n@abcdefghijklmné",
+    ".",
+    "..",
+    "a/b",
+    "a b",
+    "a\tb",
+    "a:1",
+    "é",
+  ];
   for (const name of names) {
     const ts = ifNameProblem(name) === undefined;
     const a = validateInput({ attachments: [{ path: "ns/x", ifname: name, config: { cniVersion: "1.0.0", name: "x", type: "bridge" } }] });

@@ -3,10 +3,10 @@
  * check, each failure with the fix.
  */
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { confFiles } from "../files.ts";
 import { join } from "node:path";
 import { pluginTypeProblem } from "../delegate.ts";
-import { type JsonObject, isJsonObject } from "../json.ts";
+import { confFiles } from "../files.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import { DEFAULT_CNI_DIR } from "../netconf.ts";
 
 export interface DoctorOptions {
@@ -62,8 +62,18 @@ export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: b
   const checks: Check[] = [];
   const first = firstConf(o.confDir);
   const multus = first?.conf?.type === "multus" ? first.conf : undefined;
-  if (!first) checks.push({ ok: false, what: `conf dir: no network config in ${o.confDir}`, fix: "install the cluster network, then run multus install" });
-  else if (!multus) checks.push({ ok: false, what: `conf dir: ${first.file} comes first and is not multus`, fix: "run multus install (it writes 00-multus.conf)" });
+  if (!first)
+    checks.push({
+      ok: false,
+      what: `conf dir: no network config in ${o.confDir}`,
+      fix: "install the cluster network, then run multus install",
+    });
+  else if (!multus)
+    checks.push({
+      ok: false,
+      what: `conf dir: ${first.file} comes first and is not multus`,
+      fix: "run multus install (it writes 00-multus.conf)",
+    });
   else checks.push({ ok: true, what: `conf dir: ${first.file} comes first and is multus` });
 
   const self = join(o.binDir, "multus");
@@ -83,7 +93,11 @@ export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: b
       accessSync(join(o.binDir, t), constants.X_OK);
       checks.push({ ok: true, what: `bin dir: plugin "${t}" is installed` });
     } catch {
-      checks.push({ ok: false, what: `bin dir: plugin "${t}" is not in ${o.binDir}`, fix: `install the "${t}" CNI plugin into ${o.binDir}` });
+      checks.push({
+        ok: false,
+        what: `bin dir: plugin "${t}" is not in ${o.binDir}`,
+        fix: `install the "${t}" CNI plugin into ${o.binDir}`,
+      });
     }
   }
 
@@ -95,7 +109,11 @@ export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: b
     rmSync(probe);
     checks.push({ ok: true, what: `cache dir: ${cniDir} is writable` });
   } catch (e) {
-    checks.push({ ok: false, what: `cache dir: ${cniDir} is not writable (${(e as NodeJS.ErrnoException).code})`, fix: `run as root, or set "cniDir" to a writable dir` });
+    checks.push({
+      ok: false,
+      what: `cache dir: ${cniDir} is not writable (${(e as NodeJS.ErrnoException).code})`,
+      fix: `run as root, or set "cniDir" to a writable dir`,
+    });
   }
 
   const kubeconfig = o.kubeconfig ?? (typeof multus?.kubeconfig === "string" ? multus.kubeconfig : undefined);
@@ -112,7 +130,13 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
     readFileSync(kubeconfig);
     out.push({ ok: true, what: `kubeconfig: ${kubeconfig} is readable` });
   } catch (e) {
-    return [{ ok: false, what: `kubeconfig: cannot read ${kubeconfig} (${(e as NodeJS.ErrnoException).code})`, fix: "fix the path or its permissions" }];
+    return [
+      {
+        ok: false,
+        what: `kubeconfig: cannot read ${kubeconfig} (${(e as NodeJS.ErrnoException).code})`,
+        fix: "fix the path or its permissions",
+      },
+    ];
   }
   const { createKubeClient } = await import("../k8s/client.ts");
   const { ApiError } = await import("../k8s/errors.ts");
@@ -124,17 +148,35 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
   }
   try {
     try {
-      await client.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/network-attachment-definitions.k8s.cni.cncf.io", "get the NetworkAttachmentDefinition CRD");
-      out.push({ ok: true, what: "api: reachable and authenticated" }, { ok: true, what: "crd: network-attachment-definitions.k8s.cni.cncf.io is installed" });
+      await client.get(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/network-attachment-definitions.k8s.cni.cncf.io",
+        "get the NetworkAttachmentDefinition CRD",
+      );
+      out.push(
+        { ok: true, what: "api: reachable and authenticated" },
+        { ok: true, what: "crd: network-attachment-definitions.k8s.cni.cncf.io is installed" },
+      );
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         out.push({ ok: true, what: "api: reachable and authenticated" });
-        out.push({ ok: false, what: "crd: network-attachment-definitions.k8s.cni.cncf.io is not installed", fix: "kubectl apply -f manifests/crd-network-attachment-definition.yaml" });
+        out.push({
+          ok: false,
+          what: "crd: network-attachment-definitions.k8s.cni.cncf.io is not installed",
+          fix: "kubectl apply -f manifests/crd-network-attachment-definition.yaml",
+        });
       } else if (e instanceof ApiError && e.status === 403) {
         out.push({ ok: true, what: "api: reachable and authenticated" });
-        out.push({ ok: false, what: `crd: cannot read it: ${e.message}`, fix: "allow get on customresourcedefinitions, or check the CRD by hand" });
+        out.push({
+          ok: false,
+          what: `crd: cannot read it: ${e.message}`,
+          fix: "allow get on customresourcedefinitions, or check the CRD by hand",
+        });
       } else {
-        out.push({ ok: false, what: `api: ${(e as Error).message}`, fix: "check the server address, the network path and the credentials in the kubeconfig" });
+        out.push({
+          ok: false,
+          what: `api: ${(e as Error).message}`,
+          fix: "check the server address, the network path and the credentials in the kubeconfig",
+        });
         return out;
       }
     }
@@ -146,14 +188,29 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
           {
             apiVersion: "authorization.k8s.io/v1",
             kind: "SelfSubjectAccessReview",
-            spec: { resourceAttributes: { verb: r.verb, resource: r.resource, group: r.group, ...(r.subresource ? { subresource: r.subresource } : {}) } },
+            spec: {
+              resourceAttributes: {
+                verb: r.verb,
+                resource: r.resource,
+                group: r.group,
+                ...(r.subresource ? { subresource: r.subresource } : {}),
+              },
+            },
           },
           `review access: ${name}`,
         );
         const allowed = isJsonObject(ans.status) && ans.status.allowed === true;
-        out.push(allowed ? { ok: true, what: `rbac: may ${name}` } : { ok: false, what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus)" });
+        out.push(
+          allowed
+            ? { ok: true, what: `rbac: may ${name}` }
+            : { ok: false, what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus)" },
+        );
       } catch (e) {
-        out.push({ ok: false, what: `rbac: cannot review ${name}: ${(e as Error).message}`, fix: "allow create on selfsubjectaccessreviews" });
+        out.push({
+          ok: false,
+          what: `rbac: cannot review ${name}: ${(e as Error).message}`,
+          fix: "allow create on selfsubjectaccessreviews",
+        });
       }
     }
   } finally {

@@ -16,9 +16,9 @@
 
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
+import { atomicCopy, atomicWrite, byName, confFiles, fileIncludes, sameContent } from "../files.ts";
 import type { JsonObject } from "../json.ts";
 import { isJsonObject } from "../json.ts";
-import { atomicCopy, atomicWrite, byName, confFiles, fileIncludes, sameContent } from "../files.ts";
 import { removeGenerated } from "./serviceaccount.ts";
 
 export const CONF_NAME = "00-multus.conf";

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
 import { CniError } from "../cni/errors.ts";
-import { type JsonObject, isJsonObject } from "../json.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import { legacyNetworkToConf } from "../k8s/networks.ts";
 import { LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION, parseLegacyNetworks, parseNetworkSelections } from "../selection.ts";
 import { type Problem, type ValidatorInput, validateInput } from "../validate.ts";
@@ -22,13 +22,16 @@ export interface Finding {
 
 function findingsOf(file: string, object: string | undefined, input: ValidatorInput): Finding[] {
   const a = validateInput(input);
-  const make = (severity: Finding["severity"]) => (p: Problem): Finding => ({ file, ...(object ? { object } : {}), severity, path: p.path, message: p.message });
+  const make =
+    (severity: Finding["severity"]) =>
+    (p: Problem): Finding => ({ file, ...(object ? { object } : {}), severity, path: p.path, message: p.message });
   return [...(a.type === "invalid" ? a.errors.map(make("error")) : []), ...a.warnings.map(make("warning"))];
 }
 
 function jsonFile(file: string, v: unknown): Finding[] {
   if (!isJsonObject(v)) return [{ file, severity: "error", path: "", message: "must be a JSON object (a netconf, conf or conflist)" }];
-  if (v.type === "multus" || Array.isArray(v.delegates) || typeof v.kubeconfig === "string") return findingsOf(file, undefined, { netconf: v });
+  if (v.type === "multus" || Array.isArray(v.delegates) || typeof v.kubeconfig === "string")
+    return findingsOf(file, undefined, { netconf: v });
   return findingsOf(file, undefined, { attachments: [{ path: "", config: v }] });
 }
 

@@ -23,8 +23,8 @@
  */
 import { existsSync, type FSWatcher, watch as fsWatch, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isJsonObject } from "../json.ts";
 import { byName, confFiles } from "../files.ts";
+import { isJsonObject } from "../json.ts";
 import { confNameOf, type InstallOptions, install, MARKER } from "./install.ts";
 import { removeGenerated, syncKubeconfig } from "./serviceaccount.ts";
 

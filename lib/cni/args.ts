@@ -131,9 +131,12 @@ export function withExtraArgs(base: CniArgs, extra: readonly (readonly [string, 
 /** `K1=V1;K2=V2` → ordered pairs. A pair without `=` is an error (code 4). */
 function parseCniArgs(s: string): [string, string][] {
   if (s.trim() === "") return [];
-  return s.split(";").filter((p) => p !== "").map((pair) => {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS: invalid pair "${pair}" (expected KEY=VALUE)`);
-    return [pair.slice(0, eq), pair.slice(eq + 1)];
-  });
+  return s
+    .split(";")
+    .filter((p) => p !== "")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS: invalid pair "${pair}" (expected KEY=VALUE)`);
+      return [pair.slice(0, eq), pair.slice(eq + 1)];
+    });
 }

@@ -3,15 +3,7 @@
  * Conversions copy; the input is never modified.
  */
 import { CniError, ErrorCode } from "./errors.ts";
-import type {
-  AnyResult,
-  IpConfig020,
-  IpConfig040,
-  Result020,
-  Result040,
-  Result100,
-  Route020,
-} from "./result.ts";
+import type { AnyResult, IpConfig020, IpConfig040, Result020, Result040, Result100, Route020 } from "./result.ts";
 import { isSupportedVersion } from "./version.ts";
 
 /** "4" or "6" from an address such as "10.1.2.3/24" or "fd00::1/64". */

@@ -32,7 +32,6 @@ export const ErrorCode = {
   Internal: 999,
 } as const;
 
-
 export class CniError extends Error {
   readonly code: number;
   readonly details?: string;

@@ -87,7 +87,6 @@ export interface Result100 {
 
 export type AnyResult = Result020 | Result040 | Result100;
 
-
 const isObject = isJsonObject;
 
 function str(v: unknown): string | undefined {
@@ -124,15 +123,17 @@ function parseRoutes(v: unknown): Route100[] {
   return v.filter(isObject).flatMap((r) => {
     const dst = str(r.dst);
     if (!dst) return [];
-    return [compact<Route100>({
-      dst,
-      gw: str(r.gw),
-      mtu: num(r.mtu),
-      advmss: num(r.advmss),
-      priority: num(r.priority),
-      table: num(r.table),
-      scope: num(r.scope),
-    })];
+    return [
+      compact<Route100>({
+        dst,
+        gw: str(r.gw),
+        mtu: num(r.mtu),
+        advmss: num(r.advmss),
+        priority: num(r.priority),
+        table: num(r.table),
+        scope: num(r.scope),
+      }),
+    ];
   });
 }
 
@@ -173,14 +174,16 @@ export function normaliseResult(raw: unknown, configVersion: string): Result100 
   } else {
     if (Array.isArray(raw.interfaces)) {
       for (const i of raw.interfaces.filter(isObject)) {
-        out.interfaces!.push(compact<Interface100>({
-          name: str(i.name) ?? "",
-          mac: str(i.mac),
-          mtu: num(i.mtu),
-          sandbox: str(i.sandbox),
-          socketPath: str(i.socketPath),
-          pciID: str(i.pciID),
-        }));
+        out.interfaces!.push(
+          compact<Interface100>({
+            name: str(i.name) ?? "",
+            mac: str(i.mac),
+            mtu: num(i.mtu),
+            sandbox: str(i.sandbox),
+            socketPath: str(i.socketPath),
+            pciID: str(i.pciID),
+          }),
+        );
       }
     }
     if (Array.isArray(raw.ips)) {

@@ -7,23 +7,24 @@
  * On any failure after the record, the undo stack takes back what this ADD
  * did (newest first), within the time left, so nothing is left behind.
  */
-import { CniError, ErrorCode } from "../cni/errors.ts";
-import { convertResult } from "../cni/convert.ts";
-import { type AnyResult, type Result100, normaliseResult } from "../cni/result.ts";
-import { type AttachmentRequest, type PlannedAttachment, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
-import { type CacheRecord, CACHE_KIND, readCache, removeCache, writeCache } from "../cache.ts";
-import { type JsonObject, isJsonObject } from "../json.ts";
-import { type ExecOptions, addDelegate, delDelegate } from "../delegate-exec.ts";
-import { findPlugin } from "../plugin-exec.ts";
-import { buildNetworkStatus } from "../network-status.ts";
-import { UndoStack } from "../undo.ts";
+
+import { type AttachmentRequest, attachmentName, type PlannedAttachment, planAttachments, requestFromConfig } from "../attachment.ts";
+import { CACHE_KIND, type CacheRecord, readCache, removeCache, writeCache } from "../cache.ts";
 import { withExtraArgs } from "../cni/args.ts";
-import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
+import { convertResult } from "../cni/convert.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { type AnyResult, normaliseResult, type Result100 } from "../cni/result.ts";
+import { addDelegate, delDelegate, type ExecOptions } from "../delegate-exec.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import type { KubeClient } from "../k8s/client.ts";
-import type { Pod } from "../k8s/pod.ts";
 import type { PodEvent } from "../k8s/events.ts";
-import { waitForReadiness } from "../readiness.ts";
+import type { Pod } from "../k8s/pod.ts";
+import { buildNetworkStatus } from "../network-status.ts";
+import { findPlugin } from "../plugin-exec.ts";
 import { startTime, thisProcess } from "../proc.ts";
+import { waitForReadiness } from "../readiness.ts";
+import { UndoStack } from "../undo.ts";
+import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
 
 /**
  * An ADD's time limits: the forward work must end by `attachBy`, leaving a
@@ -196,7 +197,9 @@ class AddTransaction {
     return this.plan
       .map((a, i) => {
         const r = this.results[i];
-        const ips = (r?.ips ?? []).filter((ip) => ip.interface === undefined || r.interfaces?.[ip.interface]?.sandbox).map((ip) => ip.address);
+        const ips = (r?.ips ?? [])
+          .filter((ip) => ip.interface === undefined || r.interfaces?.[ip.interface]?.sandbox)
+          .map((ip) => ip.address);
         return `Add ${a.ifName} [${ips.join(", ")}] from ${attachmentName(a)}`;
       })
       .join("\n");
@@ -270,7 +273,10 @@ class AddTransaction {
     });
     const timeoutMs = deadline.attachShare();
     if (timeoutMs < 1) {
-      throw new CniError(ErrorCode.TryAgainLater, `cannot attach network "${attachmentName(a)}" as ${a.ifName}: this ADD is out of time (addTimeout ${addMs}s)`);
+      throw new CniError(
+        ErrorCode.TryAgainLater,
+        `cannot attach network "${attachmentName(a)}" as ${a.ifName}: this ADD is out of time (addTimeout ${addMs}s)`,
+      );
     }
     try {
       cached.result = await addDelegate(a.delegate, { ...exec, timeoutMs, onStart: (pid) => this.recordRunning(pid) });
@@ -279,7 +285,11 @@ class AddTransaction {
       ctx.log.info("attached", { network: attachmentName(a), interface: a.ifName });
     } catch (e) {
       const inner = e as CniError;
-      throw new CniError(inner.code ?? ErrorCode.DelegateFailed, `cannot attach network "${attachmentName(a)}" as ${a.ifName}: ${inner.message}`, inner.details);
+      throw new CniError(
+        inner.code ?? ErrorCode.DelegateFailed,
+        `cannot attach network "${attachmentName(a)}" as ${a.ifName}: ${inner.message}`,
+        inner.details,
+      );
     }
   }
 
@@ -296,13 +306,19 @@ class AddTransaction {
     if (!routed) return;
     const { applyDefaultRoutes } = await import("../netns.ts");
     const gateways = [...routed.defaultRoute!];
-    await applyDefaultRoutes(this.ctx.args.netns, this.plan.map((a) => a.ifName), { ifName: routed.ifName, gateways });
+    await applyDefaultRoutes(
+      this.ctx.args.netns,
+      this.plan.map((a) => a.ifName),
+      { ifName: routed.ifName, gateways },
+    );
     this.ctx.log.info("default route moved", { interface: routed.ifName, gateways });
   }
 
   private async publishNetworkStatus(results: ReturnType<typeof normaliseResult>[]): Promise<void> {
     if (!this.k8s?.pod) return;
-    const statuses = this.plan.map((a, i) => buildNetworkStatus(attachmentName(a), a.ifName, a.isClusterNetwork, results[i], this.deviceInfo[i]));
+    const statuses = this.plan.map((a, i) =>
+      buildNetworkStatus(attachmentName(a), a.ifName, a.isClusterNetwork, results[i], this.deviceInfo[i]),
+    );
     const { writeNetworkStatus } = await import("../k8s/publish-status.ts");
     await writeNetworkStatus(this.k8s.client, this.k8s.pod, statuses);
   }

@@ -2,8 +2,9 @@
  * CHECK: every cached attachment is checked by its own plugin with the result
  * it returned at ADD as prevResult.
  */
-import { CniError, ErrorCode } from "../cni/errors.ts";
+
 import { cachedRequest, readCache } from "../cache.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
 import { canCheck, checkDelegate } from "../delegate-exec.ts";
 import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
 

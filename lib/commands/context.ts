@@ -1,10 +1,10 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
 import type { CniArgs } from "../cni/args.ts";
-import type { NetConf } from "../netconf.ts";
-import type { Logger } from "../log.ts";
-import type { PluginEnv } from "../plugin-exec.ts";
-import { lockContainer } from "../lock.ts";
 import type { KubeClient } from "../k8s/client.ts";
+import { lockContainer } from "../lock.ts";
+import type { Logger } from "../log.ts";
+import type { NetConf } from "../netconf.ts";
+import type { PluginEnv } from "../plugin-exec.ts";
 
 export interface CommandContext {
   args: CniArgs;

@@ -9,13 +9,14 @@
  * The device-info file of a device-plugin attachment goes with it: at the
  * path in the record, or, without a record, at the one its name gives.
  */
-import { CniError, ErrorCode } from "../cni/errors.ts";
+
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
 import { type CachedAttachment, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
 import { delDelegate } from "../delegate-exec.ts";
-import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
+import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
 
 interface DelTarget {
   request: AttachmentRequest;
@@ -94,7 +95,11 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     try {
       const { delegate, runtimeConfig } = t.request;
       const env = pluginEnv(ctx, t.ifName, t.netns, t.cniArgs);
-      await delDelegate(delegate, { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) }, t.prevResult);
+      await delDelegate(
+        delegate,
+        { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) },
+        t.prevResult,
+      );
       ctx.log.info("detached", { network: attachmentName(t.request), interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
@@ -105,7 +110,10 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
 
   // The device-info files of the attachments that leave the record.
   const kept = new Set(read.state === "ok" && netconf.retryDeleteOnError ? failed.map((f) => f.target) : []);
-  await removeDeviceInfoFiles(ctx, targets.filter((t) => !kept.has(t)));
+  await removeDeviceInfoFiles(
+    ctx,
+    targets.filter((t) => !kept.has(t)),
+  );
 
   if (read.state !== "ok") {
     removeCache(netconf.cniDir, args.containerId);

@@ -3,14 +3,15 @@
  * cached container not in that list is DELed from its record, then delegates
  * that speak 1.1.0 get their own GC with the attachments that remain.
  */
+
+import { listCachedContainers, readCache } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { listCachedContainers, readCache } from "../cache.ts";
 import { pluginConfig } from "../delegate.ts";
+import { lockContainer } from "../lock.ts";
 import { invokePlugin } from "../plugin-exec.ts";
 import { type CommandContext, pluginEnv } from "./context.ts";
 import { delLocked } from "./del.ts";
-import { lockContainer } from "../lock.ts";
 
 const VALID_KEY = "cni.dev/valid-attachments";
 

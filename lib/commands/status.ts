@@ -2,9 +2,10 @@
  * STATUS (CNI 1.1): are we able to add? Every plugin binary must be present,
  * and the cluster network is asked for its own STATUS when it speaks 1.1.0.
  */
+
+import { planAttachments, requestFromConfig } from "../attachment.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { planAttachments, requestFromConfig } from "../attachment.ts";
 import { pluginConfig } from "../delegate.ts";
 import { DelegateError, findPlugin, invokePlugin } from "../plugin-exec.ts";
 import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";

@@ -8,8 +8,9 @@
  */
 // The HTTP/1 client alone: undici's index also loads fetch, WebSocket, caches
 // and mocks, which this plugin never uses (and would pay for at start-up).
-import Client from "undici/lib/dispatcher/client.js";
+
 import request from "undici/lib/api/api-request.js";
+import Client from "undici/lib/dispatcher/client.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
 import { loadCredentials } from "./kubeconfig.ts";
@@ -25,7 +26,6 @@ export interface ClientOptions {
 }
 
 type Method = "GET" | "PATCH" | "POST";
-
 
 export interface KubeClient {
   /** GET a path; the decoded JSON object. */

@@ -4,8 +4,9 @@
  * ADD at most, one attempt with a short timeout; a failure is only logged:
  * an event must never hold up or fail a pod.
  */
-import { hostname } from "node:os";
+
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { KubeClient } from "./client.ts";
 import type { Pod } from "./pod.ts";
 

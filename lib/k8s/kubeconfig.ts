@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { type Cluster, type User, newClusters, newContexts, newUsers } from "@kubernetes/client-node/dist/config_types.js";
+import { type Cluster, newClusters, newContexts, newUsers, type User } from "@kubernetes/client-node/dist/config_types.js";
 import { ExecAuth } from "@kubernetes/client-node/dist/exec_auth.js";
 import { load as loadYaml } from "js-yaml";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -116,7 +116,10 @@ export async function loadCredentials(path: string | undefined): Promise<Credent
     try {
       await new ExecAuth().applyAuthentication(user, opts);
     } catch (e) {
-      throw new CniError(ErrorCode.ApiFailure, `kubeconfig ${path}: the exec credential plugin failed: ${(e as Error).message.split("\n")[0]}`);
+      throw new CniError(
+        ErrorCode.ApiFailure,
+        `kubeconfig ${path}: the exec credential plugin failed: ${(e as Error).message.split("\n")[0]}`,
+      );
     }
     if (opts.cert) creds.cert = opts.cert;
     if (opts.key) creds.key = opts.key;
@@ -131,7 +134,13 @@ async function withFullKubeConfig(path: string, cluster: Cluster): Promise<Crede
   const { KubeConfig } = await import("@kubernetes/client-node/dist/config.js");
   const kc = new KubeConfig();
   kc.loadFromFile(path);
-  const o: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean; headers?: Record<string, unknown> } = {};
+  const o: {
+    ca?: string | Buffer;
+    cert?: string | Buffer;
+    key?: string | Buffer;
+    rejectUnauthorized?: boolean;
+    headers?: Record<string, unknown>;
+  } = {};
   try {
     await kc.applyToHTTPSOptions(o);
   } catch (e) {

@@ -5,10 +5,10 @@
  * Every object is fetched at most once per invocation.
  */
 import { readFileSync, statSync } from "node:fs";
-import { confFiles } from "../files.ts";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { type JsonObject, isJsonObject } from "../json.ts";
+import { confFiles } from "../files.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 
@@ -168,7 +168,8 @@ export function legacyNetworkToConf(obj: JsonObject, what: string, name: string)
   }
   let body: JsonObject = {};
   if (obj.args !== undefined && obj.args !== "") {
-    if (typeof obj.args !== "string") throw new CniError(ErrorCode.InvalidNetworkConfig, `${what}: "args" must be a string holding a JSON list`);
+    if (typeof obj.args !== "string")
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `${what}: "args" must be a string holding a JSON list`);
     let list: unknown;
     try {
       list = JSON.parse(obj.args);

@@ -1,8 +1,8 @@
 /** The pod being wired: who it is (from CNI_ARGS) and its annotations. */
 import type { PodRef } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import type { KubeClient } from "./client.ts";
 import { isJsonObject } from "../json.ts";
+import type { KubeClient } from "./client.ts";
 
 export interface Pod {
   namespace: string;

@@ -13,10 +13,11 @@
  * devices of that resource from kubelet (./devices.ts, loaded only then).
  */
 import { existsSync } from "node:fs";
-import { CniError, ErrorCode } from "../cni/errors.ts";
 import { type AttachmentRequest, requestFromConfig } from "../attachment.ts";
+import type { PodRef } from "../cni/args.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
 import { loadDelegate } from "../delegate.ts";
-import { type JsonObject, isJsonObject } from "../json.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import { type Logger, NO_LOG } from "../log.ts";
 import type { NetConf } from "../netconf.ts";
 import {
@@ -29,9 +30,8 @@ import {
   parseNetworkSelections,
 } from "../selection.ts";
 import type { KubeClient } from "./client.ts";
-import { NetworkSource, findConfByName, loadConfPath } from "./networks.ts";
-import { type Pod, getPod } from "./pod.ts";
-import type { PodRef } from "../cni/args.ts";
+import { findConfByName, loadConfPath, NetworkSource } from "./networks.ts";
+import { getPod, type Pod } from "./pod.ts";
 
 export interface ResolveOptions {
   /** Where the device lookup says which source it used. */
@@ -134,7 +134,12 @@ export async function resolveKubernetesNetworks(
   return { ...r, requests: await assignDevices(r.requests, pod, netconf.devices, opts.log ?? NO_LOG) };
 }
 
-async function resolveRequests(netconf: NetConf, client: KubeClient, ref: PodRef | undefined, onPod?: (pod: Pod) => void): Promise<Resolution> {
+async function resolveRequests(
+  netconf: NetConf,
+  client: KubeClient,
+  ref: PodRef | undefined,
+  onPod?: (pod: Pod) => void,
+): Promise<Resolution> {
   const k = netconf.kubernetes;
   const { multusNamespace, systemNamespaces, defaultNetworks } = k;
   const src = new NetworkSource(client, netconf.confDir);
@@ -171,10 +176,20 @@ async function resolveRequests(netconf: NetConf, client: KubeClient, ref: PodRef
   } else if (k.clusterNetwork) {
     const name = k.clusterNetwork;
     const { conf, statusName, device } = await resolveNamed(src, netconf, name, multusNamespace);
-    b.add(conf, `clusterNetwork ${name}`, { ...(statusName ? { statusName } : {}), ...runtimeConfig, ...(device ? { device } : {}) }, !!legacy);
+    b.add(
+      conf,
+      `clusterNetwork ${name}`,
+      { ...(statusName ? { statusName } : {}), ...runtimeConfig, ...(device ? { device } : {}) },
+      !!legacy,
+    );
   } else if (netconf.delegates.length) {
     const first = requestFromConfig(netconf.delegates[0]);
-    b.add(first.delegate.config, "delegates[0]", { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
+    b.add(
+      first.delegate.config,
+      "delegates[0]",
+      { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) },
+      !!legacy,
+    );
   } else {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: no cluster network: set "delegates" or "clusterNetwork"`);
   }

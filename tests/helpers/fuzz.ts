@@ -37,13 +37,14 @@ export class Gen {
       case 2:
         return this.pick([0, -1, 1.5, 7, 65536, 2 ** 53]);
       case 3:
-        return this.string("abc/.:-_ 10@,[]{}\"\\", 12);
+        return this.string('abc/.:-_ 10@,[]{}"\\', 12);
       case 4:
         return this.pick(["", "bridge", "10.1.0.0/24", "::1", "1.0.0", "eth0", "../x"]);
       case 5:
       case 6: {
         const o: Record<string, unknown> = {};
-        for (let i = this.int(4); i > 0; i--) o[this.pick(["name", "type", "cniVersion", "ipam", "plugins", "delegates", "x", "subnet"])] = this.json(depth - 1);
+        for (let i = this.int(4); i > 0; i--)
+          o[this.pick(["name", "type", "cniVersion", "ipam", "plugins", "delegates", "x", "subnet"])] = this.json(depth - 1);
         return o;
       }
       default:

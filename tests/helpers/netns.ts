@@ -3,10 +3,10 @@
  * Every name starts with "mt" so a leak check can find what a test left.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 
 export interface Tap {
   teardown(fn: () => void | Promise<void>): void;
@@ -69,7 +69,9 @@ export function addresses(netnsName: string, ifName: string): string[] {
 export function reservations(ipamDir: string): string[] {
   if (!existsSync(ipamDir)) return [];
   return readdirSync(ipamDir).flatMap((net) =>
-    readdirSync(join(ipamDir, net)).filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes(".")).map((f) => `${net}/${f}`),
+    readdirSync(join(ipamDir, net))
+      .filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes("."))
+      .map((f) => `${net}/${f}`),
   );
 }
 
@@ -129,5 +131,8 @@ export function leakedHostLinks(): string[] {
 }
 
 export function leakedNetns(): string[] {
-  return sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith("mtns"));
+  return sh("ip", ["netns", "list"])
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith("mtns"));
 }

@@ -44,7 +44,9 @@ export function runPlugin(call: CniCall): Promise<RunResult> {
   };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const bin = call.bin ?? PLUGIN;
-  const [file, argv] = call.interpreter ? [call.interpreter[0], [...call.interpreter.slice(1), bin, ...(call.argv ?? [])]] : [bin, call.argv ?? []];
+  const [file, argv] = call.interpreter
+    ? [call.interpreter[0], [...call.interpreter.slice(1), bin, ...(call.argv ?? [])]]
+    : [bin, call.argv ?? []];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { env: env as NodeJS.ProcessEnv });
     let stdout = "";

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Tap, cleanupLink, reserveSubnet, tempDir, uniqueName } from "./netns.ts";
+import { cleanupLink, reserveSubnet, type Tap, tempDir, uniqueName } from "./netns.ts";
 
 export interface Scenario {
   dir: string;
