@@ -32,4 +32,5 @@ budget() {
 }
 step "bundle budget" budget dist/multus.mjs 1536
 step "validator budget" budget wasm/pkg/multus_validator_bg.wasm 150
+step "executable budget" budget dist/multus 122880
 exit "$failed"
