@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Regenerates the README's troubleshooting table from the errors the plugin
+// Regenerates the troubleshooting table in docs/reference.md from the errors the plugin
 // can emit (every `new CniError(ErrorCode.X, "...")` in lib/). `--check`
-// exits 1 when the README is out of date.
+// exits 1 when it is out of date.
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -119,15 +119,15 @@ const sorted = [...rows.values()].sort((a, b) => a.code - b.code || a.text.local
 let table = "| code | message (… is filled in) | where | what to do |\n|---|---|---|---|\n";
 for (const r of sorted) table += `| ${r.code} | \`${r.text}\` | ${r.file} | ${FIX[r.name] ?? ""} |\n`;
 
-const readmePath = join(root, "README.md");
+const readmePath = join(root, "docs", "reference.md");
 const readme = readFileSync(readmePath, "utf8");
 const a = readme.indexOf(START);
 const b = readme.indexOf(END);
-if (a < 0 || b < 0) throw new Error("README.md has no errors:start/errors:end markers");
+if (a < 0 || b < 0) throw new Error("docs/reference.md has no errors:start/errors:end markers");
 const next = `${readme.slice(0, a + START.length)}\n${table}${readme.slice(b)}`;
 if (process.argv.includes("--check")) {
   if (next !== readme) {
-    console.error("README.md troubleshooting table is out of date: run node scripts/errors-doc.mjs");
+    console.error("docs/reference.md troubleshooting table is out of date: run node scripts/errors-doc.mjs");
     process.exit(1);
   }
 } else {
