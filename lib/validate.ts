@@ -4,10 +4,11 @@
  * first use; the verbs that never validate never pay for it, and neither does
  * a plugin call whose input this validator already found valid (see assertValid).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { atomicWrite } from "./files.ts";
 import type { JsonObject } from "./json.ts";
 import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
@@ -116,9 +117,8 @@ export function assertValid(input: ValidatorInput): void {
   if (!memo) return;
   try {
     mkdirSync(VALID_MEMO_DIR, { recursive: true, mode: 0o700 });
-    const tmp = `${memo.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, memo.text, { mode: 0o600 });
-    renameSync(tmp, memo.file);
+    // A remembered input is a hint, lost with /run at a reboot: no fsync.
+    atomicWrite(memo.file, memo.text, 0o600, { durable: false });
   } catch {
     // not root, or a read-only /run: the next call validates again
   }

@@ -142,20 +142,6 @@ function isLegacyShape(version: string): boolean {
   return version === "0.1.0" || version === "0.2.0";
 }
 
-/**
- * Parse a delegate's stdout into the hub shape.
- * A result without `cniVersion` is taken to be in the delegate config's version.
- */
-export function parseResult(text: string, configVersion: string): Result100 {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `result is not valid JSON: ${(e as Error).message}`);
-  }
-  return normaliseResult(raw, configVersion);
-}
-
 /** Turn an already-decoded result object of any version into the hub shape. */
 export function normaliseResult(raw: unknown, configVersion: string): Result100 {
   if (!isObject(raw)) throw new CniError(ErrorCode.DecodeFailure, "result is not a JSON object");
