@@ -157,133 +157,166 @@ function isOurs(file: string): boolean {
 
 /** Runs until SIGTERM/SIGINT; returns the exit code. Throws for what makes starting pointless (a service account that cannot be read). */
 export async function watchInstall(o: WatchOptions): Promise<number> {
-  const log = o.log ?? logLine;
-  const confName = confNameOf(o);
-  const confFile = join(o.confDir, confName);
-  const debounceMs = o.debounceMs ?? 200;
-  const stop = new StopSignal();
-  const watchers = new Map<string, FSWatcher>();
-  let debounce: NodeJS.Timeout | undefined;
-  let rescan: NodeJS.Timeout | undefined;
+  const w = new ConfWatcher(o);
   try {
-    if (o.readinessFile && !existsSync(o.readinessFile)) {
-      log(`waiting for the readiness indicator ${o.readinessFile} before writing anything`);
-      if (!(await waitForFile(o.readinessFile, stop))) return finish();
-      log(`readiness indicator ${o.readinessFile} exists`);
-    }
-    if (stop.signal) return finish();
-
-    // Messages about a lasting state are said once, until the state changes.
-    const said = new Map<string, string>();
-    const once = (topic: string, msg: string) => {
-      if (said.get(topic) !== msg) log(msg);
-      said.set(topic, msg);
-    };
-
-    const syncSa = (first: boolean) => {
-      if (!o.serviceAccountDir) return;
-      try {
-        for (const a of syncKubeconfig(o.confDir, o.serviceAccountDir).actions) if (first || !isUnchanged(a)) log(a);
-        said.delete("sa");
-      } catch (e) {
-        if (first) throw e;
-        once("sa", `error: ${(e as Error).message} (keeping the kubeconfig and token as they are)`);
-      }
-    };
-    syncSa(true);
-
-    let binInstalled = false;
-    let lastSeen: string | undefined;
-    let lastOk = false;
-    const evaluate = (first = false) => {
-      if (stop.signal) return;
-      syncSa(false);
-      const st = clusterState(o.confDir, confName);
-      if (st.kind === "unparsable") {
-        once("cluster", `${st.file} is not valid JSON (being written?): keeping ${confFile} as it is until it is`);
-        return;
-      }
-      if (st.kind === "none") {
-        once(
-          "cluster",
-          existsSync(confFile)
-            ? `no cluster network config in ${o.confDir} any more: keeping ${confFile} as it is`
-            : `no cluster network config in ${o.confDir} yet: waiting for the cluster network to write one`,
-        );
-        return;
-      }
-      said.delete("cluster");
-      const before = confFiles(o.confDir).filter((n) => byName(n, confName) < 0);
-      const seen = JSON.stringify([st.file, st.text, existsSync(confFile), before]);
-      if (seen === lastSeen && lastOk) return;
-      lastSeen = seen;
-      try {
-        const lines = install({
-          ...o,
-          dryRun: false,
-          confOnly: binInstalled,
-          // --force overwrites what is in the way once; later passes merge, so the user's delegates stay.
-          force: binInstalled ? false : o.force,
-          forceOrder: o.force,
-        });
-        const firstPass = !binInstalled;
-        binInstalled = true;
-        lastOk = true;
-        said.delete("error");
-        for (const a of actions(lines)) if (first || firstPass || !isUnchanged(a)) log(a);
-      } catch (e) {
-        lastOk = false;
-        once("error", `error: ${(e as Error).message}`);
-      }
-    };
-    const schedule = () => {
-      if (debounce) clearTimeout(debounce);
-      debounce = setTimeout(() => {
-        debounce = undefined;
-        evaluate();
-      }, debounceMs);
-    };
-    const watchDir = (dir: string) => {
-      if (watchers.has(dir)) return;
-      try {
-        const w = fsWatch(dir, { persistent: true }, schedule);
-        w.on("error", (e) => {
-          once(`watch ${dir}`, `cannot watch ${dir} any more (${e.message}): relying on the re-scan until it can`);
-          w.close();
-          watchers.delete(dir);
-        });
-        watchers.set(dir, w);
-        said.delete(`watch ${dir}`);
-      } catch (e) {
-        once(
-          `watch ${dir}`,
-          `cannot watch ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): relying on the re-scan until it can`,
-        );
-      }
-    };
-    const dirs = [o.confDir, ...(o.serviceAccountDir ? [o.serviceAccountDir] : [])];
-    for (const d of dirs) watchDir(d);
-    evaluate(true);
-    log(
-      `watching ${o.confDir} for the cluster network's config${o.serviceAccountDir ? ` and ${o.serviceAccountDir} for token rotation` : ""} (re-scan every ${o.rescanMs / 1000}s)`,
-    );
-    rescan = setInterval(() => {
-      for (const d of dirs) watchDir(d);
-      evaluate();
-    }, o.rescanMs);
-    await stop.wait();
-    return finish();
+    return await w.run();
   } finally {
-    if (debounce) clearTimeout(debounce);
-    if (rescan) clearInterval(rescan);
-    for (const w of watchers.values()) w.close();
-    stop.dispose();
+    w.dispose();
+  }
+}
+
+/**
+ * The watch loop's state and its steps: wait for readiness, keep the
+ * generated kubeconfig in step with the service account, re-merge our conf
+ * when the cluster network's changes (debounced events plus a periodic
+ * re-scan), and clean up on the way out.
+ */
+class ConfWatcher {
+  private readonly log: (line: string) => void;
+  private readonly confName: string;
+  private readonly confFile: string;
+  private readonly stop = new StopSignal();
+  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly dirs: string[];
+  private debounce: NodeJS.Timeout | undefined;
+  private rescan: NodeJS.Timeout | undefined;
+  /** Messages about a lasting state are said once, until the state changes. */
+  private readonly said = new Map<string, string>();
+  private binInstalled = false;
+  private lastSeen: string | undefined;
+  private lastOk = false;
+
+  constructor(private readonly o: WatchOptions) {
+    this.log = o.log ?? logLine;
+    this.confName = confNameOf(o);
+    this.confFile = join(o.confDir, this.confName);
+    this.dirs = [o.confDir, ...(o.serviceAccountDir ? [o.serviceAccountDir] : [])];
   }
 
-  function finish(): number {
-    const sig = stop.signal ?? "a stop";
+  async run(): Promise<number> {
+    const { o } = this;
+    if (o.readinessFile && !existsSync(o.readinessFile)) {
+      this.log(`waiting for the readiness indicator ${o.readinessFile} before writing anything`);
+      if (!(await waitForFile(o.readinessFile, this.stop))) return this.finish();
+      this.log(`readiness indicator ${o.readinessFile} exists`);
+    }
+    if (this.stop.signal) return this.finish();
+    this.syncServiceAccount(true);
+    for (const d of this.dirs) this.watchDir(d);
+    this.evaluate(true);
+    this.log(
+      `watching ${o.confDir} for the cluster network's config${o.serviceAccountDir ? ` and ${o.serviceAccountDir} for token rotation` : ""} (re-scan every ${o.rescanMs / 1000}s)`,
+    );
+    this.rescan = setInterval(() => {
+      for (const d of this.dirs) this.watchDir(d);
+      this.evaluate();
+    }, o.rescanMs);
+    await this.stop.wait();
+    return this.finish();
+  }
+
+  dispose(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    if (this.rescan) clearInterval(this.rescan);
+    for (const w of this.watchers.values()) w.close();
+    this.stop.dispose();
+  }
+
+  private once(topic: string, msg: string): void {
+    if (this.said.get(topic) !== msg) this.log(msg);
+    this.said.set(topic, msg);
+  }
+
+  /** The generated kubeconfig and token copy; a failure at start is fatal, later it is reported once. */
+  private syncServiceAccount(first: boolean): void {
+    if (!this.o.serviceAccountDir) return;
+    try {
+      for (const a of syncKubeconfig(this.o.confDir, this.o.serviceAccountDir).actions) if (first || !isUnchanged(a)) this.log(a);
+      this.said.delete("sa");
+    } catch (e) {
+      if (first) throw e;
+      this.once("sa", `error: ${(e as Error).message} (keeping the kubeconfig and token as they are)`);
+    }
+  }
+
+  /** Re-merge our conf if what it depends on changed (the cluster conf, ours being there, what sorts first). */
+  private evaluate(first = false): void {
+    const { o, confFile, confName } = this;
+    if (this.stop.signal) return;
+    this.syncServiceAccount(false);
+    const st = clusterState(o.confDir, confName);
+    if (st.kind === "unparsable") {
+      this.once("cluster", `${st.file} is not valid JSON (being written?): keeping ${confFile} as it is until it is`);
+      return;
+    }
+    if (st.kind === "none") {
+      this.once(
+        "cluster",
+        existsSync(confFile)
+          ? `no cluster network config in ${o.confDir} any more: keeping ${confFile} as it is`
+          : `no cluster network config in ${o.confDir} yet: waiting for the cluster network to write one`,
+      );
+      return;
+    }
+    this.said.delete("cluster");
+    const before = confFiles(o.confDir).filter((n) => byName(n, confName) < 0);
+    const seen = JSON.stringify([st.file, st.text, existsSync(confFile), before]);
+    if (seen === this.lastSeen && this.lastOk) return;
+    this.lastSeen = seen;
+    try {
+      const lines = install({
+        ...o,
+        dryRun: false,
+        confOnly: this.binInstalled,
+        // --force overwrites what is in the way once; later passes merge, so the user's delegates stay.
+        force: this.binInstalled ? false : o.force,
+        forceOrder: o.force,
+      });
+      const firstPass = !this.binInstalled;
+      this.binInstalled = true;
+      this.lastOk = true;
+      this.said.delete("error");
+      for (const a of actions(lines)) if (first || firstPass || !isUnchanged(a)) this.log(a);
+    } catch (e) {
+      this.lastOk = false;
+      this.once("error", `error: ${(e as Error).message}`);
+    }
+  }
+
+  /** A burst of events is one evaluation. */
+  private readonly schedule = (): void => {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.evaluate();
+    }, this.o.debounceMs ?? 200);
+  };
+
+  private watchDir(dir: string): void {
+    if (this.watchers.has(dir)) return;
+    try {
+      const w = fsWatch(dir, { persistent: true }, this.schedule);
+      w.on("error", (e) => {
+        this.once(`watch ${dir}`, `cannot watch ${dir} any more (${e.message}): relying on the re-scan until it can`);
+        w.close();
+        this.watchers.delete(dir);
+      });
+      this.watchers.set(dir, w);
+      this.said.delete(`watch ${dir}`);
+    } catch (e) {
+      this.once(
+        `watch ${dir}`,
+        `cannot watch ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): relying on the re-scan until it can`,
+      );
+    }
+  }
+
+  /** On the way out: with --cleanup-on-exit, remove what install wrote (never someone else's conf). */
+  private finish(): number {
+    const { o, confFile } = this;
+    const sig = this.stop.signal ?? "a stop";
     if (!o.cleanupOnExit) {
-      log(`received ${sig}: leaving ${confFile}${o.serviceAccountDir ? " and the generated kubeconfig" : ""} in place; exiting`);
+      this.log(`received ${sig}: leaving ${confFile}${o.serviceAccountDir ? " and the generated kubeconfig" : ""} in place; exiting`);
       return 0;
     }
     const removed: string[] = [];
@@ -295,7 +328,7 @@ export async function watchInstall(o: WatchOptions): Promise<number> {
       } else kept.push(`${confFile} (not written by multus install)`);
     }
     if (o.serviceAccountDir) removed.push(...removeGenerated(o.confDir));
-    log(
+    this.log(
       `received ${sig}: ${removed.length ? `removed ${removed.join(", ")}` : "nothing to remove"}${kept.length ? `; left ${kept.join(", ")}` : ""}; exiting`,
     );
     return 0;
