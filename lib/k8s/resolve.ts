@@ -134,37 +134,69 @@ export async function resolveKubernetesNetworks(
   return { ...r, requests: await assignDevices(r.requests, pod, netconf.devices, opts.log ?? NO_LOG) };
 }
 
+/** What every step of a resolution reads. */
+interface Scope {
+  netconf: NetConf;
+  src: NetworkSource;
+  pod?: Pod;
+  annotations: Record<string, string>;
+  b: Builder;
+  runtimeConfig: RequestParts;
+  /** The old `networks` annotation's entries, when the pod uses it instead of the NAD one. */
+  legacy?: { name: string }[];
+}
+
 async function resolveRequests(
   netconf: NetConf,
   client: KubeClient,
   ref: PodRef | undefined,
   onPod?: (pod: Pod) => void,
 ): Promise<Resolution> {
-  const k = netconf.kubernetes;
-  const { multusNamespace, systemNamespaces, defaultNetworks } = k;
-  const src = new NetworkSource(client, netconf.confDir);
   const pod = ref ? await getPod(client, ref) : undefined;
   if (pod) onPod?.(pod);
   const annotations = pod?.annotations ?? {};
-  const b = new Builder(netconf);
-  const runtimeConfig = netconf.runtimeConfig ? { runtimeConfig: netconf.runtimeConfig } : {};
-
-  // Legacy `networks` annotation without always_use_default: its networks replace the config's.
   const legacyValue = annotations[LEGACY_NETWORKS_ANNOTATION];
   const useNad = (annotations[NETWORKS_ANNOTATION] ?? "").trim() !== "";
   const legacy = !useNad && legacyValue !== undefined && legacyValue.trim() !== "" ? parseLegacyNetworks(legacyValue) : undefined;
-  if (legacy?.length && !k.alwaysUseDefault) {
-    const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
-    const flagged = confs.findIndex((c) => c.masterplugin === true);
-    const master = Math.max(flagged, 0);
-    for (const [i, c] of confs.entries()) b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === master);
-    return { requests: b.requests, pod };
+  const scope: Scope = {
+    netconf,
+    src: new NetworkSource(client, netconf.confDir),
+    annotations,
+    b: new Builder(netconf),
+    runtimeConfig: netconf.runtimeConfig ? { runtimeConfig: netconf.runtimeConfig } : {},
+    ...(pod ? { pod } : {}),
+    ...(legacy ? { legacy } : {}),
+  };
+  if (legacy?.length && !netconf.kubernetes.alwaysUseDefault) {
+    // Legacy `networks` annotation without always_use_default: its networks replace the config's.
+    await addLegacyNetworks(scope, true);
+  } else {
+    await addClusterNetwork(scope);
+    await addConfiguredNetworks(scope);
+    if (legacy) await addLegacyNetworks(scope, false);
+    else if (useNad && pod) await addPodSelections(scope, pod);
   }
+  return { requests: scope.b.requests, ...(pod ? { pod } : {}) };
+}
 
-  // 1. The cluster network.
+/** The old `Network` objects a pod names; as the only networks, the flagged (or first) one is the master. */
+async function addLegacyNetworks({ src, pod, b, legacy }: Scope, replace: boolean): Promise<void> {
+  const confs = await Promise.all(legacy!.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
+  const master = replace
+    ? Math.max(
+        confs.findIndex((c) => c.masterplugin === true),
+        0,
+      )
+    : -1;
+  for (const [i, c] of confs.entries()) b.add(c, `Network ${c.name}`, { statusName: String(c.name) }, i === master);
+}
+
+/** 1. The cluster network: the default-network annotation, else clusterNetwork, else delegates[0]. */
+async function addClusterNetwork({ netconf, src, annotations, b, runtimeConfig, legacy }: Scope): Promise<void> {
+  const k = netconf.kubernetes;
   const defaultAnno = annotations[DEFAULT_NETWORK_ANNOTATION];
   if (defaultAnno !== undefined && defaultAnno.trim() !== "") {
-    const sel = parseDefaultNetworkAnnotation(defaultAnno, multusNamespace);
+    const sel = parseDefaultNetworkAnnotation(defaultAnno, k.multusNamespace);
     const conf = await src.requireNad(sel.namespace, sel.name);
     const parts: RequestParts = {
       statusName: `${sel.namespace}/${sel.name}`,
@@ -175,7 +207,7 @@ async function resolveRequests(
     b.add(conf, `${sel.namespace}/${sel.name}`, parts, !!legacy);
   } else if (k.clusterNetwork) {
     const name = k.clusterNetwork;
-    const { conf, statusName, device } = await resolveNamed(src, netconf, name, multusNamespace);
+    const { conf, statusName, device } = await resolveNamed(src, netconf, name, k.multusNamespace);
     b.add(
       conf,
       `clusterNetwork ${name}`,
@@ -193,53 +225,51 @@ async function resolveRequests(
   } else {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: no cluster network: set "delegates" or "clusterNetwork"`);
   }
+}
 
-  // 2. The config's other delegates, then defaultNetworks.
-  // With clusterNetwork the delegates list is not used at all.
+/** 2. The config's other delegates (not with clusterNetwork), then defaultNetworks (not for system namespaces). */
+async function addConfiguredNetworks({ netconf, src, pod, b }: Scope): Promise<void> {
+  const k = netconf.kubernetes;
   if (!k.clusterNetwork) {
     netconf.delegates.slice(1).forEach((d, i) => {
       const r = requestFromConfig(d);
       b.add(d.config, `delegates[${i + 1}]`, r.ifnameRequest ? { ifnameRequest: r.ifnameRequest } : {});
     });
   }
-  if (!pod || !systemNamespaces.includes(pod.namespace)) {
-    for (const name of defaultNetworks) {
-      const { conf, statusName, device } = await resolveNamed(src, netconf, name, multusNamespace);
-      b.add(conf, `defaultNetworks ${name}`, { ...(statusName ? { statusName } : {}), ...(device ? { device } : {}) });
-    }
+  if (pod && k.systemNamespaces.includes(pod.namespace)) return;
+  for (const name of k.defaultNetworks) {
+    const { conf, statusName, device } = await resolveNamed(src, netconf, name, k.multusNamespace);
+    b.add(conf, `defaultNetworks ${name}`, { ...(statusName ? { statusName } : {}), ...(device ? { device } : {}) });
   }
+}
 
-  // 3. The pod's own selections.
-  if (legacy) {
-    const confs = await Promise.all(legacy.map((n) => src.legacyNetwork(pod!.namespace, n.name)));
-    for (const c of confs) b.add(c, `Network ${c.name}`, { statusName: String(c.name) });
-  } else if (useNad && pod) {
-    const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
-    if (k.namespaceIsolation) {
-      const allowed = new Set([pod.namespace, ...k.globalNamespaces]);
-      for (const s of selections) {
-        if (!allowed.has(s.namespace)) {
-          throw new CniError(
-            ErrorCode.InvalidNetworkConfig,
-            `namespace isolation: pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${s.namespace}/${s.name}`,
-            `allowed namespaces: ${[...allowed].join(", ")} (netconf "globalNamespaces")`,
-          );
-        }
+/** 3. The NADs of the pod's `k8s.v1.cni.cncf.io/networks` annotation, isolation checked first. */
+async function addPodSelections({ netconf, src, annotations, b }: Scope, pod: Pod): Promise<void> {
+  const k = netconf.kubernetes;
+  const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
+  if (k.namespaceIsolation) {
+    const allowed = new Set([pod.namespace, ...k.globalNamespaces]);
+    for (const s of selections) {
+      if (!allowed.has(s.namespace)) {
+        throw new CniError(
+          ErrorCode.InvalidNetworkConfig,
+          `namespace isolation: pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${s.namespace}/${s.name}`,
+          `allowed namespaces: ${[...allowed].join(", ")} (netconf "globalNamespaces")`,
+        );
       }
     }
-    // All distinct NADs are fetched together; each at most once.
-    const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
-    const devices = await Promise.all(selections.map((s) => nadDevice(src, s.namespace, s.name)));
-    selections.forEach((s, i) => {
-      const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
-      b.add(conf, `${s.namespace}/${s.name}`, {
-        statusName: `${s.namespace}/${s.name}`,
-        ...selectionRuntime(s),
-        ...(s.interface ? { ifnameRequest: s.interface } : {}),
-        ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
-        ...devices[i],
-      });
-    });
   }
-  return { requests: b.requests, pod };
+  // All distinct NADs are fetched together; each at most once.
+  const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
+  const devices = await Promise.all(selections.map((s) => nadDevice(src, s.namespace, s.name)));
+  selections.forEach((s, i) => {
+    const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
+    b.add(conf, `${s.namespace}/${s.name}`, {
+      statusName: `${s.namespace}/${s.name}`,
+      ...selectionRuntime(s),
+      ...(s.interface ? { ifnameRequest: s.interface } : {}),
+      ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
+      ...devices[i],
+    });
+  });
 }
