@@ -11,7 +11,7 @@
  */
 
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
-import { type CachedAttachment, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { delDelegate } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
@@ -52,84 +52,82 @@ export function del(ctx: CommandContext): Promise<void> {
   return withContainerLock(ctx, () => delLocked(ctx));
 }
 
-/** DEL for a caller that already holds the container's lock (GC). */
+/** DEL for a caller that already holds the container's lock (GC): targets, detach all, then the record. */
 export async function delLocked(ctx: CommandContext): Promise<void> {
-  const { netconf, args } = ctx;
-  const read = readCache(netconf.cniDir, args.containerId);
-  let targets: DelTarget[];
-  if (read.state === "ok") {
-    const rec = read.record;
-    if (!rec.complete && rec.owner && !isRunning(rec.owner)) {
-      const killed = killOrphans(rec.owner, rec.running ?? []);
-      if (killed.length) {
-        ctx.log.info("stopped delegates left running by a killed ADD", { pids: killed });
-        await waitGone(killed);
-      }
-    }
-    targets = rec.attachments.map((a, i) => ({
-      request: cachedRequest(rec, i, netconf.name),
-      ifName: a.ifName,
-      netns: args.netns,
-      cniArgs: a.cniArgs ?? rec.cniArgs,
-      prevResult: a.result,
-      cached: a,
-    }));
-  } else {
-    // No (usable) record: DEL what the config names, so addresses are released.
-    const requests = await fallbackRequests(ctx);
-    let plan = requests.length ? planAttachments(requests, args.ifName) : [];
-    if (plan.some((a) => a.device)) {
-      const { withDeviceInfoFiles } = await import("../device-info.ts");
-      plan = withDeviceInfoFiles(plan, netconf.devices.deviceInfoDir, args.containerId);
-    }
-    targets = plan.map((a) => ({
-      request: a,
-      ifName: a.ifName,
-      netns: args.netns,
-      cniArgs: args.args,
-    }));
-  }
+  const read = readCache(ctx.netconf.cniDir, ctx.args.containerId);
+  if (read.state === "ok") await stopOrphans(ctx, read.record);
+  const targets = read.state === "ok" ? recordedTargets(ctx, read.record) : await fallbackTargets(ctx);
+  const failed = await detachAll(ctx, targets);
+  // The device-info files of the attachments that leave the record.
+  const kept = new Set(read.state === "ok" && ctx.netconf.retryDeleteOnError ? failed.map((f) => f.target) : []);
+  await removeDeviceInfoFiles(
+    ctx,
+    targets.filter((t) => !kept.has(t)),
+  );
+  if (read.state === "ok") updateRecord(ctx, read.record, failed);
+  else forgetUnrecorded(ctx, failed);
+}
 
-  const failed: { target: DelTarget; message: string }[] = [];
+/** An ADD killed mid-way may have left delegates running: stop them before tearing down. */
+async function stopOrphans(ctx: CommandContext, rec: CacheRecord): Promise<void> {
+  if (rec.complete || !rec.owner || isRunning(rec.owner)) return;
+  const killed = killOrphans(rec.owner, rec.running ?? []);
+  if (!killed.length) return;
+  ctx.log.info("stopped delegates left running by a killed ADD", { pids: killed });
+  await waitGone(killed);
+}
+
+function recordedTargets(ctx: CommandContext, rec: CacheRecord): DelTarget[] {
+  return rec.attachments.map((a, i) => ({
+    request: cachedRequest(rec, i, ctx.netconf.name),
+    ifName: a.ifName,
+    netns: ctx.args.netns,
+    cniArgs: a.cniArgs ?? rec.cniArgs,
+    prevResult: a.result,
+    cached: a,
+  }));
+}
+
+/** No (usable) record: DEL what the config names, so addresses are released. */
+async function fallbackTargets(ctx: CommandContext): Promise<DelTarget[]> {
+  const { netconf, args } = ctx;
+  const requests = await fallbackRequests(ctx);
+  let plan = requests.length ? planAttachments(requests, args.ifName) : [];
+  if (plan.some((a) => a.device)) {
+    const { withDeviceInfoFiles } = await import("../device-info.ts");
+    plan = withDeviceInfoFiles(plan, netconf.devices.deviceInfoDir, args.containerId);
+  }
+  return plan.map((a) => ({ request: a, ifName: a.ifName, netns: args.netns, cniArgs: args.args }));
+}
+
+type Failure = { target: DelTarget; message: string };
+
+/** Every target is tried (reverse order, or all at once with "parallel"); the failures are returned. */
+async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Failure[]> {
+  const failed: Failure[] = [];
   const detach = async (t: DelTarget): Promise<void> => {
     try {
       const { delegate, runtimeConfig } = t.request;
       const env = pluginEnv(ctx, t.ifName, t.netns, t.cniArgs);
-      await delDelegate(
-        delegate,
-        { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) },
-        t.prevResult,
-      );
+      const o = { env, timeoutMs: ctx.netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) };
+      await delDelegate(delegate, o, t.prevResult);
       ctx.log.info("detached", { network: attachmentName(t.request), interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
     }
   };
-  if (netconf.parallel) await Promise.all(targets.map(detach));
+  if (ctx.netconf.parallel) await Promise.all(targets.map(detach));
   else for (const t of [...targets].reverse()) await detach(t);
+  return failed;
+}
 
-  // The device-info files of the attachments that leave the record.
-  const kept = new Set(read.state === "ok" && netconf.retryDeleteOnError ? failed.map((f) => f.target) : []);
-  await removeDeviceInfoFiles(
-    ctx,
-    targets.filter((t) => !kept.has(t)),
-  );
-
-  if (read.state !== "ok") {
-    removeCache(netconf.cniDir, args.containerId);
-    // Without a record nothing proves these networks were ever attached (a
-    // rolled-back ADD, a repeated DEL): their failures must not block the
-    // pod's teardown forever, so they are only logged.
-    if (failed.length) ctx.log.error("DEL without a cache record: failures ignored", { problems: failed.map((f) => f.message) });
-    return;
-  }
-  if (failed.length === 0) {
-    removeCache(netconf.cniDir, args.containerId);
-    return;
-  }
+/** All detached: the record goes. Failures: only they stay (retryDeleteOnError), and the DEL fails. */
+function updateRecord(ctx: CommandContext, rec: CacheRecord, failed: Failure[]): void {
+  const { netconf, args } = ctx;
+  if (failed.length === 0) return removeCache(netconf.cniDir, args.containerId);
   if (netconf.retryDeleteOnError) {
     const keep = new Set(failed.map((f) => f.target.cached));
-    writeCache(netconf.cniDir, { ...read.record, attachments: read.record.attachments.filter((a) => keep.has(a)) });
+    writeCache(netconf.cniDir, { ...rec, attachments: rec.attachments.filter((a) => keep.has(a)) });
   } else {
     removeCache(netconf.cniDir, args.containerId); // "retryDeleteOnError": false: the record goes anyway
   }
@@ -138,6 +136,16 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
     failed.map((f) => f.message).join("\n"),
   );
+}
+
+/**
+ * Without a record nothing proves these networks were ever attached (a
+ * rolled-back ADD, a repeated DEL): their failures must not block the pod's
+ * teardown forever, so they are only logged.
+ */
+function forgetUnrecorded(ctx: CommandContext, failed: Failure[]): void {
+  removeCache(ctx.netconf.cniDir, ctx.args.containerId);
+  if (failed.length) ctx.log.error("DEL without a cache record: failures ignored", { problems: failed.map((f) => f.message) });
 }
 
 async function removeDeviceInfoFiles(ctx: CommandContext, targets: DelTarget[]): Promise<void> {
