@@ -124,7 +124,10 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
 /** All detached: the record goes. Failures: only they stay (retryDeleteOnError), and the DEL fails. */
 function updateRecord(ctx: CommandContext, rec: CacheRecord, failed: Failure[]): void {
   const { netconf, args } = ctx;
-  if (failed.length === 0) return removeCache(netconf.cniDir, args.containerId);
+  if (failed.length === 0) {
+    removeCache(netconf.cniDir, args.containerId);
+    return;
+  }
   if (netconf.retryDeleteOnError) {
     const keep = new Set(failed.map((f) => f.target.cached));
     writeCache(netconf.cniDir, { ...rec, attachments: rec.attachments.filter((a) => keep.has(a)) });
