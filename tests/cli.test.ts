@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import t from "tap";
+import { unavailable } from "./helpers/prerequisite.ts";
 import { PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 
 const ALL = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
@@ -14,7 +15,7 @@ const runners: [string, Partial<Parameters<typeof runPlugin>[0]>][] = [
   ["node dist/multus.mjs", { bin: MJS, interpreter: [process.execPath] }],
 ];
 if (existsSync(DENO)) runners.push(["deno run -A dist/multus.mjs", { bin: MJS, interpreter: [DENO, "run", "-A"] }]);
-else t.comment("deno is not installed (scripts/setup.sh installs it into .tools): skipping the deno run checks");
+else unavailable("deno is not installed (scripts/setup.sh installs it into .tools): the deno run checks cannot run");
 
 for (const [name, how] of runners) {
   t.test(`${name}: VERSION lists every supported version without reading a config`, async (t) => {

@@ -27,6 +27,7 @@ import {
 } from "./helpers/containerd.ts";
 import { isCriError, type PodSandboxConfig } from "./helpers/cri.ts";
 import { addresses, links, uniqueName } from "./helpers/netns.ts";
+import { unavailable } from "./helpers/prerequisite.ts";
 import { PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
 
@@ -94,8 +95,7 @@ const ip4 = (p: PodRun, ifName: string) => addresses(p.netnsName, ifName).map((a
 
 const missing = containerdMissing();
 if (missing) {
-  if (process.env.CI) t.fail(`containerd end-to-end tests cannot run, missing: ${missing}`);
-  else t.skip(`SKIP: containerd not installed (missing: ${missing})`, () => {});
+  unavailable(`containerd end-to-end tests cannot run, missing: ${missing}`);
 } else {
   t.before(async () => {
     ctrd = await startContainerd(t);
