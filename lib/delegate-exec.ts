@@ -8,7 +8,7 @@ import { CniError, ErrorCode } from "./cni/errors.ts";
 import { versionAllows, versionAtLeast } from "./cni/version.ts";
 import { type Delegate, pluginConfig } from "./delegate.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
-import { invokePlugin, type PluginEnv } from "./plugin-exec.ts";
+import { invokePlugin, type PluginEnv, type PluginVerb } from "./plugin-exec.ts";
 
 export interface ExecOptions {
   env: PluginEnv;
@@ -37,18 +37,17 @@ function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObje
   return v;
 }
 
+/** Plugin `i` of a delegate, with its stdin built from the delegate and the attachment. */
+function runPlugin(d: Delegate, i: number, verb: PluginVerb, o: ExecOptions, prevResult?: JsonObject): Promise<string> {
+  const config = pluginConfig(d, i, prevResult, o.runtimeConfig);
+  return invokePlugin({ pluginType: d.pluginTypes[i], verb, env: o.env, config, timeoutMs: o.timeoutMs, onStart: o.onStart });
+}
+
 /** ADD; returns the delegate's final result as printed (its own version). */
 export async function addDelegate(d: Delegate, o: ExecOptions): Promise<JsonObject> {
   let prev: JsonObject | undefined;
   for (let i = 0; i < d.pluginTypes.length; i++) {
-    const stdout = await invokePlugin({
-      pluginType: d.pluginTypes[i],
-      verb: "ADD",
-      env: o.env,
-      config: pluginConfig(d, i, prev, o.runtimeConfig),
-      timeoutMs: o.timeoutMs,
-      onStart: o.onStart,
-    });
+    const stdout = await runPlugin(d, i, "ADD", o, prev);
     prev = decodeResult(stdout, d, d.pluginTypes[i]);
   }
   return prev!;
@@ -64,13 +63,7 @@ export async function delDelegate(d: Delegate, o: ExecOptions, prevResult?: Json
   const failures: string[] = [];
   for (let i = d.pluginTypes.length - 1; i >= 0; i--) {
     try {
-      await invokePlugin({
-        pluginType: d.pluginTypes[i],
-        verb: "DEL",
-        env: o.env,
-        config: pluginConfig(d, i, prev, o.runtimeConfig),
-        timeoutMs: o.timeoutMs,
-      });
+      await runPlugin(d, i, "DEL", o, prev);
     } catch (e) {
       failures.push(`DEL of network "${d.name}" on ${o.env.ifName}: ${(e as Error).message}`);
     }
@@ -87,12 +80,6 @@ export function canCheck(d: Delegate): boolean {
 
 export async function checkDelegate(d: Delegate, o: ExecOptions, prevResult: JsonObject): Promise<void> {
   for (let i = 0; i < d.pluginTypes.length; i++) {
-    await invokePlugin({
-      pluginType: d.pluginTypes[i],
-      verb: "CHECK",
-      env: o.env,
-      config: pluginConfig(d, i, prevResult, o.runtimeConfig),
-      timeoutMs: o.timeoutMs,
-    });
+    await runPlugin(d, i, "CHECK", o, prevResult);
   }
 }

@@ -31,7 +31,8 @@ export interface CniCall {
   interpreter?: string[];
 }
 
-export function runPlugin(call: CniCall): Promise<RunResult> {
+/** The environment a runtime gives the plugin for `call`. */
+export function cniEnv(call: CniCall): Record<string, string> {
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     CNI_COMMAND: call.command,
@@ -43,6 +44,11 @@ export function runPlugin(call: CniCall): Promise<RunResult> {
     ...call.env,
   };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return env as Record<string, string>;
+}
+
+export function runPlugin(call: CniCall): Promise<RunResult> {
+  const env = cniEnv(call);
   const bin = call.bin ?? PLUGIN;
   const [file, argv] = call.interpreter
     ? [call.interpreter[0], [...call.interpreter.slice(1), bin, ...(call.argv ?? [])]]
