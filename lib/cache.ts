@@ -10,7 +10,7 @@ import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { loadDelegate } from "./delegate.ts";
-import { atomicWrite } from "./files.ts";
+import { atomicWrite, tempFilesOf } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 
@@ -109,17 +109,11 @@ export function readCache(cniDir: string, containerId: string): CacheRead {
 }
 
 export function removeCache(cniDir: string, containerId: string): void {
-  rmSync(cachePath(cniDir, containerId), { force: true });
-  // A writer SIGKILLed between its write and its rename leaves
-  // "<id>.<pid>.tmp"; the caller holds the container's lock, so no writer is alive.
-  const prefix = `${containerId}.`;
-  try {
-    for (const n of readdirSync(cniDir)) {
-      if (n.startsWith(prefix) && /^\d+\.tmp$/.test(n.slice(prefix.length))) rmSync(join(cniDir, n), { force: true });
-    }
-  } catch {
-    // no cache dir: nothing left behind
-  }
+  const file = cachePath(cniDir, containerId);
+  rmSync(file, { force: true });
+  // A writer SIGKILLed between its write and its rename leaves its temp
+  // file; the caller holds the container's lock, so no writer is alive.
+  for (const t of tempFilesOf(file)) rmSync(t.path, { force: true });
 }
 
 /** Container IDs that have a record (for GC and status listings). */

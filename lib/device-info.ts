@@ -9,10 +9,11 @@
  * delegate may rewrite the file. Its content goes into network-status as
  * `device-info`. DEL removes it. Loaded only for such attachments.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type AttachmentDevice, attachmentName, type PlannedAttachment } from "./attachment.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { atomicWrite } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 import type { Logger } from "./log.ts";
 
@@ -69,19 +70,10 @@ export function writeDeviceInfo(device: AttachmentDevice, dir: string, log: Logg
     log.info("no device-info for this device: no device plugin file and not a PCI address", { deviceID, file: dpFile });
     return undefined;
   }
-  const tmp = `${infoFile}.${process.pid}.tmp`;
   try {
     mkdirSync(join(dir, "cni"), { recursive: true, mode: 0o755 });
-    const fd = openSync(tmp, "w", 0o444);
-    try {
-      writeSync(fd, JSON.stringify(info));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, infoFile);
+    atomicWrite(infoFile, JSON.stringify(info), 0o444);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new CniError(ErrorCode.IoFailure, `cannot write device-info file ${infoFile}: ${(e as Error).message}`);
   }
   return info;

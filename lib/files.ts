@@ -17,6 +17,29 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+/** The temp file a process writes beside `file` before renaming it over `file`. */
+export const tempPath = (file: string, pid = process.pid): string => `${file}.${pid}.tmp`;
+
+/**
+ * The temp files beside `file` (as tempPath names them) and the pid of each
+ * writer: what a writer killed between its write and its rename leaves.
+ */
+export function tempFilesOf(file: string): { path: string; pid: number }[] {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const m = n.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(n.slice(prefix.length)) : null;
+    return m ? [{ path: join(dir, n), pid: Number(m[1]) }] : [];
+  });
+}
 
 /**
  * Write to a temp file beside `file`, fsync, then rename over it: readers see
@@ -24,7 +47,7 @@ import {
  * for facts a reboot makes moot anyway.
  */
 export function atomicWrite(file: string, data: string | Buffer, mode: number, { durable = true } = {}): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tempPath(file);
   try {
     const fd = openSync(tmp, "w", mode);
     try {
@@ -45,7 +68,7 @@ const CHUNK = 1 << 20;
 
 /** Copy `src` over `dst` the same way (temp file, fsync, rename), without holding the file in memory. */
 export function atomicCopy(src: string, dst: string, mode: number): void {
-  const tmp = `${dst}.${process.pid}.tmp`;
+  const tmp = tempPath(dst);
   try {
     copyFileSync(src, tmp);
     chmodSync(tmp, mode);

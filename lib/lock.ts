@@ -9,10 +9,11 @@
  * process never blocks a container; `takenOver` tells the new owner that
  * the previous one died holding it (an ADD may have left delegates running).
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachePath } from "./cache.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { tempFilesOf, tempPath } from "./files.ts";
 import { isProcessId, isRunning, type ProcessId, sameProcess, startTime, thisProcess } from "./proc.ts";
 
 export interface ContainerLock {
@@ -31,12 +32,15 @@ function readOwner(file: string): ProcessId | undefined {
   }
 }
 
+/** Where a stale lock is set aside while it is checked (its temp files are swept like any other). */
+const staleAside = (file: string): string => `${file}.stale`;
+
 /**
  * Remove a stale lock, and only that one: it is renamed aside first and
  * checked, so a lock another caller took meanwhile is put back.
  */
 function breakStale(file: string, stale: ProcessId): void {
-  const aside = `${file}.stale.${process.pid}`;
+  const aside = tempPath(staleAside(file));
   try {
     renameSync(file, aside);
   } catch {
@@ -54,21 +58,13 @@ function breakStale(file: string, stale: ProcessId): void {
 }
 
 /**
- * A caller killed between writing its "<id>.<pid>.tmp" and removing it
- * leaves the file behind: the next owner removes those of dead pids.
+ * A caller killed between writing its temp file (or setting a stale lock
+ * aside) and removing it leaves the file behind: the next owner removes
+ * those of dead pids.
  */
-function sweepDeadTempFiles(dir: string, containerId: string): void {
-  const escaped = containerId.replace(/\./g, "\\.");
-  const pattern = new RegExp(`^${escaped}\\.(?:(\\d+)\\.tmp|stale\\.(\\d+))$`);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = pattern.exec(n);
-    if (m && startTime(Number(m[1] ?? m[2])) === undefined) rmSync(join(dir, n), { force: true });
+function sweepDeadTempFiles(file: string): void {
+  for (const t of [...tempFilesOf(file), ...tempFilesOf(staleAside(file))]) {
+    if (startTime(t.pid) === undefined) rmSync(t.path, { force: true });
   }
 }
 
@@ -77,7 +73,7 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
   const file = join(dir, containerId);
   cachePath(cniDir, containerId); // the same name checks as the record's
   const me = thisProcess();
-  const mine = `${file}.${me.pid}.tmp`;
+  const mine = tempPath(file);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(mine, JSON.stringify(me), { mode: 0o600 });
@@ -117,7 +113,7 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
   } finally {
     rmSync(mine, { force: true });
   }
-  sweepDeadTempFiles(dir, containerId);
+  sweepDeadTempFiles(file);
   return {
     ...(takenOver ? { takenOver } : {}),
     release() {

@@ -104,7 +104,7 @@ t.test("temp files a killed call left in the lock dir are swept by the next call
   const alive = spawn("sleep", ["30"]);
   t.teardown(() => alive.kill("SIGKILL"));
   writeFileSync(join(locks, `sweep-1.${dead}.tmp`), "{}");
-  writeFileSync(join(locks, `sweep-1.stale.${dead}`), "{}");
+  writeFileSync(join(locks, `sweep-1.stale.${dead}.tmp`), "{}"); // a stale lock set aside
   writeFileSync(join(locks, `sweep-1.${alive.pid}.tmp`), "{}"); // a live caller waiting for the lock
   const conf = s.netconf([s.bridge(), s.ptp()]);
   t.equal((await runPlugin({ command: "ADD", containerId: "sweep-1", netns: ns.path, stdin: conf })).code, 0);
