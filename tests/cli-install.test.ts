@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import t from "tap";
 import { cli } from "../lib/cli/index.ts";
+import { calico, flannel, storage } from "./helpers/cluster-confs.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
 import { PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
@@ -26,14 +27,6 @@ function node(t: Parameters<typeof tempDir>[0]) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
-  const flannel = {
-    cniVersion: "0.4.0",
-    name: "cbr0",
-    plugins: [
-      { type: "flannel", delegate: { isDefaultGateway: true } },
-      { type: "portmap", capabilities: { portMappings: true } },
-    ],
-  };
   writeFileSync(join(confDir, "10-flannel.conflist"), JSON.stringify(flannel));
   writeFileSync(join(confDir, "99-loopback.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "lo", type: "loopback" }));
   return { root, binDir, confDir, flannel };
@@ -77,23 +70,7 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
   t.match(r.stdout, /Kubernetes mode/);
 });
 
-const storage = {
-  cniVersion: "0.4.0",
-  name: "storage",
-  type: "macvlan",
-  master: "eth1",
-  ipam: { type: "host-local", subnet: "10.20.0.0/24" },
-};
 const sriovA = { name: "sriov-a", type: "host-device", device: "eth2" };
-const calico = {
-  cniVersion: "1.0.0",
-  name: "k8s-pod-network",
-  plugins: [
-    { type: "calico", ipam: { type: "calico-ipam" } },
-    { type: "bandwidth", capabilities: { bandwidth: true } },
-    { type: "portmap", capabilities: { portMappings: true } },
-  ],
-};
 const readConf = (n: { confDir: string }, name = "00-multus.conf") => JSON.parse(readFileSync(join(n.confDir, name), "utf8"));
 
 for (const [how, run] of runners) {

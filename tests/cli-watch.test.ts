@@ -14,35 +14,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { load as loadYaml } from "js-yaml";
 import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
+import { calico, flannel, storage } from "./helpers/cluster-confs.ts";
 import { tempDir } from "./helpers/netns.ts";
 import { PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 
 type Json = Record<string, unknown>;
 const CONF = "00-multus.conf";
-const flannel = {
-  cniVersion: "0.4.0",
-  name: "cbr0",
-  plugins: [
-    { type: "flannel", delegate: { isDefaultGateway: true } },
-    { type: "portmap", capabilities: { portMappings: true } },
-  ],
-};
-const calico = {
-  cniVersion: "1.0.0",
-  name: "k8s-pod-network",
-  plugins: [
-    { type: "calico", ipam: { type: "calico-ipam" } },
-    { type: "bandwidth", capabilities: { bandwidth: true } },
-    { type: "portmap", capabilities: { portMappings: true } },
-  ],
-};
-const storage = {
-  cniVersion: "0.4.0",
-  name: "storage",
-  type: "macvlan",
-  master: "eth1",
-  ipam: { type: "host-local", subnet: "10.20.0.0/24" },
-};
 
 const human = (argv: string[], env: Record<string, string | undefined> = {}) =>
   runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined, ...env } });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
 import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
-import { CNI_BIN, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
+import { CNI_BIN, type CniCall, cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 /** A dir of fake plugins, searched before the reference plugins. */
@@ -64,6 +64,16 @@ t.test("a delegate that hangs on every verb: the ADD answers within addTimeout, 
   t.same(cacheEntries(s.cniDir), []);
 });
 
+/** Start an ADD of the built plugin and SIGKILL it once `marker` exists (as containerd does when kubelet's deadline passes). */
+async function addKilledAt(marker: string, call: CniCall & { stdin: object }): Promise<void> {
+  const child = spawn(PLUGIN, [], { env: cniEnv({ ...call, command: "ADD" }), stdio: ["pipe", "ignore", "ignore"] });
+  child.stdin.end(JSON.stringify(call.stdin));
+  const exited = new Promise((r) => child.on("exit", r));
+  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+  child.kill("SIGKILL");
+  await exited;
+}
+
 t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
@@ -71,20 +81,7 @@ t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", asyn
   // ptp, but only after a pause, so the kill lands between two delegates.
   const path = fakeBin(t, { slowptp: `touch ${marker}; sleep 1; exec ${CNI_BIN}/ptp` });
   const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
-  const env = {
-    PATH: process.env.PATH,
-    CNI_COMMAND: "ADD",
-    CNI_CONTAINERID: "killed-1",
-    CNI_NETNS: ns.path,
-    CNI_IFNAME: "eth0",
-    CNI_PATH: path,
-  };
-  const child = spawn(PLUGIN, [], { env, stdio: ["pipe", "ignore", "ignore"] });
-  child.stdin.end(JSON.stringify(conf));
-  const exited = new Promise((r) => child.on("exit", r));
-  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
-  child.kill("SIGKILL");
-  await exited;
+  await addKilledAt(marker, { containerId: "killed-1", netns: ns.path, path, stdin: conf });
   // The orphaned delegate may still finish its ADD; the runtime's DEL comes after.
   await new Promise((r) => setTimeout(r, 1500));
   t.ok(existsSync(join(s.cniDir, "killed-1")), "the record written before the first delegate survives the kill");
@@ -121,20 +118,7 @@ t.test("the plugin killed during a slow delegate, DEL at once: the orphan is sto
     slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 2; ${CNI_BIN}/ptp; rc=$?; touch ${finished}; exit $rc`,
   });
   const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
-  const env = {
-    PATH: process.env.PATH,
-    CNI_COMMAND: "ADD",
-    CNI_CONTAINERID: "killed-2",
-    CNI_NETNS: ns.path,
-    CNI_IFNAME: "eth0",
-    CNI_PATH: path,
-  };
-  const child = spawn(PLUGIN, [], { env, stdio: ["pipe", "ignore", "ignore"] });
-  child.stdin.end(JSON.stringify(conf));
-  const exited = new Promise((r) => child.on("exit", r));
-  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
-  child.kill("SIGKILL"); // as containerd does when kubelet's deadline passes
-  await exited;
+  await addKilledAt(marker, { containerId: "killed-2", netns: ns.path, path, stdin: conf });
   t.teardown(() => {
     for (const pid of processesOf("killed-2")) process.kill(pid, "SIGKILL");
   });
