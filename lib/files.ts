@@ -6,18 +6,86 @@
 import {
   chmodSync,
   closeSync,
+  constants,
   copyFileSync,
   type Dirent,
+  fstatSync,
   fsyncSync,
   openSync,
   readdirSync,
   readSync,
   renameSync,
   rmSync,
+  type Stats,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+
+/** What a config, record or credential file may weigh: far above any real one, far below harm. */
+export const READ_LIMIT = 4 << 20;
+
+/** Why a file was not read: node's errno code (ENOENT ...), or ENOTREG / EFBIG for ours. */
+export class FileReadError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+    problem: string,
+  ) {
+    super(`${path} ${problem}`);
+  }
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Read a file that must be a regular one, at most `maxBytes`: opened
+ * non-blocking (a FIFO cannot hold us in open(2)), checked with fstat (no
+ * device or FIFO is ever read), and read with a cap (a file that grows while
+ * read cannot grow us). `nofollow` refuses a symlink (files we own, such as
+ * locks and records).
+ */
+export function readRegularFile(path: string, { maxBytes = READ_LIMIT, nofollow = false } = {}): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (nofollow ? constants.O_NOFOLLOW : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+    const problem = code === "ELOOP" && nofollow ? "is a symbolic link" : `cannot be opened (${code})`;
+    throw new FileReadError(path, code, problem);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FileReadError(path, "ENOTREG", `is ${kindOf(st)}, not a regular file`);
+    const tooBig = () => new FileReadError(path, "EFBIG", `is larger than ${maxBytes} bytes`);
+    if (st.size > maxBytes) throw tooBig();
+    // One read takes the whole file as fstat saw it; one that grows meanwhile is read on, up to the cap.
+    const chunk = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 4096)));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, total);
+      total += n;
+      if (total > maxBytes) throw tooBig();
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readRegularFile as UTF-8 text. */
+export function readRegularText(path: string, opts: { maxBytes?: number; nofollow?: boolean } = {}): string {
+  return readRegularFile(path, opts).toString("utf8");
+}
 
 /** The temp file a process writes beside `file` before renaming it over `file`. */
 export const tempPath = (file: string, pid = process.pid): string => `${file}.${pid}.tmp`;
