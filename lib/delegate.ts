@@ -23,6 +23,14 @@ export interface Delegate {
 const BARE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
+ * Plugin types that are a Multus (this one, upstream's thin plugin, or
+ * upstream's thick shim): never a delegate, never a cluster network.
+ */
+export const MULTUS_PLUGIN_TYPES: readonly string[] = ["multus", "multus-shim"];
+
+export const isMultusPluginType = (t: unknown): boolean => typeof t === "string" && MULTUS_PLUGIN_TYPES.includes(t);
+
+/**
  * Why a plugin `type` is unsafe or malformed, or undefined when it is a bare
  * name. A type is looked up only as a file name inside the plugin dirs.
  */
