@@ -226,7 +226,8 @@ function runPlan(cases, rounds) {
       const samples = {};
       for (const line of out.trim().split("\n")) {
         const [name, round, wall, cpu, rss] = line.split("\t");
-        (samples[name] ??= [])[Number(round)] = { wall: Number(wall) / 1000, cpu: Number(cpu) / 1000, rss: Number(rss) / 1024 };
+        samples[name] ??= [];
+        samples[name][Number(round)] = { wall: Number(wall) / 1000, cpu: Number(cpu) / 1000, rss: Number(rss) / 1024 };
       }
       resolve(samples);
     });
