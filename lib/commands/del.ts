@@ -12,6 +12,7 @@
 
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
 import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { withExtraArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { delDelegate } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
@@ -97,7 +98,7 @@ async function fallbackTargets(ctx: CommandContext): Promise<DelTarget[]> {
     const { withDeviceInfoFiles } = await import("../device-info.ts");
     plan = withDeviceInfoFiles(plan, netconf.devices.deviceInfoDir, args.containerId);
   }
-  return plan.map((a) => ({ request: a, ifName: a.ifName, netns: args.netns, cniArgs: args.args }));
+  return plan.map((a) => ({ request: a, ifName: a.ifName, netns: args.netns, cniArgs: withExtraArgs(args, a.extraArgs) }));
 }
 
 type Failure = { target: DelTarget; message: string };
