@@ -7,7 +7,7 @@
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { versionAllows, versionAtLeast } from "./cni/version.ts";
 import { type Delegate, pluginConfig } from "./delegate.ts";
-import { isJsonObject, type JsonObject } from "./json.ts";
+import { isJsonObject, type JsonObject, nestedDeeperThan } from "./json.ts";
 import { invokePlugin, type PluginEnv, type PluginVerb } from "./plugin-exec.ts";
 
 export interface ExecOptions {
@@ -18,6 +18,9 @@ export interface ExecOptions {
   /** Told each plugin's pid as it starts. */
   onStart?: (pid: number) => void;
 }
+
+/** Far deeper than any CNI result; a deeper one could not be written to the record or sent back as prevResult. */
+const RESULT_MAX_DEPTH = 32;
 
 function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObject {
   let v: unknown;
@@ -32,6 +35,12 @@ function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObje
   }
   if (!isJsonObject(v)) {
     throw new CniError(ErrorCode.DelegateFailed, `plugin "${pluginType}" failed: it printed a result that is not an object`);
+  }
+  if (nestedDeeperThan(v, RESULT_MAX_DEPTH)) {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `plugin "${pluginType}" failed: it printed a result nested deeper than ${RESULT_MAX_DEPTH} levels`,
+    );
   }
   if (v.cniVersion === undefined) v.cniVersion = d.cniVersion;
   return v;
