@@ -127,13 +127,14 @@ export function listCachedContainers(cniDir: string): string[] {
   return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
 }
 
-/** Rebuild a recorded attachment's request, as it was executed. */
-export function cachedRequest(rec: CacheRecord, index: number, netconfName: string): AttachmentRequest {
+/**
+ * Rebuild a recorded attachment's request, as it was executed. `allowMultus`
+ * (DEL): a record of an older release naming a Multus plugin is still read.
+ */
+export function cachedRequest(rec: CacheRecord, index: number, netconfName: string, { allowMultus = false } = {}): AttachmentRequest {
   const a = rec.attachments[index];
-  const delegate = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, {
-    name: netconfName,
-    cniVersion: rec.cniVersion,
-  });
+  const path = `cached attachment ${index} ("${a.network}")`;
+  const delegate = loadDelegate(a.config, path, index, { name: netconfName, cniVersion: rec.cniVersion }, { allowMultus });
   return {
     delegate,
     ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),

@@ -14,6 +14,7 @@ import { type AttachmentRequest, attachmentName, planAttachments, requestFromCon
 import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
 import { withExtraArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { isMultusPluginType } from "../delegate.ts";
 import { delDelegate } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
@@ -80,7 +81,7 @@ async function stopOrphans(ctx: CommandContext, rec: CacheRecord): Promise<void>
 
 function recordedTargets(ctx: CommandContext, rec: CacheRecord): DelTarget[] {
   return rec.attachments.map((a, i) => ({
-    request: cachedRequest(rec, i, ctx.netconf.name),
+    request: cachedRequest(rec, i, ctx.netconf.name, { allowMultus: true }),
     ifName: a.ifName,
     netns: ctx.args.netns,
     cniArgs: a.cniArgs ?? rec.cniArgs,
@@ -112,6 +113,8 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
       const env = pluginEnv(ctx, t.ifName, t.netns, t.cniArgs);
       const o = { env, timeoutMs: ctx.netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) };
       await delDelegate(delegate, o, t.prevResult);
+      const skipped = delegate.pluginTypes.filter(isMultusPluginType);
+      if (skipped.length) ctx.log.info("not run: a Multus is never a delegate", { network: attachmentName(t.request), plugins: skipped });
       ctx.log.info("detached", { network: attachmentName(t.request), interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
