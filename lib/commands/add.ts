@@ -9,7 +9,7 @@
  */
 
 import { type AttachmentRequest, attachmentName, type PlannedAttachment, planAttachments, requestFromConfig } from "../attachment.ts";
-import { CACHE_KIND, type CacheRecord, readCache, removeCache, writeCache } from "../cache.ts";
+import { CACHE_KIND, type CacheRecord, removeCache, writeCache } from "../cache.ts";
 import { withExtraArgs } from "../cni/args.ts";
 import { convertResult } from "../cni/convert.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -24,7 +24,7 @@ import { findPlugin } from "../plugin-exec.ts";
 import { startTime, thisProcess } from "../proc.ts";
 import { waitForReadiness } from "../readiness.ts";
 import { UndoStack } from "../undo.ts";
-import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
+import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, readRecord, withContainerLock } from "./context.ts";
 
 /**
  * An ADD's time limits: the forward work must end by `attachBy`, leaving a
@@ -184,7 +184,7 @@ async function refuseTakenNames(ctx: CommandContext, plan: PlannedAttachment[]):
 }
 
 function refuseSecondAdd(ctx: CommandContext): void {
-  const existing = readCache(ctx.netconf.cniDir, ctx.args.containerId);
+  const existing = readRecord(ctx);
   if (existing.state !== "ok") return;
   const names = existing.record.attachments.map((a) => `${a.ifName} (${a.network})`).join(", ");
   throw new CniError(

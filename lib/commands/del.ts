@@ -11,14 +11,15 @@
  */
 
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
-import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { type CachedAttachment, type CacheRecord, cachedRequest, removeCache, writeCache } from "../cache.ts";
 import { withExtraArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isMultusPluginType } from "../delegate.ts";
 import { delDelegate } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
-import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
+import { removeUpstreamResults } from "../upstream-record.ts";
+import { type CommandContext, openKubeClient, pluginEnv, readRecord, withContainerLock } from "./context.ts";
 
 interface DelTarget {
   request: AttachmentRequest;
@@ -56,7 +57,7 @@ export function del(ctx: CommandContext): Promise<void> {
 
 /** DEL for a caller that already holds the container's lock (GC): targets, detach all, then the record. */
 export async function delLocked(ctx: CommandContext): Promise<void> {
-  const read = readCache(ctx.netconf.cniDir, ctx.args.containerId);
+  const read = readRecord(ctx);
   if (read.state === "ok") await stopOrphans(ctx, read.record);
   const targets = read.state === "ok" ? recordedTargets(ctx, read.record) : await fallbackTargets(ctx);
   const failed = await detachAll(ctx, targets);
@@ -125,19 +126,22 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
   return failed;
 }
 
-/** All detached: the record goes. Failures: only they stay (retryDeleteOnError), and the DEL fails. */
+/**
+ * All detached: the record goes. Failures: only they stay (retryDeleteOnError),
+ * and the DEL fails. The results files of upstream's attachments go with them.
+ */
 function updateRecord(ctx: CommandContext, rec: CacheRecord, failed: Failure[]): void {
   const { netconf, args } = ctx;
-  if (failed.length === 0) {
-    removeCache(netconf.cniDir, args.containerId);
-    return;
-  }
-  if (netconf.retryDeleteOnError) {
-    const keep = new Set(failed.map((f) => f.target.cached));
-    writeCache(netconf.cniDir, { ...rec, attachments: rec.attachments.filter((a) => keep.has(a)) });
-  } else {
-    removeCache(netconf.cniDir, args.containerId); // "retryDeleteOnError": false: the record goes anyway
-  }
+  // "retryDeleteOnError": false: the record goes anyway.
+  const keep = new Set(netconf.retryDeleteOnError ? failed.map((f) => f.target.cached) : []);
+  const kept = rec.attachments.filter((a) => keep.has(a));
+  if (kept.length) writeCache(netconf.cniDir, { ...rec, attachments: kept });
+  else removeCache(netconf.cniDir, args.containerId);
+  removeUpstreamResults(
+    netconf.cniDir,
+    rec.attachments.filter((a) => !keep.has(a)),
+  );
+  if (failed.length === 0) return;
   throw new CniError(
     ErrorCode.DelegateFailed,
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
