@@ -61,6 +61,7 @@ export interface DefaultRouteTarget {
  * interface, then `default via <gw> dev <if>` added for its gateways.
  */
 export async function applyDefaultRoutes(netns: string, targets: readonly DefaultRouteTarget[]): Promise<void> {
+  if (!targets.length) return;
   // -force: an interface without such routes (or without IPv6) is no failure.
   const flush = targets.flatMap((t) => [`route flush exact 0.0.0.0/0 dev ${t.ifName}`, `route flush exact ::/0 dev ${t.ifName}`]);
   if ((await run(netns, ["-force"], flush)).code === "missing") {
