@@ -9,10 +9,12 @@ import { join } from "node:path";
 import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { CURRENT_VERSION } from "./cni/version.ts";
 import { loadDelegate } from "./delegate.ts";
 import { atomicWrite, tempFilesOf } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
+import { readUpstreamRecord, type UpstreamContext } from "./upstream-record.ts";
 
 export const CACHE_KIND = "multusCacheV1";
 
@@ -32,6 +34,8 @@ export interface CachedAttachment {
   statusName?: string;
   /** Its device-plugin device and device-info file: DEL removes the file without asking anyone. */
   device?: AttachmentDevice;
+  /** An attachment upstream Multus made: its libcni results file, removed with it (lib/upstream-record.ts). */
+  resultsFile?: string;
 }
 
 export interface CacheRecord {
@@ -75,7 +79,27 @@ export function writeCache(cniDir: string, record: CacheRecord, { durable = true
 
 export type CacheRead = { state: "missing" } | { state: "corrupt"; problem: string } | { state: "ok"; record: CacheRecord };
 
-function checkRecord(v: unknown, containerId: string): CacheRecord | string {
+/** For a record of upstream Multus, what it does not say; without it, CNI_IFNAME eth0 and our newest version. */
+const UPSTREAM_DEFAULTS: UpstreamContext = { ifName: "eth0", cniVersion: CURRENT_VERSION };
+
+function checkRecord(v: unknown, where: { cniDir: string; containerId: string }, upstream: UpstreamContext): CacheRecord | string {
+  const { containerId } = where;
+  if (Array.isArray(v)) {
+    // Upstream Multus's record: after an upgrade in place, its attachments are ours to remove.
+    const attachments = readUpstreamRecord(v, where.cniDir, containerId, upstream);
+    if (typeof attachments === "string") return attachments;
+    return {
+      kind: CACHE_KIND,
+      containerId,
+      netns: "",
+      ifName: upstream.ifName,
+      cniArgs: attachments[0].cniArgs ?? "",
+      cniVersion: upstream.cniVersion,
+      // Upstream writes its record before the first delegate runs; each result is cached once its ADD succeeded.
+      complete: attachments.every((a) => a.result !== undefined),
+      attachments,
+    };
+  }
   if (!isJsonObject(v)) return "not a JSON object";
   if (v.kind !== CACHE_KIND) return `unknown kind ${JSON.stringify(v.kind)}`;
   if (v.containerId !== containerId) return `belongs to container ${JSON.stringify(v.containerId)}`;
@@ -88,8 +112,12 @@ function checkRecord(v: unknown, containerId: string): CacheRecord | string {
   return v as unknown as CacheRecord;
 }
 
-/** Read a record; a corrupt one is reported, never thrown, so DEL can fall back. */
-export function readCache(cniDir: string, containerId: string): CacheRead {
+/**
+ * Read a record; a corrupt one is reported, never thrown, so DEL can fall
+ * back. A record upstream Multus wrote is read too (`upstream` fills in what
+ * it does not say).
+ */
+export function readCache(cniDir: string, containerId: string, upstream: UpstreamContext = UPSTREAM_DEFAULTS): CacheRead {
   const file = cachePath(cniDir, containerId);
   let text: string;
   try {
@@ -104,7 +132,7 @@ export function readCache(cniDir: string, containerId: string): CacheRead {
   } catch (e) {
     return { state: "corrupt", problem: `${file} is not valid JSON: ${(e as Error).message}` };
   }
-  const r = checkRecord(v, containerId);
+  const r = checkRecord(v, { cniDir, containerId }, upstream);
   return typeof r === "string" ? { state: "corrupt", problem: `${file} ${r}` } : { state: "ok", record: r };
 }
 
@@ -120,20 +148,22 @@ export function removeCache(cniDir: string, containerId: string): void {
 export function listCachedContainers(cniDir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(cniDir);
+    // Files only: upstream Multus keeps libcni's results dir here.
+    names = readdirSync(cniDir, { withFileTypes: true }).flatMap((d) => (d.isFile() ? [d.name] : []));
   } catch {
     return [];
   }
   return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
 }
 
-/** Rebuild a recorded attachment's request, as it was executed. */
-export function cachedRequest(rec: CacheRecord, index: number, netconfName: string): AttachmentRequest {
+/**
+ * Rebuild a recorded attachment's request, as it was executed. `allowMultus`
+ * (DEL): a record of an older release naming a Multus plugin is still read.
+ */
+export function cachedRequest(rec: CacheRecord, index: number, netconfName: string, { allowMultus = false } = {}): AttachmentRequest {
   const a = rec.attachments[index];
-  const delegate = loadDelegate(a.config, `cached attachment ${index} ("${a.network}")`, index, {
-    name: netconfName,
-    cniVersion: rec.cniVersion,
-  });
+  const path = `cached attachment ${index} ("${a.network}")`;
+  const delegate = loadDelegate(a.config, path, index, { name: netconfName, cniVersion: rec.cniVersion }, { allowMultus });
   return {
     delegate,
     ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),

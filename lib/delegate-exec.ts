@@ -6,8 +6,8 @@
 
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { versionAllows, versionAtLeast } from "./cni/version.ts";
-import { type Delegate, pluginConfig } from "./delegate.ts";
-import { isJsonObject, type JsonObject } from "./json.ts";
+import { type Delegate, isMultusPluginType, pluginConfig } from "./delegate.ts";
+import { isJsonObject, type JsonObject, nestedDeeperThan } from "./json.ts";
 import { invokePlugin, type PluginEnv, type PluginVerb } from "./plugin-exec.ts";
 
 export interface ExecOptions {
@@ -18,6 +18,9 @@ export interface ExecOptions {
   /** Told each plugin's pid as it starts. */
   onStart?: (pid: number) => void;
 }
+
+/** Far deeper than any CNI result; a deeper one could not be written to the record or sent back as prevResult. */
+const RESULT_MAX_DEPTH = 32;
 
 function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObject {
   let v: unknown;
@@ -32,6 +35,12 @@ function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObje
   }
   if (!isJsonObject(v)) {
     throw new CniError(ErrorCode.DelegateFailed, `plugin "${pluginType}" failed: it printed a result that is not an object`);
+  }
+  if (nestedDeeperThan(v, RESULT_MAX_DEPTH)) {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `plugin "${pluginType}" failed: it printed a result nested deeper than ${RESULT_MAX_DEPTH} levels`,
+    );
   }
   if (v.cniVersion === undefined) v.cniVersion = d.cniVersion;
   return v;
@@ -55,13 +64,16 @@ export async function addDelegate(d: Delegate, o: ExecOptions): Promise<JsonObje
 
 /**
  * DEL, best effort: every plugin of a conflist is tried (reverse order) even
- * when one fails; the failures are thrown together at the end.
+ * when one fails; the failures are thrown together at the end. A Multus
+ * plugin is never run: DEL never recurses (only a record of an older
+ * release can name one; ADD refuses them).
  */
 export async function delDelegate(d: Delegate, o: ExecOptions, prevResult?: JsonObject): Promise<void> {
   // prevResult on DEL exists since 0.4.0.
   const prev = prevResult && versionAtLeast(d.cniVersion, "0.4.0") ? prevResult : undefined;
   const failures: string[] = [];
   for (let i = d.pluginTypes.length - 1; i >= 0; i--) {
+    if (isMultusPluginType(d.pluginTypes[i])) continue;
     try {
       await runPlugin(d, i, "DEL", o, prev);
     } catch (e) {

@@ -48,9 +48,12 @@ function invalid(path: string, problem: string): CniError {
   return new CniError(ErrorCode.InvalidNetworkConfig, `${path}: ${problem}`);
 }
 
-function checkPluginType(obj: JsonObject, path: string): string {
+function checkPluginType(obj: JsonObject, path: string, allowMultus: boolean): string {
   const p = pluginTypeProblem(obj.type);
   if (p) throw invalid(`${path}.type`, p);
+  if (!allowMultus && isMultusPluginType(obj.type)) {
+    throw invalid(`${path}.type`, `"${obj.type}" is a Multus: a Multus is never a delegate (it would call itself)`);
+  }
   const ipam = obj.ipam;
   if (ipam !== undefined) {
     if (!isJsonObject(ipam)) throw invalid(`${path}.ipam`, "must be an object");
@@ -70,9 +73,18 @@ export interface DelegateDefaults {
 
 /**
  * Build a Delegate from a config object. `path` names it in errors
- * (e.g. `delegates[1]`), `index` is its position for default naming.
+ * (e.g. `delegates[1]`), `index` is its position for default naming. A
+ * plugin type of MULTUS_PLUGIN_TYPES is refused (code 7), unless
+ * `allowMultus`: a cache record written by an older release may name one,
+ * and must still be read so that its other attachments can be deleted.
  */
-export function loadDelegate(raw: unknown, path: string, index: number, defaults: DelegateDefaults): Delegate {
+export function loadDelegate(
+  raw: unknown,
+  path: string,
+  index: number,
+  defaults: DelegateDefaults,
+  { allowMultus = false } = {},
+): Delegate {
   if (!isJsonObject(raw)) throw invalid(path, "must be a JSON object (a CNI conf or conflist)");
   const config: JsonObject = { ...raw };
 
@@ -81,14 +93,14 @@ export function loadDelegate(raw: unknown, path: string, index: number, defaults
   if (config.type !== undefined || config.plugins === undefined) {
     if (config.type === undefined) throw invalid(path, `has neither "type" nor "plugins"`);
     kind = "conf";
-    pluginTypes = [checkPluginType(config, path)];
+    pluginTypes = [checkPluginType(config, path, allowMultus)];
   } else {
     kind = "conflist";
     const plugins = config.plugins;
     if (!Array.isArray(plugins) || plugins.length === 0) throw invalid(`${path}.plugins`, "must be a non-empty list");
     pluginTypes = plugins.map((p, i) => {
       if (!isJsonObject(p)) throw invalid(`${path}.plugins[${i}]`, "must be an object");
-      return checkPluginType(p, `${path}.plugins[${i}]`);
+      return checkPluginType(p, `${path}.plugins[${i}]`, allowMultus);
     });
   }
 

@@ -9,6 +9,7 @@ import type { CommandContext } from "./commands/context.ts";
 import type { JsonObject } from "./json.ts";
 import { createLogger, type Logger, NO_LOG } from "./log.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
+import { DELEGATE_MARK } from "./proc.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -68,6 +69,27 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Pro
 }
 
 /**
+ * A call from inside one of our own calls (the delegate mark it inherited
+ * says so): a Multus reached as a delegate, under any name. Answered at
+ * once, before the config is read or the container's lock (which the
+ * parent holds) is waited for. An ADD, CHECK or STATUS is refused; a DEL or
+ * GC does nothing and succeeds, so that a teardown never loops.
+ */
+function calledByMultus(verb: Verb, parent: string, log: Logger): Reply {
+  const pid = parent.split(":")[0];
+  const what = `multus was called as a delegate of multus (pid ${pid})`;
+  if (verb === "DEL" || verb === "GC") {
+    log.info(`${what}: ${verb} does nothing, so that no teardown recurses`);
+    return { stdout: "", exitCode: 0 };
+  }
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `${what}: a Multus is never a delegate`,
+    "remove the network whose plugin is a Multus",
+  );
+}
+
+/**
  * Answer one CNI invocation. `readStdin` is called only for verbs that take a
  * config.
  */
@@ -99,6 +121,8 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
     }
     log = loggerFor(raw, env, verb, args);
     if (!args) throw envError;
+    const parent = env[DELEGATE_MARK];
+    if (parent) return calledByMultus(verb, parent, log);
     const started = Date.now();
     const result = await run(verb, args, raw, log);
     log.info(`${verb} done`, { ms: Date.now() - started });

@@ -83,6 +83,11 @@ export interface NetConf {
   name: string;
   /** `cniVersion` of our config; results are returned in it. */
   cniVersion: string;
+  /**
+   * false when the config has no `cniVersion`: the ADD result is then the
+   * cluster network's as its delegate printed it, as upstream Multus returns it.
+   */
+  cniVersionGiven: boolean;
   mode: "legacy" | "crd";
   delegates: Delegate[];
   cniDir: string;
@@ -289,6 +294,7 @@ export function loadNetconf(raw: JsonObject): NetConf {
   const conf: NetConf = {
     name,
     cniVersion,
+    cniVersionGiven: raw.cniVersion !== undefined,
     mode: kubeconfig || clusterNetwork ? "crd" : "legacy",
     delegates,
     cniDir: optString(raw, "cniDir") || DEFAULT_CNI_DIR,

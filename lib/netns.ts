@@ -1,50 +1,86 @@
 /**
- * The only code that acts inside the pod's network namespace (through
- * nsenter and ip, without a shell): moving the default route to the
- * attachment a pod asked for with `default-route`.
+ * The only code that looks or acts inside the pod's network namespace
+ * (through nsenter and ip, without a shell): the interface names already
+ * there (checked before an ADD runs anything), and moving the default route
+ * to the attachments a pod asked for with `default-route`.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 
-function run(netns: string, args: string[]): Promise<{ code: number; stderr: string }> {
+interface IpRun {
+  /** Exit code; "missing" when nsenter or ip is not installed. */
+  code: number | "missing";
+  stdout: string;
+  stderr: string;
+}
+
+/** `ip` in the netns; `batch` lines go to `ip -batch -` on stdin. */
+function run(netns: string, args: string[], batch?: string[]): Promise<IpRun> {
   return new Promise((resolve) => {
-    execFile("nsenter", [`--net=${netns}`, "--", "ip", ...args], { timeout: 10_000 }, (err, _out, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr: String(stderr).trim() });
+    const argv = [`--net=${netns}`, "--", "ip", ...args, ...(batch ? ["-batch", "-"] : [])];
+    const child = execFile("nsenter", argv, { timeout: 10_000 }, (err, stdout, stderr) => {
+      // The exit code, or "ENOENT" when nsenter is missing; nsenter exits 126/127 when it cannot execute ip.
+      const exit = (err as { code?: unknown } | null)?.code;
+      const missing = exit === "ENOENT" || exit === 126 || exit === 127;
+      const code = missing ? "missing" : typeof exit === "number" ? exit : err ? 1 : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr).trim() });
     });
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(batch ? `${batch.join("\n")}\n` : "");
   });
 }
 
-export interface DefaultRouteRequest {
-  /** Interface that gets the default route. */
-  ifName: string;
-  gateways: string[];
+/**
+ * The names of the interfaces in the pod's network namespace. A CNI_NETNS
+ * that does not exist or is not a network namespace is code 4; undefined
+ * when nsenter or ip is not installed (the check is then skipped).
+ */
+export async function podInterfaces(netns: string): Promise<string[] | undefined> {
+  if (!existsSync(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${netns} does not exist`);
+  const r = await run(netns, ["-o", "link", "show"]);
+  if (r.code === "missing") return undefined;
+  if (r.code !== 0) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${netns} is not a usable network namespace: ${r.stderr || `exit ${r.code}`}`,
+    );
+  }
+  // "7: eth0@if12: <BROADCAST,..." (the part after @ names the peer)
+  return r.stdout.split("\n").flatMap((l) => /^\d+:\s*([^:@\s]+)/.exec(l)?.[1] ?? []);
 }
 
-const familyOf = (ip: string) => (ip.includes(":") ? "-6" : "-4");
+/** One interface's part in `default-route`: the gateways it asked for (none: it only loses its default routes). */
+export interface DefaultRouteTarget {
+  ifName: string;
+  gateways: readonly string[];
+}
 
 /**
- * For each IP family a gateway is requested for: remove every default route
- * of that family from the pod's interfaces, then add `default via gw dev if`.
- * An empty gateway list removes default routes of both families.
+ * The default routes of both IP families are removed from each target's
+ * interface, then `default via <gw> dev <if>` added for its gateways.
  */
-export async function applyDefaultRoutes(netns: string, interfaces: string[], req: DefaultRouteRequest): Promise<void> {
-  const families = req.gateways.length ? [...new Set(req.gateways.map(familyOf))] : ["-4", "-6"];
-  for (const fam of families) {
-    for (const dev of interfaces) {
-      // Repeated until none is left; "no such process" means there was none.
-      for (let i = 0; i < 8; i++) {
-        const r = await run(netns, [fam, "route", "del", "default", "dev", dev]);
-        if (r.code !== 0) break;
-      }
-    }
+export async function applyDefaultRoutes(netns: string, targets: readonly DefaultRouteTarget[]): Promise<void> {
+  if (!targets.length) return;
+  // -force: an interface without such routes (or without IPv6) is no failure.
+  const flush = targets.flatMap((t) => [`route flush exact 0.0.0.0/0 dev ${t.ifName}`, `route flush exact ::/0 dev ${t.ifName}`]);
+  if ((await run(netns, ["-force"], flush)).code === "missing") {
+    throw new CniError(ErrorCode.SandboxFailure, "cannot change the pod's default routes: nsenter or ip is not installed");
   }
-  for (const gw of req.gateways) {
-    const r = await run(netns, [familyOf(gw), "route", "replace", "default", "via", gw, "dev", req.ifName]);
-    if (r.code !== 0) {
-      throw new CniError(
-        ErrorCode.SandboxFailure,
-        `cannot add default route via ${gw} on ${req.ifName}: ${r.stderr || `ip exited ${r.code}`}`,
-      );
-    }
-  }
+  // Interface names and gateways were checked (no spaces, IP addresses): safe as batch lines.
+  const adds = targets.flatMap((t) => t.gateways.map((gw) => ({ gw, ifName: t.ifName })));
+  if (!adds.length) return;
+  const r = await run(
+    netns,
+    [],
+    adds.map((a) => `route replace default via ${a.gw} dev ${a.ifName}`),
+  );
+  if (r.code === 0) return;
+  // "Command failed -:<line>" names the add that failed.
+  const line = Number(/Command failed -:(\d+)/.exec(r.stderr)?.[1] ?? 1);
+  const failed = adds[Math.min(Math.max(line, 1), adds.length) - 1];
+  throw new CniError(
+    ErrorCode.SandboxFailure,
+    `cannot add default route via ${failed.gw} on ${failed.ifName}: ${r.stderr.split("\n")[0] || `ip exited ${r.code}`}`,
+  );
 }

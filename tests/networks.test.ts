@@ -42,13 +42,15 @@ t.test("conf files: by CNI name in lexical order, or a path / directory", async 
 
 t.test("per-attachment CNI_ARGS: runtime's pairs kept, IgnoreUnknown ensured, own pairs win", async (t) => {
   const args = (CNI_ARGS: string) => readCniArgs({ CNI_ARGS }, "VERSION");
-  t.equal(withExtraArgs(args("K8S_POD_NAME=p"), undefined), "K8S_POD_NAME=p");
+  t.equal(withExtraArgs(args("K8S_POD_NAME=p"), undefined), "IgnoreUnknown=1;K8S_POD_NAME=p");
+  t.equal(withExtraArgs(args(""), undefined), "IgnoreUnknown=1");
+  t.equal(withExtraArgs(args("K8S_POD_NAME=p;IgnoreUnknown=true"), undefined), "K8S_POD_NAME=p;IgnoreUnknown=true", "kept as received");
   t.equal(
     withExtraArgs(args("K8S_POD_NAME=p;IP=1.1.1.1"), [
       ["IP", "10.1.0.5/24"],
       ["MAC", "aa:bb:cc:dd:ee:ff"],
     ]),
-    "K8S_POD_NAME=p;IP=10.1.0.5/24;IgnoreUnknown=1;MAC=aa:bb:cc:dd:ee:ff",
+    "IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.1.0.5/24;MAC=aa:bb:cc:dd:ee:ff",
   );
   t.same(
     args("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u1").pod,

@@ -1,7 +1,7 @@
 // Result parsing and conversion between every pair of spec generations.
 import t from "tap";
 import { convertResult } from "../lib/cni/convert.ts";
-import { normaliseResult } from "../lib/cni/result.ts";
+import { normaliseResult, withDefaultRoutes } from "../lib/cni/result.ts";
 import { SUPPORTED_VERSIONS } from "../lib/cni/version.ts";
 
 const v100 = {
@@ -97,4 +97,27 @@ t.test("conversion copies: the input is never modified", async (t) => {
     if (out.dns?.nameservers) out.dns.nameservers.push("mutated");
   }
   t.equal(JSON.stringify(hub), snapshot);
+});
+
+t.test("withDefaultRoutes: a result's default routes replaced by the gateways asked for, in its own shape", async (t) => {
+  const r100 = {
+    cniVersion: "1.0.0",
+    ips: [{ address: "10.1.0.2/24", gateway: "10.1.0.1" }],
+    routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }, { dst: "10.9.0.0/16" }, { dst: "::0/0", gw: "fd00::1" }],
+    custom: { kept: true },
+  };
+  t.same(withDefaultRoutes(r100, ["10.1.0.254"]).routes, [{ dst: "10.9.0.0/16" }, { dst: "0.0.0.0/0", gw: "10.1.0.254" }]);
+  t.same(withDefaultRoutes(r100, ["fd00::9"]).routes, [{ dst: "10.9.0.0/16" }, { dst: "::/0", gw: "fd00::9" }]);
+  t.same(withDefaultRoutes(r100, []).custom, { kept: true }, "unknown keys kept");
+  t.same(r100.routes.length, 3, "a copy: the input is not modified");
+  const noRoutes = withDefaultRoutes({ cniVersion: "0.4.0", routes: [{ dst: "0.0.0.0/0" }] }, []);
+  t.notOk("routes" in noRoutes, "no routes left: no routes key, as upstream writes it");
+  const v020 = {
+    cniVersion: "0.2.0",
+    ip4: { ip: "10.1.0.2/24", routes: [{ dst: "0.0.0.0/0", gw: "10.1.0.1" }] },
+    ip6: { ip: "fd00::2/64", routes: [{ dst: "fd01::/64" }] },
+  };
+  const out = withDefaultRoutes(v020, ["fd00::1"]);
+  t.same(out.ip4, { ip: "10.1.0.2/24" });
+  t.same(out.ip6, { ip: "fd00::2/64", routes: [{ dst: "fd01::/64" }, { dst: "::/0", gw: "fd00::1" }] });
 });

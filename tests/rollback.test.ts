@@ -1,10 +1,10 @@
 // A failed ADD undoes everything it did: interfaces, address reservations, cache record.
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
 import { runPlugin } from "./helpers/run-plugin.ts";
-import { scenario } from "./helpers/scenario.ts";
+import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 t.test("delegate 3 of 4 fails at run time: 3, 2 and 1 are rolled back, nothing leaks", async (t) => {
   const s = scenario(t);
@@ -59,4 +59,26 @@ t.test("a second ADD for the same container leaves the first ADD's interfaces al
   t.equal(reservations(s.ipamDir).length, 2, "both reservations still held");
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
   t.same(reservations(s.ipamDir), []);
+});
+
+t.test("a delegate result nested 100,000 deep is that delegate's failure: rolled back, nothing left", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const bin = join(s.dir, "bin");
+  mkdirSync(bin);
+  const depth = 100_000;
+  writeFileSync(join(s.dir, "deep.json"), `{"cniVersion":"1.0.0","x":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+  writeFileSync(join(bin, "mtdeep"), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && cat ${join(s.dir, "deep.json")}\nexit 0\n`);
+  chmodSync(join(bin, "mtdeep"), 0o755);
+  const conf = s.netconf([s.bridge(), { cniVersion: "1.0.0", name: "deep", type: "mtdeep" }]);
+  const call = { containerId: "rb4", netns: ns.path, path: `${bin}:/usr/lib/cni`, stdin: conf };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 1);
+  t.equal(r.json?.code, 100, "a delegate failure");
+  t.match(r.json?.msg, /cannot attach network "deep" as net1: plugin "mtdeep" failed: .*nested deeper than/);
+  t.notOk(r.json?.details, "the rollback had nothing to report");
+  t.same(links(ns.name), [], "no interface left in the pod");
+  t.same(reservations(s.ipamDir), [], "no address reserved");
+  t.same(cacheEntries(s.cniDir), [], "no record, no temp file");
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });

@@ -117,13 +117,17 @@ function podRef(pairs: ReadonlyMap<string, string>): PodRef | undefined {
 
 /**
  * CNI_ARGS for one attachment: the runtime's pairs, plus its own (a pair
- * replaces the runtime's value for the same key). IgnoreUnknown is added so
- * plugins that do not know a key do not fail.
+ * replaces the runtime's value for the same key). `IgnoreUnknown=1` comes
+ * first when the runtime did not send IgnoreUnknown, as upstream Multus
+ * does, so plugins that parse their args strictly accept the K8S_* keys.
  */
 export function withExtraArgs(base: CniArgs, extra: readonly (readonly [string, string])[] | undefined): string {
-  if (!extra?.length) return base.args;
-  const pairs = new Map(base.pairs);
-  if (!pairs.has("IgnoreUnknown")) pairs.set("IgnoreUnknown", "1");
+  const ignore = !base.pairs.has("IgnoreUnknown");
+  if (!extra?.length) {
+    if (!ignore) return base.args; // exactly as received
+    return base.args === "" ? "IgnoreUnknown=1" : `IgnoreUnknown=1;${base.args}`;
+  }
+  const pairs = new Map<string, string>(ignore ? [["IgnoreUnknown", "1"], ...base.pairs] : base.pairs);
   for (const [k, v] of extra) pairs.set(k, v);
   return [...pairs].map(([k, v]) => `${k}=${v}`).join(";");
 }

@@ -2,7 +2,7 @@
  * CNI result shapes, one type per spec generation, and the parser that turns
  * whatever a delegate printed into the 1.x hub shape (`Result100`).
  */
-import { isJsonObject } from "../json.ts";
+import { isJsonObject, type JsonObject } from "../json.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { isSupportedVersion } from "./version.ts";
 
@@ -183,5 +183,42 @@ export function normaliseResult(raw: unknown, configVersion: string): Result100 
   }
   const dns = parseDns(raw.dns);
   if (dns) out.dns = dns;
+  return out;
+}
+
+const isDefaultDst = (dst: unknown): boolean => typeof dst === "string" && /\/0+$/.test(dst.trim());
+const defaultDst = (gw: string): string => (gw.includes(":") ? "::/0" : "0.0.0.0/0");
+
+/**
+ * A delegate's result (any version, as printed) after `default-route`
+ * changed its interface: its default routes gone, one per gateway added.
+ * A copy; unknown keys are kept.
+ */
+export function withDefaultRoutes(raw: JsonObject, gateways: readonly string[]): JsonObject {
+  const out = structuredClone(raw);
+  const rewrite = (routes: unknown, add: readonly string[]): unknown[] => [
+    ...(Array.isArray(routes) ? routes.filter((r) => !(isObject(r) && isDefaultDst(r.dst))) : []),
+    ...add.map((gw) => ({ dst: defaultDst(gw), gw })),
+  ];
+  if (isLegacyShape(str(out.cniVersion) ?? "")) {
+    // 0.1.0/0.2.0: routes live in ip4 / ip6.
+    for (const [key, v6] of [
+      ["ip4", false],
+      ["ip6", true],
+    ] as const) {
+      const block = out[key];
+      if (!isObject(block)) continue;
+      const routes = rewrite(
+        block.routes,
+        gateways.filter((gw) => gw.includes(":") === v6),
+      );
+      if (routes.length) block.routes = routes;
+      else delete block.routes;
+    }
+    return out;
+  }
+  const routes = rewrite(out.routes, gateways);
+  if (routes.length) out.routes = routes;
+  else delete out.routes;
   return out;
 }

@@ -9,11 +9,11 @@
  */
 
 import { type AttachmentRequest, attachmentName, type PlannedAttachment, planAttachments, requestFromConfig } from "../attachment.ts";
-import { CACHE_KIND, type CacheRecord, readCache, removeCache, writeCache } from "../cache.ts";
+import { CACHE_KIND, type CacheRecord, removeCache, writeCache } from "../cache.ts";
 import { withExtraArgs } from "../cni/args.ts";
 import { convertResult } from "../cni/convert.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { type AnyResult, normaliseResult, type Result100 } from "../cni/result.ts";
+import { type AnyResult, normaliseResult, type Result100, withDefaultRoutes } from "../cni/result.ts";
 import { addDelegate, delDelegate, type ExecOptions } from "../delegate-exec.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import type { KubeClient } from "../k8s/client.ts";
@@ -24,7 +24,7 @@ import { findPlugin } from "../plugin-exec.ts";
 import { startTime, thisProcess } from "../proc.ts";
 import { waitForReadiness } from "../readiness.ts";
 import { UndoStack } from "../undo.ts";
-import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, withContainerLock } from "./context.ts";
+import { type CommandContext, openKubeClient, pluginDirs, pluginEnv, readRecord, withContainerLock } from "./context.ts";
 
 /**
  * An ADD's time limits: the forward work must end by `attachBy`, leaving a
@@ -158,11 +158,33 @@ async function planStep(ctx: CommandContext, requests: AttachmentRequest[], from
     }
   }
   refuseSecondAdd(ctx);
+  await refuseTakenNames(ctx, plan);
   return plan;
 }
 
+/**
+ * A CNI_NETNS that is not there, or an interface name the pod already has,
+ * fails before any delegate runs: a delegate's failure would be rolled
+ * back with its DEL, which deletes the pod's interface of that name.
+ */
+async function refuseTakenNames(ctx: CommandContext, plan: PlannedAttachment[]): Promise<void> {
+  const { podInterfaces } = await import("../netns.ts");
+  const present = await podInterfaces(ctx.args.netns);
+  if (!present) {
+    ctx.log.info("interface names not checked: nsenter or ip is not installed");
+    return;
+  }
+  const taken = plan.filter((a) => present.includes(a.ifName));
+  if (!taken.length) return;
+  throw new CniError(
+    ErrorCode.SandboxFailure,
+    `${taken.map((a) => `interface name "${a.ifName}" (network "${attachmentName(a)}")`).join(", ")} already exists in the pod's network namespace ${ctx.args.netns}`,
+    "nothing was attached; the existing interface was left untouched",
+  );
+}
+
 function refuseSecondAdd(ctx: CommandContext): void {
-  const existing = readCache(ctx.netconf.cniDir, ctx.args.containerId);
+  const existing = readRecord(ctx);
   if (existing.state !== "ok") return;
   const names = existing.record.attachments.map((a) => `${a.ifName} (${a.network})`).join(", ");
   throw new CniError(
@@ -214,10 +236,28 @@ class AddTransaction {
       this.results = results;
       await this.publishNetworkStatus(results);
       this.commit();
-      const cluster = this.plan.findIndex((a) => a.isClusterNetwork);
-      return convertResult(results[cluster], this.ctx.netconf.cniVersion);
+      return this.runtimeResult(results);
     } catch (e) {
       throw await this.rollBack(e);
+    }
+  }
+
+  /**
+   * The cluster network's result in our cniVersion; as its delegate printed
+   * it when our config names no cniVersion, or when that version cannot say
+   * it (0.1.0/0.2.0 without an address): upstream Multus never converts, so
+   * no ADD fails over a conversion.
+   */
+  private runtimeResult(results: Result100[]): AnyResult {
+    const cluster = this.plan.findIndex((a) => a.isClusterNetwork);
+    const asPrinted = this.record.attachments[cluster].result as unknown as AnyResult;
+    const { cniVersion, cniVersionGiven } = this.ctx.netconf;
+    if (!cniVersionGiven) return asPrinted;
+    try {
+      return convertResult(results[cluster], cniVersion);
+    } catch (e) {
+      this.ctx.log.info("cluster network's result returned as its delegate printed it", { problem: (e as Error).message });
+      return asPrinted;
     }
   }
 
@@ -301,17 +341,33 @@ class AddTransaction {
     writeCache(this.ctx.netconf.cniDir, this.record, { durable: false });
   }
 
+  /**
+   * `default-route`, as upstream Multus applies it: once any network asks,
+   * every attachment whose plugin reported an interface or an IP loses its
+   * default routes (both families) and the asking ones get theirs, per
+   * attachment and per family. The recorded results say so too, so that
+   * CHECK and DEL give each delegate a prevResult with the pod's real routes.
+   * A network that reported neither takes no part (logged).
+   */
   private async applyDefaultRoute(): Promise<void> {
-    const routed = this.plan.find((a) => a.defaultRoute !== undefined);
-    if (!routed) return;
+    if (!this.plan.some((a) => a.defaultRoute !== undefined)) return;
+    const targets: { i: number; ifName: string; gateways: readonly string[] }[] = [];
+    for (const [i, a] of this.plan.entries()) {
+      const r = normaliseResult(this.record.attachments[i].result, a.delegate.cniVersion);
+      if (r.interfaces?.length || r.ips?.length) targets.push({ i, ifName: a.ifName, gateways: a.defaultRoute ?? [] });
+      else if (a.defaultRoute?.length) {
+        this.ctx.log.info("default-route ignored: the network reported no interface and no IP", { network: attachmentName(a) });
+      }
+    }
     const { applyDefaultRoutes } = await import("../netns.ts");
-    const gateways = [...routed.defaultRoute!];
-    await applyDefaultRoutes(
-      this.ctx.args.netns,
-      this.plan.map((a) => a.ifName),
-      { ifName: routed.ifName, gateways },
-    );
-    this.ctx.log.info("default route moved", { interface: routed.ifName, gateways });
+    await applyDefaultRoutes(this.ctx.args.netns, targets);
+    for (const t of targets) {
+      const cached = this.record.attachments[t.i];
+      cached.result = withDefaultRoutes(cached.result!, t.gateways);
+    }
+    this.ctx.log.info("default routes moved", {
+      to: targets.filter((t) => t.gateways.length).map((t) => `${t.ifName} via ${t.gateways.join(", ")}`),
+    });
   }
 
   private async publishNetworkStatus(results: ReturnType<typeof normaliseResult>[]): Promise<void> {
@@ -359,7 +415,7 @@ function newRecord(ctx: CommandContext, plan: PlannedAttachment[]): CacheRecord 
       isClusterNetwork: a.isClusterNetwork,
       config: a.delegate.config,
       ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
-      ...(a.extraArgs ? { cniArgs: withExtraArgs(args, a.extraArgs) } : {}),
+      cniArgs: withExtraArgs(args, a.extraArgs),
       ...(a.statusName ? { statusName: a.statusName } : {}),
       ...(a.device ? { device: a.device } : {}),
     })),

@@ -3,10 +3,10 @@
  * it returned at ADD as prevResult.
  */
 
-import { cachedRequest, readCache } from "../cache.ts";
+import { cachedRequest } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { canCheck, checkDelegate } from "../delegate-exec.ts";
-import { type CommandContext, pluginEnv, withContainerLock } from "./context.ts";
+import { type CommandContext, pluginEnv, readRecord, withContainerLock } from "./context.ts";
 
 export function check(ctx: CommandContext): Promise<void> {
   return withContainerLock(ctx, () => checkLocked(ctx));
@@ -14,7 +14,7 @@ export function check(ctx: CommandContext): Promise<void> {
 
 async function checkLocked(ctx: CommandContext): Promise<void> {
   const { netconf, args } = ctx;
-  const read = readCache(netconf.cniDir, args.containerId);
+  const read = readRecord(ctx);
   if (read.state === "missing") {
     throw new CniError(
       ErrorCode.CacheFailure,

@@ -1,4 +1,5 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
+import { type CacheRead, readCache } from "../cache.ts";
 import type { CniArgs } from "../cni/args.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { lockContainer } from "../lock.ts";
@@ -10,6 +11,16 @@ export interface CommandContext {
   args: CniArgs;
   netconf: NetConf;
   log: Logger;
+}
+
+/** This container's record: ours, or one upstream Multus wrote (named by this call's CNI_IFNAME and our config). */
+export function readRecord(ctx: CommandContext): CacheRead {
+  const { netconf, args } = ctx;
+  return readCache(netconf.cniDir, args.containerId, {
+    ifName: args.ifName,
+    cniVersion: netconf.cniVersion,
+    deviceInfoDir: netconf.devices.deviceInfoDir,
+  });
 }
 
 /** Plugin search dirs: CNI_PATH first, then the netconf's binDir. */

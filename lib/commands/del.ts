@@ -11,12 +11,15 @@
  */
 
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
-import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
+import { type CachedAttachment, type CacheRecord, cachedRequest, removeCache, writeCache } from "../cache.ts";
+import { withExtraArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { isMultusPluginType } from "../delegate.ts";
 import { delDelegate } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
-import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
+import { removeUpstreamResults } from "../upstream-record.ts";
+import { type CommandContext, openKubeClient, pluginEnv, readRecord, withContainerLock } from "./context.ts";
 
 interface DelTarget {
   request: AttachmentRequest;
@@ -54,7 +57,7 @@ export function del(ctx: CommandContext): Promise<void> {
 
 /** DEL for a caller that already holds the container's lock (GC): targets, detach all, then the record. */
 export async function delLocked(ctx: CommandContext): Promise<void> {
-  const read = readCache(ctx.netconf.cniDir, ctx.args.containerId);
+  const read = readRecord(ctx);
   if (read.state === "ok") await stopOrphans(ctx, read.record);
   const targets = read.state === "ok" ? recordedTargets(ctx, read.record) : await fallbackTargets(ctx);
   const failed = await detachAll(ctx, targets);
@@ -79,7 +82,7 @@ async function stopOrphans(ctx: CommandContext, rec: CacheRecord): Promise<void>
 
 function recordedTargets(ctx: CommandContext, rec: CacheRecord): DelTarget[] {
   return rec.attachments.map((a, i) => ({
-    request: cachedRequest(rec, i, ctx.netconf.name),
+    request: cachedRequest(rec, i, ctx.netconf.name, { allowMultus: true }),
     ifName: a.ifName,
     netns: ctx.args.netns,
     cniArgs: a.cniArgs ?? rec.cniArgs,
@@ -97,7 +100,7 @@ async function fallbackTargets(ctx: CommandContext): Promise<DelTarget[]> {
     const { withDeviceInfoFiles } = await import("../device-info.ts");
     plan = withDeviceInfoFiles(plan, netconf.devices.deviceInfoDir, args.containerId);
   }
-  return plan.map((a) => ({ request: a, ifName: a.ifName, netns: args.netns, cniArgs: args.args }));
+  return plan.map((a) => ({ request: a, ifName: a.ifName, netns: args.netns, cniArgs: withExtraArgs(args, a.extraArgs) }));
 }
 
 type Failure = { target: DelTarget; message: string };
@@ -111,6 +114,8 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
       const env = pluginEnv(ctx, t.ifName, t.netns, t.cniArgs);
       const o = { env, timeoutMs: ctx.netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) };
       await delDelegate(delegate, o, t.prevResult);
+      const skipped = delegate.pluginTypes.filter(isMultusPluginType);
+      if (skipped.length) ctx.log.info("not run: a Multus is never a delegate", { network: attachmentName(t.request), plugins: skipped });
       ctx.log.info("detached", { network: attachmentName(t.request), interface: t.ifName });
     } catch (e) {
       failed.push({ target: t, message: (e as Error).message });
@@ -121,19 +126,22 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
   return failed;
 }
 
-/** All detached: the record goes. Failures: only they stay (retryDeleteOnError), and the DEL fails. */
+/**
+ * All detached: the record goes. Failures: only they stay (retryDeleteOnError),
+ * and the DEL fails. The results files of upstream's attachments go with them.
+ */
 function updateRecord(ctx: CommandContext, rec: CacheRecord, failed: Failure[]): void {
   const { netconf, args } = ctx;
-  if (failed.length === 0) {
-    removeCache(netconf.cniDir, args.containerId);
-    return;
-  }
-  if (netconf.retryDeleteOnError) {
-    const keep = new Set(failed.map((f) => f.target.cached));
-    writeCache(netconf.cniDir, { ...rec, attachments: rec.attachments.filter((a) => keep.has(a)) });
-  } else {
-    removeCache(netconf.cniDir, args.containerId); // "retryDeleteOnError": false: the record goes anyway
-  }
+  // "retryDeleteOnError": false: the record goes anyway.
+  const keep = new Set(netconf.retryDeleteOnError ? failed.map((f) => f.target.cached) : []);
+  const kept = rec.attachments.filter((a) => keep.has(a));
+  if (kept.length) writeCache(netconf.cniDir, { ...rec, attachments: kept });
+  else removeCache(netconf.cniDir, args.containerId);
+  removeUpstreamResults(
+    netconf.cniDir,
+    rec.attachments.filter((a) => !keep.has(a)),
+  );
+  if (failed.length === 0) return;
   throw new CniError(
     ErrorCode.DelegateFailed,
     failed.length === 1 ? failed[0].message : `${failed.length} networks failed to detach`,
