@@ -43,7 +43,7 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Pro
     const a = validateInput({ netconf: raw });
     if (a.type === "invalid") log.error("config problems (not blocking teardown)", { problems: a.errors.map(problemLine) });
   }
-  const netconf = loadNetconf(raw);
+  const netconf = loadNetconf(raw, { teardown: verb === "DEL" || verb === "GC" });
   if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });
   if (verb === "CHECK" || verb === "GC" || verb === "STATUS") {
     if (!versionAllows(netconf.cniVersion, verb)) {

@@ -246,7 +246,12 @@ function readValidAttachments(raw: JsonObject): ValidAttachment[] | undefined {
   });
 }
 
-export function loadNetconf(raw: JsonObject): NetConf {
+/**
+ * `teardown` (DEL, GC): a delegate that is a Multus is read, not refused, so
+ * that a config an older install wrote (a Multus nested as the cluster
+ * network) never blocks a pod's deletion; DEL skips such a plugin.
+ */
+export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf {
   const name = raw.name;
   if (name === undefined || name === "") throw invalid(`netconf: "name" is missing`);
   if (typeof name !== "string") throw invalid(`netconf: "name" must be a string`);
@@ -268,7 +273,7 @@ export function loadNetconf(raw: JsonObject): NetConf {
     throw invalid(`netconf: "delegates" must list at least one network when "kubeconfig" is not set`);
   }
   const defaults = { name, cniVersion };
-  const delegates = list.map((d, i) => loadDelegate(d, `delegates[${i}]`, i, defaults));
+  const delegates = list.map((d, i) => loadDelegate(d, `delegates[${i}]`, i, defaults, { allowMultus: teardown }));
 
   const globalNamespaces = (optString(raw, "globalNamespaces") || "default")
     .split(",")

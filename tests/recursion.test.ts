@@ -165,3 +165,25 @@ t.test("DEL of a record naming a Multus (an older release's) releases the rest a
     "the one under another name did nothing",
   );
 });
+
+t.test("a netconf that nests a Multus (what an older install wrote) never blocks a DEL", async (t) => {
+  // Upstream's 00-multus.conflist as the cluster network of our conf: ADD refuses it, but the
+  // pods added before the upgrade must still go away, with a record and without one.
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const upstreamList = { cniVersion: "1.0.0", name: "multus-cni-network", plugins: [nested("multus")] };
+  const call = { containerId: "rec", netns: ns.path, path: installed(s) };
+  const good = s.netconf([s.bridge(), s.ptp()]);
+  t.equal((await runPlugin({ ...call, command: "ADD", stdin: good })).code, 0);
+  const bad = s.netconf([upstreamList, s.bridge(), s.ptp()]);
+  const d = await runPlugin({ ...call, command: "DEL", stdin: bad });
+  t.equal(d.code, 0, d.stdout);
+  t.same(links(ns.name), [], "detached from the record");
+  t.same(reservations(s.ipamDir), []);
+  t.notOk(existsSync(join(s.cniDir, "rec")));
+  const again = await runPlugin({ ...call, command: "DEL", stdin: bad });
+  t.equal(again.code, 0, `no record: the config's delegates, the Multus skipped: ${again.stdout}`);
+  const add = await runPlugin({ ...call, command: "ADD", stdin: bad });
+  t.equal(add.json?.code, 7, "an ADD is still refused");
+  t.match(String(add.json?.msg), /delegates\[0\]\.plugins\[0\]\.type: "multus" is a Multus/);
+});
