@@ -2,7 +2,7 @@
 // rotated by size without losing a line when many processes write it.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import t from "tap";
@@ -173,7 +173,9 @@ t.test("a backup that another process still has open is compressed only once it 
   // Another writer has the file open (as a plugin between its check and its write would).
   const holder = spawn("sh", ["-c", 'exec 3>>"$0"; read _', file], { stdio: ["pipe", "ignore", "ignore"] });
   t.teardown(() => holder.kill());
-  await new Promise((r) => setTimeout(r, 200));
+  const holds = () => readdirSync(`/proc/${holder.pid}/fd`).some((fd) => readlinkSync(`/proc/${holder.pid}/fd/${fd}`) === file);
+  for (let i = 0; i < 100 && !holds(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(holds(), "the other process has the log open");
   logLines(dir, r, 15, 10); // rotates once
   let backups = readdirSync(dir).filter((n) => BACKUP.test(n));
   t.same(
