@@ -9,8 +9,8 @@
  * - One process rotates at a time: it holds `<file>.rotating` (naming its
  *   pid and start time; the lock of a process that died is broken). Others
  *   keep appending to the current file meanwhile.
- * - The file is moved aside (link, then unlink), never copied or truncated,
- *   so every line is written whole into exactly one file.
+ * - The file is moved aside (renamed), never copied or truncated, so every
+ *   line is written whole into exactly one file.
  * - A writer that checked the file just before it was moved aside still
  *   appends its line to the backup. So a backup is compressed or removed
  *   only when no other process has it open; one that is still open is taken
@@ -25,12 +25,13 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   readSync,
+  realpathSync,
   renameSync,
   rmSync,
   type Stats,
   statSync,
-  unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -183,21 +184,17 @@ function tryLock(lock: string): (() => void) | undefined {
 // ---------------------------------------------------------------------------
 // Rotation
 
-/** Move `file` aside under a backup name no other backup has. */
+/**
+ * Move `file` aside under a backup name no other backup has (only the lock
+ * holder makes backups). A rename keeps the name of what other processes
+ * have open in step with the file (see pathsOpenElsewhere).
+ */
 function moveAside(file: string, now: number): void {
   const { dir, prefix, ext } = splitName(file);
   for (let ms = now; ; ms++) {
     const backup = join(dir, `${prefix}-${stamp(ms)}${ext}`);
-    try {
-      linkSync(file, backup);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
-      // A file system without hard links: a rename, once the name is checked free.
-      if (statSync(backup, { throwIfNoEntry: false })) continue;
-      renameSync(file, backup);
-      return;
-    }
-    unlinkSync(file);
+    if (statSync(backup, { throwIfNoEntry: false })) continue;
+    renameSync(file, backup);
     return;
   }
 }
@@ -226,8 +223,12 @@ function rotateLog(file: string, r: LogRotation, incoming: number): void {
   }
 }
 
-/** `dev:ino` of every regular file some other process has open (from /proc). */
-function filesOpenElsewhere(): Set<string> {
+/**
+ * The paths of the files other processes have open (from /proc). Read as
+ * the links' text, never by following them: a stat would reach whatever
+ * file system those files live on, and one that hangs (NFS) would hang us.
+ */
+function pathsOpenElsewhere(): Set<string> {
   const open = new Set<string>();
   const self = String(process.pid);
   let pids: string[];
@@ -245,8 +246,7 @@ function filesOpenElsewhere(): Set<string> {
     }
     for (const fd of fds) {
       try {
-        const st = statSync(`/proc/${pid}/fd/${fd}`);
-        if (st.isFile()) open.add(`${st.dev}:${st.ino}`);
+        open.add(readlinkSync(`/proc/${pid}/fd/${fd}`));
       } catch {
         // closed meanwhile
       }
@@ -273,11 +273,10 @@ function tidyBackups(file: string, r: LogRotation, now: number): void {
     else if (r.compress && !b.compressed) compress.push(b);
   }
   if (!remove.length && !compress.length) return;
-  const open = filesOpenElsewhere();
-  const closed = (b: Backup): Stats | undefined => {
-    const st = statSync(b.path, { throwIfNoEntry: false });
-    return st && !open.has(`${st.dev}:${st.ino}`) ? st : undefined;
-  };
+  const open = pathsOpenElsewhere();
+  // /proc names files by their real path.
+  const dir = realpathSync(dirname(file));
+  const closed = (b: Backup): boolean => !open.has(join(dir, basename(b.path)));
   for (const b of remove) if (closed(b)) rmSync(b.path, { force: true });
   for (const b of compress) if (closed(b)) compressFile(b.path);
 }
