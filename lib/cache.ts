@@ -91,7 +91,8 @@ function checkRecord(v: unknown, where: { cniDir: string; containerId: string },
     return {
       kind: CACHE_KIND,
       containerId,
-      netns: "",
+      // GC passes it on while the namespace exists (the runtime's DEL brings its own).
+      netns: attachments.find((a) => a.netns)?.netns ?? "",
       ifName: upstream.ifName,
       cniArgs: attachments[0].cniArgs ?? "",
       cniVersion: upstream.cniVersion,

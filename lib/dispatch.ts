@@ -25,7 +25,12 @@ function json(v: unknown): string {
 
 function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefined): Logger {
   const section = readLogSection(raw);
-  const log = createLogger({ logFile: section.file, logLevel: section.level, logToStderr: section.toStderr });
+  const log = createLogger({
+    logFile: section.file,
+    logLevel: section.level,
+    logToStderr: section.toStderr,
+    rotation: section.rotation,
+  });
   if (!log.enabled("error")) return log;
   const pod = args?.pod;
   return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) });

@@ -2,9 +2,11 @@
  * Structured one-line log entries (JSON) to `logFile` and/or stderr, at
  * `logLevel` (error, info, debug). Every entry carries the verb, container
  * ID and pod; secrets are redacted here, in the one place that writes.
- * With no sink configured nothing is formatted at all.
+ * With no sink configured nothing is formatted at all. The file is rotated
+ * by size (`logOptions`, ./log-file.ts).
  */
-import { appendFileSync } from "node:fs";
+import { LogFile } from "./log-file.ts";
+import { DEFAULT_LOG_ROTATION, type LogRotation } from "./netconf.ts";
 
 export type Level = "error" | "info" | "debug";
 
@@ -29,6 +31,8 @@ export interface LogOptions {
   logFile?: string;
   logLevel?: string;
   logToStderr?: boolean;
+  /** Of `logFile`; upstream's bound when absent. */
+  rotation?: LogRotation;
 }
 
 const SECRET_KEY =
@@ -74,14 +78,15 @@ const silent: Logger = {
 export function createLogger(o: LogOptions): Logger {
   if (!o.logFile && !o.logToStderr) return silent;
   const level = parseLevel(o.logLevel);
+  const file = o.logFile ? new LogFile(o.logFile, o.rotation ?? DEFAULT_LOG_ROTATION) : undefined;
   const make = (ctx: LogContext): Logger => {
     const write = (lv: Level, msg: string, fields?: Record<string, unknown>) => {
       if (RANK[lv] > RANK[level]) return;
       const entry = redact({ ts: new Date().toISOString(), level: lv, ...ctx, msg, ...fields });
       const line = `${JSON.stringify(entry)}\n`;
-      if (o.logFile) {
+      if (file) {
         try {
-          appendFileSync(o.logFile, line, { mode: 0o600 });
+          file.write(line);
         } catch {
           // a broken log file must never fail the pod's networking
         }

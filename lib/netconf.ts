@@ -67,10 +67,38 @@ export interface DevicesSection {
   deviceInfoDir: string;
 }
 
+/**
+ * Size-based rotation of `logFile` (netconf `logOptions`, named as upstream
+ * Multus names them), in the units the writer uses.
+ */
+export interface LogRotation {
+  /** The file is moved aside before a line would take it past this (`maxSize`, MB). */
+  maxBytes: number;
+  /** Backups kept, newest first; 0 keeps all (`maxBackups`). */
+  maxBackups: number;
+  /** Backups older than this go; 0 keeps them whatever their age (`maxAge`, days). */
+  maxAgeMs: number;
+  /** gzip the backups (`compress`). */
+  compress: boolean;
+}
+
+const MB = 1024 * 1024;
+const DAY_MS = 24 * 3600 * 1000;
+/** `maxSize` 0 or absent: 100 MB, as upstream. */
+export const DEFAULT_LOG_MAX_SIZE_MB = 100;
+/** Without `logOptions` the log stays bounded as upstream's does: 100 MB, 5 gzipped backups of at most 5 days. */
+export const DEFAULT_LOG_ROTATION: LogRotation = {
+  maxBytes: DEFAULT_LOG_MAX_SIZE_MB * MB,
+  maxBackups: 5,
+  maxAgeMs: 5 * DAY_MS,
+  compress: true,
+};
+
 export interface LogSection {
   file?: string;
   level?: string;
   toStderr: boolean;
+  rotation: LogRotation;
 }
 
 /** One entry of the runtime's `cni.dev/valid-attachments` (GC). */
@@ -134,6 +162,7 @@ export const NETCONF_FIELDS = [
   "logFile",
   "logLevel",
   "logToStderr",
+  "logOptions",
   "always_use_default",
   "retryDeleteOnError",
   "parallel",
@@ -213,15 +242,54 @@ function optBool(o: JsonObject, key: string): boolean {
   return v;
 }
 
+const nonNegative = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** `logOptions`' keys: what each must be, and the LogRotation field it sets (undefined: not that). */
+const LOG_OPTIONS: Record<string, { must: string; read: (v: unknown) => Partial<LogRotation> | undefined }> = {
+  maxSize: {
+    must: "a number of megabytes (0 means 100)",
+    read: (v) => (nonNegative(v) ? { maxBytes: Math.round((v || DEFAULT_LOG_MAX_SIZE_MB) * MB) } : undefined),
+  },
+  maxBackups: {
+    must: "a whole number of files (0 keeps all)",
+    read: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? { maxBackups: v as number } : undefined),
+  },
+  maxAge: {
+    must: "a number of days (0 keeps backups whatever their age)",
+    read: (v) => (nonNegative(v) ? { maxAgeMs: v * DAY_MS } : undefined),
+  },
+  compress: { must: "true or false", read: (v) => (typeof v === "boolean" ? { compress: v } : undefined) },
+};
+
+/** `logOptions` over the defaults; `strict` throws on a bad value, else the default stands. */
+function readLogRotation(raw: JsonObject, strict: boolean): LogRotation {
+  const r = { ...DEFAULT_LOG_ROTATION };
+  const o = raw.logOptions;
+  if (o === undefined || o === null) return r;
+  if (!isJsonObject(o)) {
+    if (strict) throw invalid(`netconf: "logOptions" must be an object`);
+    return r;
+  }
+  for (const [key, opt] of Object.entries(LOG_OPTIONS)) {
+    if (o[key] === undefined || o[key] === null) continue;
+    const set = opt.read(o[key]);
+    if (set) Object.assign(r, set);
+    else if (strict) throw invalid(`netconf: "logOptions.${key}" must be ${opt.must}`);
+  }
+  return r;
+}
+
 /**
  * The log settings alone, never throwing: the logger exists before the rest
- * of the config is checked, so that a bad config is logged too.
+ * of the config is checked, so that a bad config is logged too (loadNetconf
+ * then refuses it).
  */
 export function readLogSection(raw: JsonObject): LogSection {
   return {
     ...(typeof raw.logFile === "string" && raw.logFile ? { file: raw.logFile } : {}),
     ...(typeof raw.logLevel === "string" ? { level: raw.logLevel } : {}),
     toStderr: raw.logToStderr === true,
+    rotation: readLogRotation(raw, false),
   };
 }
 
@@ -293,6 +361,7 @@ export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf
 
   const log = readLogSection(raw);
   optBool(raw, "logToStderr");
+  readLogRotation(raw, true);
   const rc = raw.runtimeConfig;
   if (rc !== undefined && !isJsonObject(rc)) throw invalid(`netconf: "runtimeConfig" must be an object`);
 

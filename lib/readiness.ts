@@ -1,7 +1,8 @@
 /**
- * The cluster network's readiness gate: ADD (never DEL) waits for the
- * `readinessindicatorfile` the cluster network writes once it is up, in
- * every mode, and fails with "try again later" when it does not come.
+ * The cluster network's readiness: the `readinessindicatorfile` it writes
+ * once it is up. ADD (never DEL) waits for it, in every mode, and fails
+ * with "try again later" when it does not come; STATUS, a probe the
+ * runtime repeats, does not wait: absent means unavailable (50).
  */
 import { existsSync } from "node:fs";
 import { CniError, ErrorCode } from "./cni/errors.ts";
@@ -18,5 +19,16 @@ export async function waitForReadiness(file: string | undefined, timeoutMs: numb
       );
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** STATUS: the file must be there now. */
+export function assertReady(file: string | undefined): void {
+  if (file && !existsSync(file)) {
+    throw new CniError(
+      ErrorCode.PluginUnavailable,
+      `the cluster network is not ready: ${file} does not exist`,
+      "check that the default network's own pods are running",
+    );
   }
 }

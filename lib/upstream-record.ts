@@ -47,6 +47,8 @@ export interface UpstreamAttachment {
   device?: AttachmentDevice;
   /** Its libcni results file, removed with it. */
   resultsFile?: string;
+  /** The netns it was added in, as its results file says (upstream's record does not). */
+  netns?: string;
 }
 
 const resultsDir = (cniDir: string) => join(cniDir, "results");
@@ -135,6 +137,7 @@ function attachmentOf(el: unknown, i: number, cniDir: string, containerId: strin
     ...(statusName ? { statusName } : {}),
     ...(deviceID && infoFile ? { device: { resourceName, deviceID, infoFile } } : {}),
     ...(results ? { resultsFile: results.file } : {}),
+    ...(typeof cached?.netns === "string" && cached.netns ? { netns: cached.netns } : {}),
   };
 }
 

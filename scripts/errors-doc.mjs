@@ -21,7 +21,8 @@ const FIX = {
   DecodeFailure: "The config on stdin must be one JSON object: check the file the runtime reads (`multus validate FILE`).",
   InvalidNetworkConfig: "Fix the field or object named in the message; `multus doctor` checks installed plugins.",
   TryAgainLater: "Transient: the API server or the cluster network is not ready; the runtime retries.",
-  PluginUnavailable: "Install the named plugin into the bin dir.",
+  PluginUnavailable:
+    "Install the named plugin into the bin dir; or the cluster network is not up yet (its readiness file, its NetworkAttachmentDefinition, the API server): check its own pods.",
   PluginUnavailableLimited: "The cluster network reports itself unavailable; check its own pods.",
   DelegateFailed: "The named delegate plugin failed: its own message follows; check that plugin's config and logs.",
   CacheFailure: "The cache dir (`cniDir`) must be writable by root; `multus status` lists what is cached.",

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
-import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, decodeNetconf, loadNetconf, NETCONF_FIELDS } from "../lib/netconf.ts";
+import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_LOG_ROTATION, decodeNetconf, loadNetconf, NETCONF_FIELDS } from "../lib/netconf.ts";
 import { ROOT } from "./helpers/run-plugin.ts";
 
 const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
@@ -125,7 +125,7 @@ t.test("typed sections: Kubernetes, timeouts, log, GC's list", async (t) => {
     podEvents: true,
   });
   t.same(c.timeouts, { delegateMs: 60_000, addMs: 30_000, readinessMs: 10_000, apiRequestMs: 5_000, apiDeadlineMs: 20_000 });
-  t.same(c.log, { file: "/var/log/multus.log", level: "debug", toStderr: false });
+  t.same(c.log, { file: "/var/log/multus.log", level: "debug", toStderr: false, rotation: DEFAULT_LOG_ROTATION });
   t.same(c.runtimeConfig, { portMappings: [] });
   t.same(c.validAttachments, [{ containerID: "c1", ifname: "eth0" }]);
   t.equal(c.retryDeleteOnError, true, "our default keeps failed DELs for the retry");

@@ -137,3 +137,23 @@ t.test("a record written by release 0.1.0 is still read: CHECK passes, DEL relea
   t.same(reservations(s.ipamDir), []);
   t.same(cacheEntries(s.cniDir), []);
 });
+
+t.test("GC after an upgrade: a valid pod upstream attached is known (its networks get GC), one no longer valid is removed", async (t) => {
+  const api = await startApiServer();
+  t.teardown(() => api.stop());
+  const s = scenario(t, "0.4.0");
+  const ns = makeNetns(t);
+  const w = upstreamWorld(t, s, ns.path, api);
+  await simulateUpstreamAdd(w);
+  await api.stop();
+  const gc = (valid: { containerID: string; ifname: string }[]) =>
+    runPlugin({ command: "GC", stdin: { ...w.netconf, cniVersion: "1.1.0", "cni.dev/valid-attachments": valid } });
+  const kept = await gc([{ containerID: CONTAINER_ID, ifname: "eth0" }]);
+  t.equal(kept.code, 0, `its record is read, not "unknown": ${kept.stdout}`);
+  t.same(links(ns.name).sort(), ["data0", "eth0", "net2"], "a valid pod keeps its interfaces");
+  const removed = await gc([]);
+  t.equal(removed.code, 0, removed.stdout);
+  t.same(links(ns.name), [], "in its netns, which still exists");
+  t.same(reservations(s.ipamDir), []);
+  t.same(filesUnder(w.cniDir), [], "upstream's record and results files are gone");
+});

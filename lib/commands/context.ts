@@ -13,11 +13,15 @@ export interface CommandContext {
   log: Logger;
 }
 
-/** This container's record: ours, or one upstream Multus wrote (named by this call's CNI_IFNAME and our config). */
-export function readRecord(ctx: CommandContext): CacheRead {
-  const { netconf, args } = ctx;
-  return readCache(netconf.cniDir, args.containerId, {
-    ifName: args.ifName,
+/**
+ * A container's record (this call's, by default): ours, or one upstream
+ * Multus wrote, whose interface names follow from `ifName` (the runtime's
+ * CNI_IFNAME) and whose versions from our config.
+ */
+export function readRecord(ctx: CommandContext, containerId = ctx.args.containerId, ifName = ctx.args.ifName): CacheRead {
+  const { netconf } = ctx;
+  return readCache(netconf.cniDir, containerId, {
+    ifName,
     cniVersion: netconf.cniVersion,
     deviceInfoDir: netconf.devices.deviceInfoDir,
   });

@@ -1,71 +1,164 @@
 /**
- * GC (CNI 1.1): the runtime lists the attachments that are still valid; every
- * cached container not in that list is DELed from its record, then delegates
- * that speak 1.1.0 get their own GC with the attachments that remain.
+ * GC (CNI 1.1): the runtime lists the attachments that are still valid.
+ *
+ * 1. Every cached container not in that list is DELed from its record, as
+ *    the runtime's DEL would, in its netns while that still exists: its
+ *    interfaces go with its addresses, which could otherwise be handed to
+ *    another pod while still up in this one. A container whose lock some
+ *    call holds (an ADD in progress) is not garbage: it is left alone and
+ *    its attachments count as valid.
+ * 2. Every network the records name, and the networks every pod gets
+ *    (./node-networks.ts), get one GC each (by network name) when their
+ *    config speaks 1.1.0, with their attachments that remain. Not at all
+ *    while a valid container's attachments are unknown (no readable
+ *    record): told only part of what is valid, a delegate would free what
+ *    that pod still uses.
  */
 
-import { listCachedContainers, readCache } from "../cache.ts";
+import { statSync } from "node:fs";
+import { type CacheRecord, cachedRequest, listCachedContainers } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { pluginConfig } from "../delegate.ts";
+import { type Delegate, pluginConfig } from "../delegate.ts";
 import { lockContainer } from "../lock.ts";
+import type { ValidAttachment } from "../netconf.ts";
 import { invokePlugin } from "../plugin-exec.ts";
-import { type CommandContext, pluginEnv } from "./context.ts";
+import { type CommandContext, pluginEnv, readRecord } from "./context.ts";
 import { delLocked } from "./del.ts";
+import { nodeNetworks } from "./node-networks.ts";
 
 const VALID_KEY = "cni.dev/valid-attachments";
 
+/** What the sweep of the cache learns, for the delegates' GC. */
+interface Sweep {
+  /** One config per network name: the current one when there is one, else the first recorded. */
+  networks: Map<string, Delegate>;
+  /** The attachments that stay, per network name. */
+  kept: Map<string, ValidAttachment[]>;
+  /** Valid containers whose attachments are not known, and why. */
+  unknown: Map<string, string>;
+  problems: string[];
+}
+
 export async function gc(ctx: CommandContext): Promise<void> {
-  if (!ctx.netconf.validAttachments) {
+  const list = ctx.netconf.validAttachments;
+  if (!list) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
       `"${VALID_KEY}" is missing`,
       "GC needs the runtime's list of valid attachments; nothing was torn down",
     );
   }
-  const valid = new Set(ctx.netconf.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
-  const { cniDir } = ctx.netconf;
-  const failures: string[] = [];
-  const remaining: { containerID: string; ifname: string; network: string }[] = [];
-  for (const id of listCachedContainers(cniDir)) {
-    const read = readCache(cniDir, id);
-    if (read.state !== "ok") continue;
-    const rec = read.record;
-    if (valid.has(`${id}/${rec.ifName}`)) {
-      for (const a of rec.attachments) remaining.push({ containerID: id, ifname: a.ifName, network: a.network });
-      continue;
-    }
-    // A container some other call is working on right now is not garbage.
-    let lock: Awaited<ReturnType<typeof lockContainer>>;
-    try {
-      lock = await lockContainer(cniDir, id, 0);
-    } catch (e) {
-      ctx.log.info("GC skipped a container in use", { containerID: id, problem: (e as Error).message });
-      continue;
-    }
-    try {
-      await delLocked({ ...ctx, args: { ...ctx.args, containerId: id, ifName: rec.ifName, netns: "", args: rec.cniArgs } });
-    } catch (e) {
-      failures.push(`container ${id}: ${(e as Error).message}`);
-    } finally {
-      lock.release();
-    }
+  const sweep: Sweep = { networks: new Map(), kept: new Map(), unknown: new Map(), problems: [] };
+  try {
+    for (const d of await nodeNetworks(ctx)) sweep.networks.set(d.name, d);
+  } catch (e) {
+    // The networks the records name are still collected.
+    ctx.log.error("GC cannot resolve the networks every pod gets", { problem: (e as Error).message });
   }
-  for (const d of ctx.netconf.delegates) {
+  await sweepContainers(ctx, list, sweep);
+  if (sweep.unknown.size) {
+    for (const [id, why] of sweep.unknown) {
+      sweep.problems.push(`container ${id} is valid but its attachments are unknown (${why}): no network was given GC`);
+    }
+  } else {
+    await collectNetworks(ctx, sweep);
+  }
+  if (sweep.problems.length) {
+    throw new CniError(ErrorCode.DelegateFailed, `garbage collection left ${sweep.problems.length} problem(s)`, sweep.problems.join("\n"));
+  }
+}
+
+/** 1. Tear down the cached containers the runtime does not list; learn what stays. */
+async function sweepContainers(ctx: CommandContext, list: ValidAttachment[], sweep: Sweep): Promise<void> {
+  const valid = new Set(list.map((a) => `${a.containerID}/${a.ifname}`));
+  // An upstream record names no interface for its cluster network: the runtime's list does.
+  const ifNames = new Map(list.map((a) => [a.containerID, a.ifname]));
+  for (const a of list) sweep.unknown.set(a.containerID, "it has no cache record");
+  for (const id of listCachedContainers(ctx.netconf.cniDir)) {
+    const read = readRecord(ctx, id, ifNames.get(id) ?? "eth0");
+    if (read.state !== "ok") {
+      if (sweep.unknown.has(id)) sweep.unknown.set(id, read.state === "corrupt" ? read.problem : "it has no cache record");
+      continue;
+    }
+    const rec = read.record;
+    sweep.unknown.delete(id);
+    rememberNetworks(ctx, rec, sweep);
+    if (valid.has(`${id}/${rec.ifName}`) || !(await tearDown(ctx, rec, sweep))) keep(rec, sweep);
+  }
+}
+
+/** DEL a container no longer valid, holding its lock; false when some call holds it (an ADD in progress). */
+async function tearDown(ctx: CommandContext, rec: CacheRecord, sweep: Sweep): Promise<boolean> {
+  const id = rec.containerId;
+  let lock: Awaited<ReturnType<typeof lockContainer>>;
+  try {
+    lock = await lockContainer(ctx.netconf.cniDir, id, 0);
+  } catch (e) {
+    ctx.log.info("GC skipped a container in use", { containerID: id, problem: (e as Error).message });
+    return false;
+  }
+  try {
+    const args = { ...ctx.args, containerId: id, ifName: rec.ifName, netns: liveNetns(rec.netns), args: rec.cniArgs };
+    await delLocked({ ...ctx, args });
+  } catch (e) {
+    sweep.problems.push(`container ${id}: ${(e as Error).message}`);
+  } finally {
+    lock.release();
+  }
+  return true;
+}
+
+/**
+ * The recorded netns while it still is a network namespace, and not our
+ * own (the host's); else "" (a DEL without one frees the addresses only).
+ * A `/proc/<pid>/...` path is never passed: its pid may be another
+ * process's now, and DEL would remove that process's interfaces.
+ */
+function liveNetns(path: string): string {
+  if (!path || path.startsWith("/proc/")) return "";
+  try {
+    const st = statSync(path);
+    const own = statSync("/proc/self/ns/net");
+    // Namespaces are files of one file system (nsfs); an unmounted one is not.
+    return st.dev === own.dev && st.ino !== own.ino ? path : "";
+  } catch {
+    return "";
+  }
+}
+
+function rememberNetworks(ctx: CommandContext, rec: CacheRecord, sweep: Sweep): void {
+  rec.attachments.forEach((a, i) => {
+    if (sweep.networks.has(a.network)) return;
+    try {
+      sweep.networks.set(a.network, cachedRequest(rec, i, ctx.netconf.name).delegate);
+    } catch (e) {
+      ctx.log.error("GC cannot read a recorded network", { containerID: rec.containerId, problem: (e as Error).message });
+    }
+  });
+}
+
+function keep(rec: CacheRecord, sweep: Sweep): void {
+  for (const a of rec.attachments) {
+    const list = sweep.kept.get(a.network) ?? [];
+    list.push({ containerID: rec.containerId, ifname: a.ifName });
+    sweep.kept.set(a.network, list);
+  }
+}
+
+/** 2. One GC per network that speaks 1.1.0, each plugin of a conflist in order. */
+async function collectNetworks(ctx: CommandContext, sweep: Sweep): Promise<void> {
+  for (const [name, d] of sweep.networks) {
     if (!versionAllows(d.cniVersion, "GC")) continue;
-    const attachments = remaining.filter((r) => r.network === d.name).map(({ containerID, ifname }) => ({ containerID, ifname }));
+    const attachments = sweep.kept.get(name) ?? [];
     for (const [i, t] of d.pluginTypes.entries()) {
-      const config = { ...pluginConfig(d, i), [VALID_KEY]: attachments };
       await invokePlugin({
         pluginType: t,
         verb: "GC",
-        env: pluginEnv(ctx, ""),
-        config,
+        env: pluginEnv(ctx, "", ""),
+        config: { ...pluginConfig(d, i), [VALID_KEY]: attachments },
         timeoutMs: ctx.netconf.timeouts.delegateMs,
-      }).catch((e: unknown) => failures.push(`GC of network "${d.name}": ${(e as Error).message}`));
+      }).catch((e: unknown) => sweep.problems.push(`GC of network "${name}": ${(e as Error).message}`));
     }
-  }
-  if (failures.length) {
-    throw new CniError(ErrorCode.DelegateFailed, `garbage collection left ${failures.length} problem(s)`, failures.join("\n"));
   }
 }

@@ -1,42 +1,75 @@
 /**
- * STATUS (CNI 1.1): are we able to add? Every plugin binary must be present,
- * and the cluster network is asked for its own STATUS when it speaks 1.1.0.
+ * STATUS (CNI 1.1): can a container be added now? Not while the cluster
+ * network's readiness file is absent, a network every pod gets cannot be
+ * resolved, or one of its plugins is missing (50, naming it). Each of those
+ * networks whose config speaks 1.1.0 is then asked for its own STATUS (all
+ * at once) and its 50 or 51 passed on; older configs have no STATUS, and
+ * libcni does not ask them either.
+ *
+ * Kubernetes mode with the API server down: 50. Every ADD then fails (it
+ * reads the pod), which is what 50 says; 51 would say existing pods lost
+ * connectivity, which an API outage does not do.
  */
-
-import { planAttachments, requestFromConfig } from "../attachment.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { pluginConfig } from "../delegate.ts";
+import { type Delegate, pluginConfig } from "../delegate.ts";
 import { DelegateError, findPlugin, invokePlugin } from "../plugin-exec.ts";
+import { assertReady } from "../readiness.ts";
 import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";
+import { nodeNetworks } from "./node-networks.ts";
 
 export async function status(ctx: CommandContext): Promise<void> {
-  const { netconf } = ctx;
-  if (netconf.delegates.length === 0) return;
+  assertReady(ctx.netconf.readinessFile);
+  let networks: Delegate[];
+  try {
+    networks = await nodeNetworks(ctx);
+  } catch (e) {
+    throw new CniError(
+      ErrorCode.PluginUnavailable,
+      `the cluster network cannot be resolved: ${(e as Error).message}`,
+      (e as CniError).details,
+    );
+  }
   const dirs = pluginDirs(ctx);
-  const plan = planAttachments(netconf.delegates.map(requestFromConfig), ctx.args.ifName || "eth0");
-  for (const a of plan) {
-    for (const t of a.delegate.pluginTypes) {
+  for (const d of networks) {
+    for (const t of d.pluginTypes) {
       try {
         findPlugin(t, dirs);
       } catch (e) {
-        throw new CniError(ErrorCode.PluginUnavailable, `network "${a.delegate.name}" is unavailable: ${(e as Error).message}`);
+        throw new CniError(
+          ErrorCode.PluginUnavailable,
+          `network "${d.name}" is unavailable: ${(e as Error).message}`,
+          (e as CniError).details,
+        );
       }
     }
   }
-  const cluster = plan.find((a) => a.isClusterNetwork)!.delegate;
-  if (!versionAllows(cluster.cniVersion, "STATUS")) return;
-  for (const [i, t] of cluster.pluginTypes.entries()) {
-    await invokePlugin({
-      pluginType: t,
-      verb: "STATUS",
-      env: pluginEnv(ctx, ctx.args.ifName),
-      config: pluginConfig(cluster, i),
-      timeoutMs: netconf.timeouts.delegateMs,
-    }).catch((e: unknown) => {
-      // The plugin's own 50/51 is what the runtime acts on.
-      const code = e instanceof DelegateError ? e.pluginCode : undefined;
-      throw new CniError(code === 51 ? ErrorCode.PluginUnavailableLimited : ErrorCode.PluginUnavailable, (e as Error).message);
-    });
+  const answers = await Promise.all(networks.filter((d) => versionAllows(d.cniVersion, "STATUS")).map((d) => askStatus(ctx, d)));
+  const failed = answers.filter((a): a is CniError => a !== undefined);
+  // "Cannot add" outranks "limited": the first 50, else the first 51.
+  const worst = failed.find((f) => f.code === ErrorCode.PluginUnavailable) ?? failed[0];
+  if (worst) throw worst;
+}
+
+/** The network's own STATUS, plugin by plugin; its failure as our 50 or 51. */
+async function askStatus(ctx: CommandContext, d: Delegate): Promise<CniError | undefined> {
+  for (const [i, t] of d.pluginTypes.entries()) {
+    try {
+      await invokePlugin({
+        pluginType: t,
+        verb: "STATUS",
+        env: pluginEnv(ctx, ctx.args.ifName),
+        config: pluginConfig(d, i),
+        timeoutMs: ctx.netconf.timeouts.delegateMs,
+      });
+    } catch (e) {
+      const limited = e instanceof DelegateError && e.pluginCode === ErrorCode.PluginUnavailableLimited;
+      return new CniError(
+        limited ? ErrorCode.PluginUnavailableLimited : ErrorCode.PluginUnavailable,
+        `network "${d.name}" is unavailable: ${(e as Error).message}`,
+        (e as CniError).details,
+      );
+    }
   }
+  return undefined;
 }

@@ -18,7 +18,7 @@ enum Kind {
     Delegates,
 }
 
-const FIELDS: [(&str, Kind); 37] = [
+const FIELDS: [(&str, Kind); 38] = [
     ("name", Kind::Str),
     ("type", Kind::Str),
     ("cniVersion", Kind::Version),
@@ -39,6 +39,7 @@ const FIELDS: [(&str, Kind); 37] = [
     ("logFile", Kind::Str),
     ("logLevel", Kind::LogLevel),
     ("logToStderr", Kind::Bool),
+    ("logOptions", Kind::Obj),
     ("always_use_default", Kind::Bool),
     ("retryDeleteOnError", Kind::Bool),
     ("parallel", Kind::Bool),

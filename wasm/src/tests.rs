@@ -230,7 +230,7 @@ fn netconf_fields_pass_with_the_right_types() {
     valid(json!({"netconf": {"name": "m", "type": "multus", "cniVersion": "1.1.0", "cniVersions": ["1.0.0"], "delegates": [{"type": "b"}],
         "kubeconfig": "/k", "cniDir": "/c", "confDir": "/d", "binDir": "/b", "defaultNetworks": ["x"], "multusNamespace": "kube-system",
         "systemNamespaces": ["kube-system"], "namespaceIsolation": true, "globalNamespaces": "a,b", "readinessindicatorfile": "/r",
-        "logFile": "/l", "logLevel": "verbose", "logToStderr": false, "always_use_default": true, "retryDeleteOnError": true,
+        "logFile": "/l", "logLevel": "verbose", "logToStderr": false, "logOptions": {"maxSize": 10, "compress": false}, "always_use_default": true, "retryDeleteOnError": true,
         "capabilities": {"ips": true}, "runtimeConfig": {}, "delegateTimeout": 0.5, "prevResult": {}}}));
     has(
         json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "cniVersions": "1.0.0"}}),
@@ -238,6 +238,7 @@ fn netconf_fields_pass_with_the_right_types() {
         "must be a list of strings",
     );
     has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "runtimeConfig": []}}), "runtimeConfig", "must be an object");
+    has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "logOptions": 100}}), "logOptions", "must be an object");
     has(json!({"netconf": {"name": "m", "delegates": [{"type": "b"}], "delegateTimeout": "5"}}), "delegateTimeout", "positive number");
 }
 
