@@ -299,20 +299,6 @@ t.test("--force replaces a foreign bin/multus and keeps every setting of the con
   t.same(conf.capabilities, { portMappings: true });
 });
 
-t.test("the real upstream binary, when this machine has it, is recognised too", async (t) => {
-  const real = "/opt/upstream-multus/multus";
-  if (!existsSync(real)) {
-    t.comment(`${real} is not on this machine: the Go build info layout is covered by the generated files above`);
-    return;
-  }
-  const n = node(t);
-  copyFileSync(join(V41, "node-after-install", "10-flannel.conflist"), join(n.confDir, "10-flannel.conflist"));
-  copyFileSync(real, join(n.binDir, "multus"));
-  const r = await human(["install", ...n.dirs, "--dry-run"]);
-  t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /would copy .* \(replacing upstream Multus, gopkg\.in\/k8snetworkplumbingwg\/multus-cni\.v4\/cmd\/multus/);
-});
-
 t.test(
   "back again: uninstall refuses while pods have cache records (upstream's count), keeps a conf with hand-added delegates",
   async (t) => {

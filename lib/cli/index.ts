@@ -24,7 +24,7 @@ Commands for a person:
   multus uninstall   undo install
   multus status      list the attachments cached on this node
   multus validate    lint netconfs, conflists and YAML manifests (NADs, Network objects, pods)
-  multus doctor      check this node: config order, plugins, cache dir, API, CRD, RBAC
+  multus doctor      check this node: config order, the validator, plugins, cache dir, API, CRD, RBAC
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
 
@@ -140,12 +140,16 @@ container ID, state, netns and interface=network pairs.
   doctor: `usage: multus doctor [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH]
 
 Checks the node and prints one line per check, with a fix for each failure:
-is multus the first config in the conf dir (default /etc/cni/net.d); is every
-plugin it delegates to in the bin dir (default /opt/cni/bin); is the cache dir
-writable; with a kubeconfig (given, or from the multus config): is it
-readable, is the API reachable, is the NetworkAttachmentDefinition CRD
-installed, and does RBAC allow what the plugin needs. Exit code 1 when a
-check fails.
+is multus the first config in the conf dir (default /etc/cni/net.d); does
+the validator accept that config and every delegate (multus validate's
+checks); is a delegate itself a multus config (multus inside multus); is a
+file in the conf dir a FIFO or device, or a second multus config; is
+DIR/multus (default /opt/cni/bin) this program or upstream Multus, and is
+every plugin it delegates to there; can the cache dir be written; with a
+kubeconfig (given, or from the multus config): is it readable, is the API
+reachable, is the NetworkAttachmentDefinition CRD installed, and does RBAC
+allow what the plugin needs. A check only looks: nothing on the node is
+written or created. Exit code 1 when a check fails ("warn" lines do not).
 `,
   validate: `usage: multus validate FILE...
 
