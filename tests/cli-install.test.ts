@@ -91,6 +91,14 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
 
 const sriovA = { name: "sriov-a", type: "host-device", device: "eth2" };
 const readConf = (n: { confDir: string }, name = "00-multus.conf") => JSON.parse(readFileSync(join(n.confDir, name), "utf8"));
+/**
+ * Our conf's cache dir in the test's own dir: uninstall refuses while the
+ * cache dir holds records, and the default one is the machine's (other
+ * tests' pods may be there at the time).
+ */
+function ownCache(n: { root: string; confDir: string }) {
+  writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify({ ...readConf(n), cniDir: join(n.root, "cache") }));
+}
 
 for (const [how, run] of runners) {
   const dirs = (n: ReturnType<typeof node>) => ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir];
@@ -346,6 +354,7 @@ t.test("install without any network config says what to do", async (t) => {
 t.test("uninstall reverses install, and refuses foreign files", async (t) => {
   const n = node(t);
   t.equal((await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir])).code, 0);
+  ownCache(n);
   const r = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(r.code, 0, r.stderr);
   t.notOk(existsSync(join(n.confDir, "00-multus.conf")));
@@ -447,6 +456,7 @@ t.test("--generate-kubeconfig without --watch: writes the kubeconfig and the tok
   t.equal(statSync(token).mode & 0o777, 0o600);
   const again = await runPlugin({ argv: args, stdin: "", env });
   t.match(again.stdout, /multus\.kubeconfig: unchanged/, again.stdout);
+  ownCache(n);
   const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(u.code, 0, u.stderr);
   t.match(u.stdout, /removed .*multus\.kubeconfig/, u.stdout);
@@ -460,6 +470,7 @@ t.test("uninstall leaves a kubeconfig it did not generate", async (t) => {
   mkdirSync(join(n.confDir, "multus.d"));
   writeFileSync(join(n.confDir, "multus.d", "multus.kubeconfig"), "apiVersion: v1\nkind: Config\n");
   writeFileSync(join(n.confDir, "multus.d", "token"), "hand-made");
+  ownCache(n);
   const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(u.code, 0, u.stderr);
   t.ok(existsSync(join(n.confDir, "multus.d", "multus.kubeconfig")));
@@ -575,6 +586,7 @@ t.test("every install flag is in install --help and in README.md", async (t) => 
 t.test("uninstall checks everything before it removes anything: a foreign bin/multus leaves the conf in place", async (t) => {
   const n = node(t);
   t.equal((await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir])).code, 0);
+  ownCache(n);
   writeFileSync(join(n.binDir, "multus"), "#!/bin/sh\necho other\n");
   const before = readFileSync(join(n.confDir, "00-multus.conf"), "utf8");
   const r = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
