@@ -204,7 +204,7 @@ function givenSettings(o: InstallOptions): FlagSettings {
   return { ...o.settings, ...(o.readinessFile ? { readinessindicatorfile: o.readinessFile } : {}) };
 }
 
-type BinState = { kind: "skip" | "same" | "absent" | "older" } | { kind: "upstream"; what: string } | { kind: "foreign"; what?: string };
+type BinState = { kind: "skip" | "same" | "absent" | "older" } | { kind: "upstream"; what: string } | { kind: "foreign" };
 
 /** What is at the bin path, and whether install may replace it. */
 function binState(o: InstallOptions, target: string): BinState {
