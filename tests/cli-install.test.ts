@@ -1,6 +1,7 @@
 // `multus install`, `uninstall` and `status`, through the built file (and the
 // re-run and ordering rules of install also in-process, through lib/cli), in temp dirs.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { cli } from "../lib/cli/index.ts";
@@ -17,6 +18,24 @@ async function inProcess(argv: string[]): Promise<{ code: number | null; stdout:
   return { code: a.exitCode, stdout: a.stdout, stderr: a.stderr ?? "" };
 }
 type Run = typeof inProcess;
+/** The built file as a person runs it, killed if it takes longer than `ms` (a read that blocks or grows). */
+function within(argv: string[], ms: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(PLUGIN, argv, { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b));
+    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    const timer = setTimeout(() => {
+      stderr += `\n(killed: still running after ${ms} ms)`;
+      child.kill("SIGKILL");
+    }, ms);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 const runners: [string, Run][] = [
   ["in-process", inProcess],
   ["built file", human],
@@ -72,6 +91,14 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
 
 const sriovA = { name: "sriov-a", type: "host-device", device: "eth2" };
 const readConf = (n: { confDir: string }, name = "00-multus.conf") => JSON.parse(readFileSync(join(n.confDir, name), "utf8"));
+/**
+ * Our conf's cache dir in the test's own dir: uninstall refuses while the
+ * cache dir holds records, and the default one is the machine's (other
+ * tests' pods may be there at the time).
+ */
+function ownCache(n: { root: string; confDir: string }) {
+  writeFileSync(join(n.confDir, "00-multus.conf"), JSON.stringify({ ...readConf(n), cniDir: join(n.root, "cache") }));
+}
 
 for (const [how, run] of runners) {
   const dirs = (n: ReturnType<typeof node>) => ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir];
@@ -188,40 +215,45 @@ for (const [how, run] of runners) {
     t.same(after.delegates, [n.flannel, storage]);
   });
 
-  t.test(`${how}: an existing conf that is not JSON, or not multus, is refused; --force rewrites it from scratch`, async (t) => {
-    const n = node(t);
-    const file = join(n.confDir, "00-multus.conf");
-    for (const [content, why] of [
-      ['{"type": "multus", "delegates": [', /is not valid JSON/],
-      [JSON.stringify({ cniVersion: "0.4.0", name: "mine", type: "bridge" }), /is not a multus config \(type "bridge"\)/],
-      [JSON.stringify({ type: "multus", delegates: { name: "x" } }), /"delegates" is not a list/],
-    ] as const) {
-      writeFileSync(file, content);
-      const r = await run(dirs(n));
-      t.equal(r.code, 1, content);
-      t.match(r.stderr, why);
-      t.match(r.stderr, new RegExp(`${file}.*use --force to overwrite it`));
-      t.equal(readFileSync(file, "utf8"), content, "untouched");
-      t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
-      const dry = await run([...dirs(n), "--dry-run"]);
-      t.equal(dry.code, 1);
-      t.match(dry.stderr, why);
-    }
-    const forced = await run([...dirs(n), "--force"]);
-    t.equal(forced.code, 0, forced.stderr);
-    t.match(forced.stdout, /wrote .*00-multus.conf from scratch \(--force\)/);
-    t.same(readConf(n).delegates, [n.flannel]);
+  t.test(
+    `${how}: an existing conf that is not JSON, or not multus, is refused; --force rewrites it from scratch, and merges a multus conf`,
+    async (t) => {
+      const n = node(t);
+      const file = join(n.confDir, "00-multus.conf");
+      for (const [content, why] of [
+        ['{"type": "multus", "delegates": [', /is not valid JSON/],
+        [JSON.stringify({ cniVersion: "0.4.0", name: "mine", type: "bridge" }), /is not a multus config \(type "bridge"\)/],
+        [JSON.stringify({ type: "multus", delegates: { name: "x" } }), /"delegates" is not a list/],
+      ] as const) {
+        writeFileSync(file, content);
+        const r = await run(dirs(n));
+        t.equal(r.code, 1, content);
+        t.match(r.stderr, why);
+        t.match(r.stderr, new RegExp(`${file}.*use --force to overwrite it`));
+        t.equal(readFileSync(file, "utf8"), content, "untouched");
+        t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
+        const dry = await run([...dirs(n), "--dry-run"]);
+        t.equal(dry.code, 1);
+        t.match(dry.stderr, why);
+      }
+      const forced = await run([...dirs(n), "--force"]);
+      t.equal(forced.code, 0, forced.stderr);
+      t.match(forced.stdout, /wrote .*00-multus.conf from scratch \(--force\)/);
+      t.same(readConf(n).delegates, [n.flannel]);
 
-    const conf = readConf(n);
-    conf.delegates.push(storage);
-    conf.logFile = "/x.log";
-    writeFileSync(file, JSON.stringify(conf));
-    const again = await run([...dirs(n), "--force"]);
-    t.equal(again.code, 0, again.stderr);
-    t.match(again.stdout, /from scratch \(--force\).*\n.*dropped 1 user delegate: storage/);
-    t.match(again.stdout, /dropped settings: logFile/);
-    t.same(readConf(n).delegates, [n.flannel]);
-  });
+      // --force has no reason to drop what a readable multus conf holds: it is merged as without it.
+      const conf = readConf(n);
+      conf.delegates.push(storage);
+      conf.logFile = "/x.log";
+      writeFileSync(file, JSON.stringify(conf));
+      const again = await run([...dirs(n), "--force"]);
+      t.equal(again.code, 0, again.stderr);
+      t.match(again.stdout, /kept 1 user delegate: storage/);
+      t.match(again.stdout, /kept settings: logFile/);
+      t.same(readConf(n).delegates, [n.flannel, storage]);
+      t.equal(readConf(n).logFile, "/x.log");
+    },
+  );
 
   t.test(`${how}: a conf that sorts before ours is an error (--dry-run too); --force writes with a warning`, async (t) => {
     const n = node(t);
@@ -277,10 +309,10 @@ for (const [how, run] of runners) {
       join(n.confDir, "00-custom.conflist"),
       JSON.stringify({ cniVersion: "0.4.0", name: "custom", plugins: [{ type: "bridge" }] }),
     );
-    for (const bad of ["x/00-multus.conf", "00-multus.conflist", "multus"]) {
+    for (const bad of ["x/00-multus.conf", "00-multus.yaml", "multus", ".00-multus.conf"]) {
       const r = await run([...dirs(n), "--conf-name", bad]);
       t.equal(r.code, 1, bad);
-      t.match(r.stderr, /--conf-name must be a file name ending in \.conf or \.json/);
+      t.match(r.stderr, /--conf-name must be a file name ending in \.conf, \.conflist or \.json/);
     }
     const r = await run([...dirs(n), "--conf-name", "00-a-multus.conf"]);
     t.equal(r.code, 0, r.stderr);
@@ -322,6 +354,7 @@ t.test("install without any network config says what to do", async (t) => {
 t.test("uninstall reverses install, and refuses foreign files", async (t) => {
   const n = node(t);
   t.equal((await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir])).code, 0);
+  ownCache(n);
   const r = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(r.code, 0, r.stderr);
   t.notOk(existsSync(join(n.confDir, "00-multus.conf")));
@@ -423,6 +456,7 @@ t.test("--generate-kubeconfig without --watch: writes the kubeconfig and the tok
   t.equal(statSync(token).mode & 0o777, 0o600);
   const again = await runPlugin({ argv: args, stdin: "", env });
   t.match(again.stdout, /multus\.kubeconfig: unchanged/, again.stdout);
+  ownCache(n);
   const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(u.code, 0, u.stderr);
   t.match(u.stdout, /removed .*multus\.kubeconfig/, u.stdout);
@@ -436,6 +470,7 @@ t.test("uninstall leaves a kubeconfig it did not generate", async (t) => {
   mkdirSync(join(n.confDir, "multus.d"));
   writeFileSync(join(n.confDir, "multus.d", "multus.kubeconfig"), "apiVersion: v1\nkind: Config\n");
   writeFileSync(join(n.confDir, "multus.d", "token"), "hand-made");
+  ownCache(n);
   const u = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
   t.equal(u.code, 0, u.stderr);
   t.ok(existsSync(join(n.confDir, "multus.d", "multus.kubeconfig")));
@@ -456,3 +491,137 @@ t.test("install from dist/multus.mjs refuses: copied as bin/multus, the module w
   t.notOk(existsSync(join(n.binDir, "multus")), "nothing installed");
   t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written");
 });
+
+t.test(
+  "the conf settings upstream's installer offers are flags: given, each replaces the conf's value; absent, the conf keeps it",
+  async (t) => {
+    const n = node(t);
+    const dirs = ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir];
+    const flags = [
+      "--namespace-isolation",
+      "--global-namespaces",
+      "default,kube-system, tenants",
+      "--log-level",
+      "DEBUG",
+      "--log-file",
+      "/var/log/multus.log",
+      "--log-to-stderr=false",
+      "--additional-bin-dir",
+      "/opt/multus/bin",
+      "--cni-version",
+      "1.0.0",
+    ];
+    const r = await human([...dirs, ...flags]);
+    t.equal(r.code, 0, r.stderr);
+    const want = {
+      cniVersion: "1.0.0",
+      namespaceIsolation: true,
+      globalNamespaces: "default,kube-system,tenants",
+      logLevel: "debug",
+      logFile: "/var/log/multus.log",
+      logToStderr: false,
+      binDir: "/opt/multus/bin",
+    };
+    t.match(readConf(n), want);
+    t.same(readConf(n).delegates, [n.flannel], "the delegate keeps its own cniVersion (0.4.0)");
+    const v = await human(["validate", join(n.confDir, "00-multus.conf")]);
+    t.equal(v.code, 0, v.stdout);
+
+    // A re-run without the flags keeps them all; one given again replaces just its value.
+    const again = await human(dirs);
+    t.match(again.stdout, /00-multus\.conf: unchanged/, again.stdout);
+    t.match(readConf(n), want);
+    const off = await human([...dirs, "--namespace-isolation=false", "--log-level", "error"]);
+    t.equal(off.code, 0, off.stderr);
+    t.match(off.stdout, /updated: namespaceIsolation, logLevel/, off.stdout);
+    t.match(readConf(n), { ...want, namespaceIsolation: false, logLevel: "error" });
+
+    // The cluster network's file by name (upstream's --multus-master-cni-file-name), remembered until told otherwise.
+    writeFileSync(join(n.confDir, "20-calico.conflist"), JSON.stringify(calico));
+    const chosen = await human([...dirs, "--cluster-network-conf", "20-calico.conflist"]);
+    t.equal(chosen.code, 0, chosen.stderr);
+    t.match(chosen.stdout, /delegates to 20-calico\.conflist/);
+    t.same(readConf(n).delegates, [calico]);
+    t.match((await human(dirs)).stdout, /00-multus\.conf: unchanged \(delegates to 20-calico\.conflist\)/, "kept without the flag");
+    const back = await human([...dirs, "--cluster-network-conf="]);
+    t.match(back.stdout, /is now "cbr0" from 10-flannel\.conflist/, back.stdout);
+    t.same(readConf(n).delegates, [n.flannel]);
+
+    for (const [bad, re] of [
+      [["--log-level", "loud"], /--log-level must be one of debug, verbose, info, error, panic/],
+      [["--log-file", "multus.log"], /--log-file must be an absolute path/],
+      [["--additional-bin-dir", "bin"], /--additional-bin-dir must be an absolute path/],
+      [["--cni-version", "2.0.0"], /--cni-version must be one of 0\.1\.0, .*1\.1\.0/],
+      [["--global-namespaces", "a,,b"], /--global-namespaces must be namespace names separated by commas/],
+      [["--namespace-isolation=yes"], /option --namespace-isolation takes no value, or =true or =false/],
+      [["--cluster-network-conf", "../x.conf"], /--cluster-network-conf must be the name of a \.conf, \.conflist or \.json file/],
+      [["--cluster-network-conf", "30-none.conf"], /the cluster network's config 30-none\.conf is not in the conf dir/],
+      [["--cluster-network-conf", "00-multus.conf"], /00-multus\.conf is a multus config, never a cluster network/],
+    ] as const) {
+      const e = await human([...dirs, ...bad]);
+      t.equal(e.code, 1, bad.join(" "));
+      t.match(e.stderr, re, bad.join(" "));
+    }
+  },
+);
+
+t.test("every install flag is in install --help and in README.md", async (t) => {
+  const help = (await human(["install", "--help"])).stdout;
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  for (const flag of [
+    "--namespace-isolation",
+    "--global-namespaces",
+    "--log-level",
+    "--log-file",
+    "--log-to-stderr",
+    "--additional-bin-dir",
+    "--cni-version",
+    "--cluster-network-conf",
+  ]) {
+    t.match(help, flag, `--help: ${flag}`);
+    t.match(readme, `\`${flag}`, `README.md: ${flag}`);
+  }
+});
+
+t.test("uninstall checks everything before it removes anything: a foreign bin/multus leaves the conf in place", async (t) => {
+  const n = node(t);
+  t.equal((await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir])).code, 0);
+  ownCache(n);
+  writeFileSync(join(n.binDir, "multus"), "#!/bin/sh\necho other\n");
+  const before = readFileSync(join(n.confDir, "00-multus.conf"), "utf8");
+  const r = await human(["uninstall", "--bin-dir", n.binDir, "--conf-dir", n.confDir]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /bin\/multus is not this program; use --force to remove it/);
+  t.equal(readFileSync(join(n.confDir, "00-multus.conf"), "utf8"), before, "the conf is still there, untouched");
+});
+
+t.test(
+  "a FIFO or a /dev/zero link in the conf dir never blocks or grows install (--dry-run too): skipped with a warning, refused when first",
+  async (t) => {
+    const n = node(t);
+    execFileSync("mkfifo", [join(n.confDir, "20-fifo.conf")]);
+    symlinkSync("/dev/zero", join(n.confDir, "15-zero.conflist"));
+    rmSync(join(n.confDir, "10-flannel.conflist"));
+    writeFileSync(join(n.confDir, "30-flannel.conflist"), JSON.stringify(flannel));
+    const dirs = ["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir];
+    for (const args of [[...dirs, "--dry-run"], dirs]) {
+      const r = await within(args, 20_000);
+      t.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      t.match(r.stdout, /warning: .*15-zero\.conflist is a character device, not a regular file: skipped/);
+      t.match(r.stdout, /warning: .*20-fifo\.conf is a FIFO, not a regular file: skipped/);
+      t.match(r.stdout, /delegat(es|ing) to \S*30-flannel\.conflist/);
+    }
+    t.same(readConf(n).delegates, [flannel]);
+    execFileSync("mkfifo", [join(n.confDir, "0-fifo.conf")]);
+    const first = await within(dirs, 20_000);
+    t.equal(first.code, 1);
+    t.match(first.stderr, /0-fifo\.conf sorts before 00-multus\.conf/);
+    // Our conf's own path a FIFO: refused, naming it.
+    rmSync(join(n.confDir, "0-fifo.conf"));
+    rmSync(join(n.confDir, "00-multus.conf"));
+    execFileSync("mkfifo", [join(n.confDir, "00-multus.conf")]);
+    const ours = await within(dirs, 20_000);
+    t.equal(ours.code, 1);
+    t.match(ours.stderr, /00-multus\.conf is a FIFO, not a regular file, so install cannot keep/);
+  },
+);

@@ -1,4 +1,5 @@
 // `multus validate` on good and bad files, through the built file: exact messages.
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
@@ -120,4 +121,35 @@ t.test("unreadable and malformed files are problems too", async (t) => {
   const none = await human(["validate"]);
   t.equal(none.code, 1);
   t.match(none.stderr, /name at least one file/);
+});
+
+t.test("a conflist whose plugins[0] is multus is checked as the plugin's netconf (the list's name and cniVersion)", async (t) => {
+  const dir = tempDir(t);
+  const list = {
+    cniVersion: "1.0.0",
+    name: "multus-cni-network",
+    plugins: [
+      {
+        type: "multus",
+        namespaceIsolation: "yes",
+        delegates: [{ cniVersion: "1.0.0", name: "cbr0", plugins: [{ type: "flannel", delegate: { isDefaultGateway: true } }] }],
+      },
+    ],
+  };
+  writeFileSync(join(dir, "00-multus.conflist"), JSON.stringify(list));
+  const r = await human(["validate", join(dir, "00-multus.conflist")]);
+  t.equal(r.code, 1, r.stdout);
+  t.match(r.stdout, /00-multus\.conflist: plugins\[0\]\.namespaceIsolation: /, r.stdout);
+  list.plugins[0].namespaceIsolation = true as unknown as string;
+  writeFileSync(join(dir, "00-multus.conflist"), JSON.stringify(list));
+  const ok = await human(["validate", join(dir, "00-multus.conflist")]);
+  t.equal(ok.code, 0, ok.stdout);
+});
+
+t.test("a FIFO is not read: said as such", async (t) => {
+  const dir = tempDir(t);
+  execFileSync("mkfifo", [join(dir, "fifo.conf")]);
+  const r = await human(["validate", join(dir, "fifo.conf")]);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /fifo\.conf: is a FIFO, not a regular file/);
 });

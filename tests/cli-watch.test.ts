@@ -403,3 +403,58 @@ t.test("option errors of the DaemonSet mode", async (t) => {
   }
   t.same(readdirSync(n.confDir), ["10-flannel.conflist"], "nothing written");
 });
+
+const UPSTREAM = join(import.meta.dirname, "fixtures", "upstream");
+
+t.test(
+  "on a node with upstream's 00-multus.conflist: adopted in place, never nested, and it follows the cluster network in it",
+  async (t) => {
+    const n = node(t);
+    const upstream = JSON.parse(readFileSync(join(UPSTREAM, "upstream-multus-v4.2.4-and-later", "00-multus.conflist"), "utf8")) as Json & {
+      plugins: (Json & { delegates: Json[] })[];
+    };
+    const flannel100 = upstream.plugins[0].delegates[0];
+    writeFileSync(join(n.confDir, "10-flannel.conflist"), JSON.stringify(flannel100));
+    writeFileSync(join(n.confDir, "00-multus.conflist"), JSON.stringify(upstream));
+    const list = join(n.confDir, "00-multus.conflist");
+    const plugin0 = () => (JSON.parse(readFileSync(list, "utf8")) as { plugins: (Json & { delegates: Json[] })[] }).plugins[0];
+    const w = startWatch(t, n, []);
+    await until("upstream's conflist adopted", w, () => existsSync(list) && (plugin0().multusInstall as Json | undefined));
+    t.same(plugin0().delegates, [flannel100], "delegates[0] is flannel's conf, not a multus config");
+    t.equal(plugin0().namespaceIsolation, true, "upstream's settings kept");
+    t.same(readdirSync(n.confDir).sort(), ["00-multus.conflist", "10-flannel.conflist"], "no 00-multus.conf written beside it");
+    t.match(w.log(), /updated .*00-multus\.conflist/);
+
+    const flannel2 = {
+      ...flannel100,
+      plugins: [...(flannel100.plugins as Json[]), { type: "bandwidth", capabilities: { bandwidth: true } }],
+    };
+    writeFileSync(join(n.confDir, "10-flannel.conflist"), JSON.stringify(flannel2));
+    await until("the conflist's delegates[0] follows flannel", w, () => same(plugin0().delegates[0], flannel2));
+    t.same(readdirSync(n.confDir).sort(), ["00-multus.conflist", "10-flannel.conflist"]);
+    t.same(plugin0().capabilities, { portMappings: true, bandwidth: true });
+    t.same((await stop(w, "SIGTERM")).code, 0);
+  },
+);
+
+t.test("an install that cannot be done ends the watch with exit code 1 (the pod restarts, visibly)", async (t) => {
+  const n = node(t);
+  mkdirSync(n.binDir);
+  writeFileSync(join(n.binDir, "multus"), "#!/bin/sh\necho another plugin\n", { mode: 0o755 });
+  const w = startWatch(t, n, []);
+  const end = await Promise.race([w.exited, sleep(15_000).then(() => "still running")]);
+  t.same(end, { code: 1, signal: null }, `exits 1; log:\n${w.log()}`);
+  t.match(w.log(), /error: .*bin\/multus exists and is not this program; use --force to replace it; exiting with code 1/);
+  t.notOk(existsSync(n.conf), "nothing written");
+
+  // Installed, then something goes wrong later (a conf now sorts before ours): exit 1 too.
+  const n2 = node(t);
+  const w2 = startWatch(t, n2, []);
+  await until("installed", w2, delegate0Is(n2, flannel));
+  writeFileSync(join(n2.confDir, "00-aaa.conf"), JSON.stringify({ cniVersion: "1.0.0", name: "first", type: "bridge" }));
+  // a change of the cluster conf makes the next pass run
+  writeFileSync(join(n2.confDir, "10-flannel.conflist"), JSON.stringify({ ...flannel, name: "cbr1" }));
+  const end2 = await Promise.race([w2.exited, sleep(15_000).then(() => "still running")]);
+  t.same(end2, { code: 1, signal: null }, `exits 1; log:\n${w2.log()}`);
+  t.match(w2.log(), /00-aaa\.conf sorts before 00-multus\.conf/);
+});

@@ -411,6 +411,58 @@ if (missing) {
     },
   );
 
+  t.test(
+    "(k) upstream's 00-multus.conflist (v4.2.4 and later) adopted in place: containerd loads it and calls multus as its plugins[0]",
+    async (t) => {
+      const s = scenario(t);
+      const before = hostSnapshot();
+      const pods = podsOf(t);
+      const upstream = readFileSync(
+        join(import.meta.dirname, "fixtures", "upstream", "upstream-multus-v4.2.4-and-later", "00-multus.conflist"),
+        "utf8",
+      );
+      const cluster = { cniVersion: "1.0.0", name: "mt-cluster", plugins: [asPlugin(s.bridge())] };
+      await ctrd.setNetwork({ "00-multus.conflist": upstream, "10-bridge.conflist": cluster });
+      const installed = join(ctrd.binDir, "multus");
+      rmSync(installed);
+      t.teardown(() => {
+        rmSync(installed, { force: true });
+        symlinkSync(PLUGIN, installed);
+      });
+      // The DaemonSet's flags: its own kubeconfig, and a log file of this test's (upstream's is /var/log/multus.log).
+      const kubeconfig = api.writeKubeconfig(s.dir, { auth: "tokenFile" });
+      const log = join(s.dir, "multus.log");
+      const r = await runPlugin({
+        argv: ["install", "--bin-dir", ctrd.binDir, "--conf-dir", ctrd.confDir, "--kubeconfig", kubeconfig, "--log-file", log],
+        stdin: "",
+        env: { CNI_IFNAME: undefined, CNI_PATH: undefined },
+      });
+      t.equal(r.code, 0, "multus install", { stdout: r.stdout, stderr: r.stderr });
+      t.same(readdirSync(ctrd.confDir).sort(), ["00-multus.conflist", "10-bridge.conflist"], "adopted in place: no second multus config");
+      const written = readFileSync(join(ctrd.confDir, "00-multus.conflist"), "utf8");
+      await ctrd.waitForNetwork(written);
+      t.match(JSON.parse(written), { plugins: [{ type: "multus", namespaceIsolation: true, delegates: [{ name: "mt-cluster" }] }] });
+
+      const name = uniqueName("upod");
+      const stored = api.putPod({ metadata: { name, namespace: POD_NS } });
+      const p = await pods.run(podConfig({ name, uid: stored.metadata.uid }));
+      const record = join(DEFAULT_CNI_DIR, p.id);
+      t.same(podLinks(p), ["eth0"], "the cluster network, through multus");
+      t.ok(p.ip.startsWith(`${s.subnets[0].prefix}.`));
+      t.ok(existsSync(record), "multus was called: its cache record exists");
+      t.ok(existsSync(join(LIBCNI_RESULTS, `multus-cni-network-${p.id}-eth0`)), "containerd ran the list multus-cni-network");
+      t.ok(existsSync(log), "with plugins[0]'s settings (its logFile)");
+      const status = JSON.parse(api.getPod(POD_NS, name)!.metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]) as { name: string }[];
+      t.same(
+        status.map((e) => e.name),
+        ["mt-cluster"],
+        "network-status written: Kubernetes mode",
+      );
+      await pods.remove(p.id);
+      await noLeaks(t, before, s, { cacheFiles: [record, join(DEFAULT_CNI_DIR, ".locks", p.id)] });
+    },
+  );
+
   t.test("(j) churn: 100 pod create/delete cycles, 4 at a time, with containerd restarts and the plugin SIGKILLed: 0 leaks", async (t) => {
     const s = scenario(t);
     const before = hostSnapshot();

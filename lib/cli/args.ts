@@ -11,6 +11,8 @@ export interface ArgSpec {
   strings?: readonly string[];
   /** Options that take none. */
   booleans?: readonly string[];
+  /** Options that are true alone, or take an inline =true / =false (--namespace-isolation=false). */
+  switches?: readonly string[];
   /** Whether arguments that are not options are allowed (validate's files). */
   positionals?: boolean;
 }
@@ -18,6 +20,7 @@ export interface ArgSpec {
 export interface ParsedArgs {
   strings: Map<string, string>;
   booleans: Set<string>;
+  switches: Map<string, boolean>;
   positionals: string[];
 }
 
@@ -30,24 +33,32 @@ type Token =
 export function parseCommandArgs(cmd: string, args: readonly string[], spec: ArgSpec): ParsedArgs {
   const strings = spec.strings ?? [];
   const booleans = spec.booleans ?? [];
+  const switches = spec.switches ?? [];
   const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const s of strings) options[s] = { type: "string" };
+  for (const s of [...strings, ...switches]) options[s] = { type: "string" };
   for (const b of booleans) options[b] = { type: "boolean" };
+  // A switch alone means =true; given as a string option, its value is checked below.
+  const end = args.indexOf("--");
+  const argv = args.map((a, i) => ((end < 0 || i < end) && switches.some((s) => a === `--${s}`) ? `${a}=true` : a));
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: spec.positionals === true }) as {
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: spec.positionals === true }) as {
       values: Record<string, string | boolean | undefined>;
       positionals: string[];
     });
   } catch (e) {
     throw new Error(
-      `${explain(args, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`,
+      `${explain(argv, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`,
     );
   }
-  const out: ParsedArgs = { strings: new Map(), booleans: new Set(), positionals };
+  const out: ParsedArgs = { strings: new Map(), booleans: new Set(), switches: new Map(), positionals };
   for (const [k, v] of Object.entries(values)) {
-    if (typeof v === "string") out.strings.set(k, v);
+    if (switches.includes(k)) {
+      if (v !== "true" && v !== "false")
+        throw new Error(`option --${k} takes no value, or =true or =false (got ${JSON.stringify(v)}); see multus ${cmd} --help`);
+      out.switches.set(k, v === "true");
+    } else if (typeof v === "string") out.strings.set(k, v);
     else if (v === true) out.booleans.add(k);
   }
   return out;

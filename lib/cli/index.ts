@@ -20,11 +20,11 @@ runtime's plugin dir (usually /opt/cni/bin) and name it as "type" in a config.
 
 Commands for a person:
   multus install     copy this file into the CNI bin dir and make it the first network config
-                     (a re-run keeps the delegates you added)
+                     (adopts upstream Multus's config in place; a re-run keeps the delegates you added)
   multus uninstall   undo install
   multus status      list the attachments cached on this node
   multus validate    lint netconfs, conflists and YAML manifests (NADs, Network objects, pods)
-  multus doctor      check this node: config order, plugins, cache dir, API, CRD, RBAC
+  multus doctor      check this node: config order, the validator, plugins, cache dir, API, CRD, RBAC
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
 
@@ -41,34 +41,66 @@ CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}
 const HELP: Record<string, string> = {
   install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
                       [--kubeconfig PATH | --generate-kubeconfig [--service-account-dir DIR]]
-                      [--readiness-indicator-file PATH]
+                      [--readiness-indicator-file PATH] [--cluster-network-conf FILE]
+                      [--namespace-isolation[=true|false]] [--global-namespaces NS,...]
+                      [--log-level LEVEL] [--log-file PATH] [--log-to-stderr[=true|false]]
+                      [--additional-bin-dir DIR] [--cni-version VERSION]
                       [--watch [--cleanup-on-exit] [--rescan-interval SECONDS]]
 
 Copies this file to DIR/multus (default /opt/cni/bin) atomically, finds the
 node's current default network config (the first .conf/.conflist/.json by
-name in the conf dir, default /etc/cni/net.d, that is not multus) and writes
-NAME there (default 00-multus.conf), delegating to it: Kubernetes mode when
+name in the conf dir, default /etc/cni/net.d, that is not a multus config)
+and writes our conf there, delegating to it: Kubernetes mode when
 --kubeconfig is given, delegates mode otherwise.
+
+Our conf is the first multus config in the conf dir, whoever wrote it
+(upstream Multus's 00-multus.conf, its 00-multus.conflist, its thick
+plugin's multus-shim conf, or ours), adopted in place: same name, same
+shape (a conflist stays one, with multus as plugins[0]), its settings and
+delegates kept. With none there, NAME (default 00-multus.conf; a name
+ending in .conflist writes a conflist). Any other multus config is set
+aside as FILE.old. A config with a multus plugin anywhere in it is never
+taken as the cluster network.
 
 Running it again regenerates only the cluster network (delegates[0]) from the
 current default network config; the other delegates and settings you added
-to NAME stay, and nothing is rewritten when nothing changed. A NAME that is
-not a readable multus config is refused. Another config that sorts before
-NAME is an error: the runtime would use it instead. --force writes anyway,
-regenerating NAME from scratch (your delegates are dropped). --dry-run prints
-what it would do and fails the same way. A bin file that is not this program
-is never replaced without --force.
+stay, and nothing is rewritten when nothing changed. A conf that is not a
+readable multus config is refused. Another config that sorts before ours
+is an error: the runtime would use it instead. A FIFO, device or oversized
+file in the conf dir is never read: sorting first it is refused, otherwise
+skipped with a warning. --force writes anyway: it replaces a conf that is
+not a readable multus config with a fresh one, writes despite the order
+(with a warning), and replaces a bin file that is not this program. A
+readable multus config is always merged, --force or not. --dry-run prints
+what it would do and fails the same way. DIR/multus is replaced without
+--force when it is this program (any version) or upstream Multus (told
+apart by its Go build info, never run).
+
+Settings written into the conf. Given, each replaces the conf's value; not
+given, the conf keeps what it has:
+--namespace-isolation[=true|false]   "namespaceIsolation": pods use only
+    networks of their own namespace and of --global-namespaces
+--global-namespaces NS,...   "globalNamespaces" (default when unset: default)
+--log-level LEVEL   "logLevel": debug, verbose, info, error or panic
+--log-file PATH   "logFile"
+--log-to-stderr[=true|false]   "logToStderr"
+--additional-bin-dir DIR   "binDir": searched for delegate plugins first
+--cni-version VERSION   "cniVersion" of our conf (default: the cluster
+    network's, and it follows the cluster network while not set)
+--cluster-network-conf FILE   delegate to FILE in the conf dir instead of the
+    first non-multus config (upstream's --multus-master-cni-file-name); it is
+    remembered in the conf: --cluster-network-conf= goes back to the first
 
 --readiness-indicator-file PATH
     Wait until PATH exists (the cluster network writes it once it is up)
-    before writing anything, and write it into NAME as
+    before writing anything, and write it into our conf as
     "readinessindicatorfile", so that every ADD waits for it too.
 --generate-kubeconfig
     Write the plugin's kubeconfig, CONFDIR/multus.d/multus.kubeconfig, from
     this pod's service account (the DaemonSet): the API server from
     KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, its CA inline, and
     "tokenFile: CONFDIR/multus.d/token", a copy of the token. Both files are
-    mode 0600 and written atomically; NAME's "kubeconfig" points at it.
+    mode 0600 and written atomically; our conf's "kubeconfig" points at it.
     --service-account-dir DIR holds token, ca.crt and namespace (default
     /var/run/secrets/kubernetes.io/serviceaccount). Paths are written as this
     process sees the conf dir: mount the node's conf dir at its own path.
@@ -78,21 +110,27 @@ is never replaced without --force.
     replaced, renamed or another one sorts before it, regenerate
     delegates[0] as a re-run would: the delegates and settings you added
     stay. A config that is half written, or no cluster config at all, leaves
-    NAME as it is. With --generate-kubeconfig the token copy is rewritten
+    our conf as it is. With --generate-kubeconfig the token copy is rewritten
     when the service account token rotates. The conf dir is watched, and
     re-scanned every --rescan-interval seconds (default 10). One line per
-    action on stderr. --force applies to the first pass only. SIGTERM or
+    action on stderr. An install that fails (a refusal, a write error) ends
+    it with exit code 1, so that the pod restarts and shows it. SIGTERM or
     SIGINT ends it with exit code 0.
 --cleanup-on-exit
-    With --watch: on SIGTERM or SIGINT remove NAME and the generated
+    With --watch: on SIGTERM or SIGINT remove our conf and the generated
     kubeconfig and token, so that the node is not left pointing at
     credentials that end with the pod. DIR/multus stays: DEL of running pods
     still needs it.
 `,
   uninstall: `usage: multus uninstall [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
 
-Removes NAME (default 00-multus.conf; only if multus install wrote it) and DIR/multus,
-and the kubeconfig and token that install --generate-kubeconfig wrote.
+Removes our conf (NAME, default: the first multus config in the conf dir;
+only if multus install wrote it) and DIR/multus, and the kubeconfig and
+token that install --generate-kubeconfig wrote. A conf holding delegates
+added by hand is kept as NAME.bak. Refused, and nothing removed, while
+containers still have a cache record in the conf's cniDir (default
+${DEFAULT_CNI_DIR}; upstream Multus's records count too): their DEL runs
+DIR/multus. --force removes anyway, also files multus install did not write.
 `,
   status: `usage: multus status [--cni-dir DIR]
 
@@ -102,12 +140,16 @@ container ID, state, netns and interface=network pairs.
   doctor: `usage: multus doctor [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH]
 
 Checks the node and prints one line per check, with a fix for each failure:
-is multus the first config in the conf dir (default /etc/cni/net.d); is every
-plugin it delegates to in the bin dir (default /opt/cni/bin); is the cache dir
-writable; with a kubeconfig (given, or from the multus config): is it
-readable, is the API reachable, is the NetworkAttachmentDefinition CRD
-installed, and does RBAC allow what the plugin needs. Exit code 1 when a
-check fails.
+is multus the first config in the conf dir (default /etc/cni/net.d); does
+the validator accept that config and every delegate (multus validate's
+checks); is a delegate itself a multus config (multus inside multus); is a
+file in the conf dir a FIFO or device, or a second multus config; is
+DIR/multus (default /opt/cni/bin) this program or upstream Multus, and is
+every plugin it delegates to there; can the cache dir be written; with a
+kubeconfig (given, or from the multus config): is it readable, is the API
+reachable, is the NetworkAttachmentDefinition CRD installed, and does RBAC
+allow what the plugin needs. A check only looks: nothing on the node is
+written or created. Exit code 1 when a check fails ("warn" lines do not).
 `,
   validate: `usage: multus validate FILE...
 
@@ -190,8 +232,15 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
                   "readiness-indicator-file",
                   "service-account-dir",
                   "rescan-interval",
+                  "cluster-network-conf",
+                  "global-namespaces",
+                  "log-level",
+                  "log-file",
+                  "additional-bin-dir",
+                  "cni-version",
                 ],
                 booleans: ["dry-run", "force", "watch", "cleanup-on-exit", "generate-kubeconfig"],
+                switches: ["namespace-isolation", "log-to-stderr"],
               })
             : parseCommandArgs(cmd, args, { strings: ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], booleans: ["dry-run", "force"] });
         const m = await import("./install.ts");
@@ -210,11 +259,31 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
         const d = await daemonOptions(f, common);
         const kubeconfig = d.kubeconfig ?? f.strings.get("kubeconfig");
         const readinessFile = f.strings.get("readiness-indicator-file");
+        const { settingsFrom } = await import("./conf-merge.ts");
+        const settings = settingsFrom(
+          {
+            namespaceIsolation: f.switches.get("namespace-isolation"),
+            logToStderr: f.switches.get("log-to-stderr"),
+            globalNamespaces: f.strings.get("global-namespaces"),
+            logLevel: f.strings.get("log-level"),
+            logFile: f.strings.get("log-file"),
+            additionalBinDir: f.strings.get("additional-bin-dir"),
+            cniVersion: f.strings.get("cni-version"),
+          },
+          SUPPORTED_VERSIONS,
+        );
+        const clusterNetworkConf = f.strings.get("cluster-network-conf");
+        if (clusterNetworkConf && !/^[^/\\\0]+\.(conf|conflist|json)$/.test(clusterNetworkConf))
+          throw new Error(
+            `--cluster-network-conf must be the name of a .conf, .conflist or .json file in the conf dir, got ${JSON.stringify(clusterNetworkConf)}`,
+          );
         const options = {
           ...common,
           ...(kubeconfig ? { kubeconfig } : {}),
           ...(d.kubeconfig ? { kubeconfigGenerated: true } : {}),
           ...(readinessFile ? { readinessFile } : {}),
+          ...(Object.keys(settings).length ? { settings } : {}),
+          ...(clusterNetworkConf !== undefined ? { clusterNetworkConf } : {}),
           self: m.selfPath(),
           version: PRODUCT_VERSION,
         };

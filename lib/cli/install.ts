@@ -3,38 +3,68 @@
  * dir and make it the node's first network config, delegating to the config
  * that was first before.
  *
+ * Our conf is the first Multus config of the conf dir, whoever wrote it
+ * (upstream's thin installer writes 00-multus.conf, or 00-multus.conflist
+ * for CNI 1.0.0 and later; its thick daemon writes a multus-shim conf): it
+ * is adopted in place, under its name and in its shape, so the file the
+ * runtime loads first stays the one it loads. Without any, 00-multus.conf
+ * (or --conf-name). A second Multus config is set aside (renamed to
+ * NAME.old, which the runtime ignores): a Multus config is never a cluster
+ * network, and multus never runs inside multus.
+ *
  * A re-run (the DaemonSet runs install on every restart) regenerates only
- * what install owns in an existing multus conf: the cluster network
- * (delegates[0], from the current first non-multus conf), the cniVersion and
- * capabilities it derived from it, and its marker. Every other delegate and
- * setting a user added stays; nothing changed means nothing is rewritten. A
- * conf that is unreadable, not JSON or not multus is never overwritten
- * without --force, which regenerates from scratch. A config that sorts before
- * ours (the runtime takes the first .conf/.conflist/.json by name) is an
- * error unless --force.
+ * what install owns (conf-merge.ts); nothing changed means nothing is
+ * rewritten. A conf that is unreadable, not JSON or not multus is never
+ * overwritten without --force, which writes a fresh one; a readable Multus
+ * config is always merged, --force or not. A config that sorts before ours
+ * (the runtime takes the first .conf/.conflist/.json by name) is an error
+ * unless --force. The bin file is replaced when it is this program (any
+ * version) or upstream Multus (told by its Go build info), anything else
+ * only with --force. Every check is made before anything is written.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { atomicCopy, atomicWrite, byName, confFiles, fileIncludes, sameContent } from "../files.ts";
+import { listCachedContainers } from "../cache.ts";
+import { atomicCopy, atomicWrite, readRegularText, sameContent } from "../files.ts";
 import type { JsonObject } from "../json.ts";
 import { isJsonObject } from "../json.ts";
+import { DEFAULT_CNI_DIR } from "../netconf.ts";
+import {
+  CONF_NAME,
+  type ConfEntry,
+  isMultusConfig,
+  isOurs,
+  MARKER,
+  type MultusView,
+  multusEntries,
+  readConfDir,
+  shapeOf,
+  sortingBefore,
+  stored,
+  targetName,
+  view,
+} from "./conf-dir.ts";
+import { adopt, type ClusterNetwork, delegateName, type FlagSettings, freshConf, mergeConf, same, unnest } from "./conf-merge.ts";
+import { describeUpstream, isThisProgram, upstreamMultus } from "./program-file.ts";
 import { removeGenerated } from "./serviceaccount.ts";
 
-export const CONF_NAME = "00-multus.conf";
-/** Marks a config written by `multus install`. */
-export const MARKER = "multusInstall";
+export { CONF_NAME, MARKER };
 
 export interface InstallOptions {
   binDir: string;
   confDir: string;
-  /** The file name of our conf in confDir (default 00-multus.conf). */
+  /** The file name of our conf in confDir (default: the first Multus config there, else 00-multus.conf). */
   confName?: string;
   kubeconfig?: string;
   /** The kubeconfig is generated in this run (--generate-kubeconfig): with --dry-run it need not exist yet. */
   kubeconfigGenerated?: boolean;
   /** Written into the conf as `readinessindicatorfile`: ADD waits for it. */
   readinessFile?: string;
+  /** Conf settings given as flags (--namespace-isolation, --log-level ...): each replaces the conf's value. */
+  settings?: FlagSettings;
+  /** --cluster-network-conf: the conf dir file to delegate to; "" goes back to the first non-multus one. */
+  clusterNetworkConf?: string;
   dryRun: boolean;
   force: boolean;
   /** Write even if another conf sorts first (what --force means for ordering), without the rest of --force. */
@@ -49,195 +79,181 @@ export interface InstallOptions {
 /** The path of the running program: the executable, or the script run by node/deno. */
 export { selfPath } from "../runtime.ts";
 
-function readJson(file: string): JsonObject | undefined {
-  try {
-    const v: unknown = JSON.parse(readFileSync(file, "utf8"));
-    return isJsonObject(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The node's current default network: first .conf/.conflist/.json by name that is not ours and not multus. */
-export function findDefaultNetwork(confDir: string, confName = CONF_NAME): { file: string; conf: JsonObject } | undefined {
-  for (const n of confFiles(confDir)) {
-    if (n === confName) continue;
-    const conf = readJson(join(confDir, n));
-    if (conf && conf.type !== "multus" && !conf[MARKER]) return { file: join(confDir, n), conf };
-  }
-  return undefined;
-}
-
-/** Capabilities of a conf or of every plugin of a conflist, so the runtime passes their runtimeConfig. */
-function capabilitiesOf(conf: JsonObject): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  const plugins = Array.isArray(conf.plugins) ? conf.plugins : [conf];
-  for (const p of plugins) {
-    if (isJsonObject(p) && isJsonObject(p.capabilities)) {
-      for (const [k, v] of Object.entries(p.capabilities)) if (v === true) out[k] = true;
-    }
-  }
-  return out;
-}
-
-const cniVersionOf = (conf: JsonObject) => (typeof conf.cniVersion === "string" ? conf.cniVersion : "1.0.0");
-
-/** The conf a first install writes. */
-export function multusConf(
-  delegate: { file: string; conf: JsonObject },
-  opts: Pick<InstallOptions, "kubeconfig" | "readinessFile" | "version">,
-): JsonObject {
-  const conf: JsonObject = {
-    cniVersion: cniVersionOf(delegate.conf),
-    name: "multus-cni-network",
-    type: "multus",
-    [MARKER]: { version: opts.version, delegatesTo: delegate.file },
-  };
-  const caps = capabilitiesOf(delegate.conf);
-  if (Object.keys(caps).length) conf.capabilities = caps;
-  if (opts.kubeconfig) conf.kubeconfig = opts.kubeconfig;
-  if (opts.readinessFile) conf.readinessindicatorfile = opts.readinessFile;
-  conf.delegates = [delegate.conf];
-  return conf;
-}
-
-/** JSON equality, ignoring the order of object keys. */
-function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
-  if (!isJsonObject(a) || !isJsonObject(b)) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && same(a[k], b[k]));
-}
-
-/** The keys install owns; every other top-level key is the user's. */
-const OWNED = new Set(["cniVersion", "name", "type", MARKER, "capabilities", "kubeconfig", "delegates"]);
-
-export interface Merged {
-  conf: JsonObject;
-  /** Names of the delegates after the first, kept as they were. */
-  userDelegates: string[];
-  /** Settings kept that a fresh install would not write (capabilities as capabilities.X). */
-  userSettings: string[];
-}
-
-/**
- * An existing multus conf brought up to date: `fresh` (what a first install
- * would write now) supplies delegates[0] and, where the old values were
- * derived from the old delegates[0], cniVersion and capabilities; everything
- * else the user set is kept. Deterministic, so a re-run gives the same conf.
- */
-export function mergeConf(existing: JsonObject, fresh: JsonObject): Merged {
-  const oldDelegates = Array.isArray(existing.delegates) ? existing.delegates : [];
-  const old0 = isJsonObject(oldDelegates[0]) ? oldDelegates[0] : undefined;
-  const freshDelegates = fresh.delegates as unknown[];
-  const conf: JsonObject = {};
-  const userSettings: string[] = [];
-
-  // cniVersion follows the cluster network, unless the user chose another.
-  const keepVersion = "cniVersion" in existing && !(old0 && existing.cniVersion === cniVersionOf(old0));
-  conf.cniVersion = keepVersion ? existing.cniVersion : fresh.cniVersion;
-  conf.name = "name" in existing ? existing.name : fresh.name;
-  conf.type = "multus";
-  conf[MARKER] = fresh[MARKER];
-  // Capabilities: the cluster network's, plus those the user added for other delegates.
-  const oldDerived = old0 ? capabilitiesOf(old0) : {};
-  const caps: JsonObject = { ...(isJsonObject(fresh.capabilities) ? fresh.capabilities : {}) };
-  if (isJsonObject(existing.capabilities)) {
-    for (const [k, v] of Object.entries(existing.capabilities)) {
-      if (!(k in oldDerived) && !(k in caps)) caps[k] = v;
-    }
-  }
-  if (Object.keys(caps).length) conf.capabilities = caps;
-  if ("kubeconfig" in fresh) conf.kubeconfig = fresh.kubeconfig;
-  else if ("kubeconfig" in existing) conf.kubeconfig = existing.kubeconfig;
-  for (const [k, v] of Object.entries(existing)) if (!OWNED.has(k)) conf[k] = v;
-  // Given on the command line (--readiness-indicator-file), it replaces the old value; otherwise the old one stays.
-  if ("readinessindicatorfile" in fresh) conf.readinessindicatorfile = fresh.readinessindicatorfile;
-  conf.delegates = [freshDelegates[0], ...oldDelegates.slice(1)];
-
-  for (const k of Object.keys(existing)) {
-    if (k === "type" || k === MARKER || k === "delegates") continue;
-    if (k === "capabilities") {
-      const f = isJsonObject(fresh.capabilities) ? fresh.capabilities : {};
-      for (const c of Object.keys(caps)) if (!(c in f)) userSettings.push(`capabilities.${c}`);
-    } else if (k in conf && !(k in fresh && same(conf[k], fresh[k]))) userSettings.push(k);
-  }
-  const userDelegates = oldDelegates
-    .slice(1)
-    .map((d, i) => (isJsonObject(d) && typeof d.name === "string" && d.name ? d.name : `delegates[${i + 1}]`));
-  return { conf, userDelegates, userSettings };
-}
-
-type Existing = { kind: "absent" } | { kind: "multus"; conf: JsonObject; text: string } | { kind: "bad"; why: string; text?: string };
-
-/** What is at our conf's path: nothing, a multus conf we can keep, or something we must not touch. */
-function readExisting(file: string): Existing {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
-    return { kind: "bad", why: `cannot be read (${(e as Error).message})` };
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { kind: "bad", why: `is not valid JSON (${(e as Error).message})`, text };
-  }
-  if (!isJsonObject(v)) return { kind: "bad", why: "is not a JSON object", text };
-  if (v.type !== "multus")
-    return { kind: "bad", why: `is not a multus config (${"type" in v ? `type ${JSON.stringify(v.type)}` : 'no "type"'})`, text };
-  if ("delegates" in v && !Array.isArray(v.delegates))
-    return { kind: "bad", why: 'is a multus config whose "delegates" is not a list', text };
-  return { kind: "multus", conf: v, text };
-}
-
-function isOurs(file: string): boolean {
-  const c = readJson(file);
-  return !!c && isJsonObject(c[MARKER]);
-}
-
-export function confNameOf(o: { confName?: string }): string {
-  const name = o.confName ?? CONF_NAME;
-  if (!/^[^/\\\0]+\.(conf|json)$/.test(name) || name.startsWith(".")) {
+export function confNameOf(o: { confName?: string }): string | undefined {
+  const name = o.confName;
+  if (name === undefined) return undefined;
+  if (!/^[^/\\\0]+\.(conf|conflist|json)$/.test(name) || name.startsWith(".")) {
     throw new Error(
-      `--conf-name must be a file name ending in .conf or .json (it is written into the conf dir), got ${JSON.stringify(name)}`,
+      `--conf-name must be a file name ending in .conf, .conflist or .json (it is written into the conf dir), got ${JSON.stringify(name)}`,
     );
   }
   return name;
 }
 
+export type ClusterState =
+  | { kind: "found"; file: string; conf: JsonObject; text: string }
+  | { kind: "unparsable"; file: string }
+  | { kind: "none" }
+  | { kind: "problem"; why: string };
+
+/**
+ * The cluster network: the config named by --cluster-network-conf (or the
+ * one an earlier run was told), else the first config by name that is no
+ * Multus config. A file that is not regular (a FIFO ...) is skipped and
+ * named in `skipped`; one that is not a JSON object is skipped too, or, with
+ * `stopAtUnparsable` (the watch loop: it is most likely being written), ends
+ * the search.
+ */
+export function clusterNetworkIn(
+  entries: ConfEntry[],
+  target: string,
+  chosen: string | undefined,
+  stopAtUnparsable = false,
+): { state: ClusterState; skipped: string[] } {
+  const skipped: string[] = [];
+  if (chosen) {
+    const e = entries.find((x) => x.name === chosen);
+    const why = (w: string) => ({ state: { kind: "problem", why: `the cluster network's config ${chosen} ${w}` } as const, skipped });
+    if (!e) return why("is not in the conf dir (--cluster-network-conf names a .conf, .conflist or .json file there)");
+    if (e.kind === "unreadable") return why(e.why);
+    if (e.kind === "unparsable" || !isJsonObject(e.value)) {
+      return stopAtUnparsable ? { state: { kind: "unparsable", file: e.file }, skipped } : why("is not a JSON object");
+    }
+    if (e.name === target || isMultusConfig(e.value)) return why("is a multus config, never a cluster network");
+    return { state: { kind: "found", file: e.file, conf: e.value, text: e.text }, skipped };
+  }
+  for (const e of entries) {
+    if (e.name === target) continue;
+    if (e.kind === "unreadable") {
+      skipped.push(`${e.file} ${e.why}: skipped`);
+      continue;
+    }
+    if (e.kind === "unparsable" || !isJsonObject(e.value)) {
+      if (stopAtUnparsable) return { state: { kind: "unparsable", file: e.file }, skipped };
+      continue;
+    }
+    if (isMultusConfig(e.value)) continue;
+    return { state: { kind: "found", file: e.file, conf: e.value, text: e.text }, skipped };
+  }
+  return { state: { kind: "none" }, skipped };
+}
+
+/** The cluster network file an earlier run was told (--cluster-network-conf), from our conf's marker. */
+function chosenBefore(conf: JsonObject | undefined): string | undefined {
+  const m = conf?.[MARKER];
+  return isJsonObject(m) && typeof m.clusterNetworkConf === "string" && m.clusterNetworkConf ? m.clusterNetworkConf : undefined;
+}
+
+/** The conf dir as one install run sees it: where our conf goes, what is there, what it adopts, what it sets aside. */
+export interface ConfDirPlan {
+  entries: ConfEntry[];
+  target: string;
+  existing: Existing;
+  /** The Multus config adopted: the one at `target`, or (none there) the first other one. */
+  source?: { view: MultusView; from: string; text?: string };
+  /** Other Multus configs: renamed to NAME.old. */
+  aside: ConfEntry[];
+  chosen?: string;
+}
+
+type Existing = { kind: "absent" } | { kind: "multus"; view: MultusView; value: unknown } | { kind: "bad"; why: string; text?: string };
+
+/** What is at our conf's path: nothing, a multus config we can keep, or something we must not touch. */
+function existingAt(e: ConfEntry | undefined): Existing {
+  if (!e) return { kind: "absent" };
+  if (e.kind === "unreadable") return { kind: "bad", why: e.why };
+  if (e.kind === "unparsable") return { kind: "bad", why: e.why, text: e.text };
+  if (!isJsonObject(e.value)) return { kind: "bad", why: "is not a JSON object", text: e.text };
+  const v = view(e.value);
+  if (!v) {
+    const t = e.value.type;
+    return { kind: "bad", why: `is not a multus config (${t !== undefined ? `type ${JSON.stringify(t)}` : 'no "type"'})`, text: e.text };
+  }
+  if ("problem" in v) return { kind: "bad", why: v.problem, text: e.text };
+  if ("delegates" in v.conf && !Array.isArray(v.conf.delegates))
+    return { kind: "bad", why: 'is a multus config whose "delegates" is not a list', text: e.text };
+  return { kind: "multus", view: v, value: e.value };
+}
+
+export function planConfDir(o: Pick<InstallOptions, "confDir" | "confName" | "clusterNetworkConf">): ConfDirPlan {
+  const entries = readConfDir(o.confDir);
+  const target = targetName(entries, confNameOf(o));
+  const existing = existingAt(entries.find((e) => e.name === target));
+  const aside = multusEntries(entries).filter((e) => e.name !== target);
+  let source: ConfDirPlan["source"];
+  if (existing.kind === "multus") source = { view: existing.view, from: target };
+  else if (existing.kind === "absent") {
+    for (const e of aside) {
+      const v = e.kind === "json" ? view(e.value) : undefined;
+      if (v && !("problem" in v) && (!("delegates" in v.conf) || Array.isArray(v.conf.delegates))) {
+        source = { view: v, from: e.name };
+        break;
+      }
+    }
+  }
+  const chosen = o.clusterNetworkConf !== undefined ? o.clusterNetworkConf || undefined : chosenBefore(source?.view.conf);
+  return { entries, target, existing, aside, ...(source ? { source } : {}), ...(chosen ? { chosen } : {}) };
+}
+
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const nameOf = (conf: unknown) => (isJsonObject(conf) && typeof conf.name === "string" ? JSON.stringify(conf.name) : "(unnamed)");
+const textOf = (v: JsonObject) => `${JSON.stringify(v, null, 2)}\n`;
+
+/** The conf's settings from install's options: the flags, and the readiness indicator. */
+function givenSettings(o: InstallOptions): FlagSettings {
+  return { ...o.settings, ...(o.readinessFile ? { readinessindicatorfile: o.readinessFile } : {}) };
+}
+
+type BinState = { kind: "skip" | "same" | "absent" | "older" } | { kind: "upstream"; what: string } | { kind: "foreign" };
+
+/** What is at the bin path, and whether install may replace it. */
+function binState(o: InstallOptions, target: string): BinState {
+  if (o.confOnly) return { kind: "skip" };
+  if (!existsSync(target)) return { kind: "absent" };
+  if (sameContent(o.self, target)) return { kind: "same" };
+  if (isThisProgram(target)) return { kind: "older" };
+  const up = upstreamMultus(target);
+  return up ? { kind: "upstream", what: describeUpstream(up) } : { kind: "foreign" };
+}
 
 /** Returns the lines to print. Throws an Error whose message says what to fix (the CLI prints it, exit 1). */
 export function install(o: InstallOptions): string[] {
+  return installPlanned(o).lines;
+}
+
+/** install, also saying which file our conf is (the watch loop keeps to it). */
+export function installPlanned(o: InstallOptions): { lines: string[]; confFile: string } {
   const out: string[] = [];
-  const confName = confNameOf(o);
-  const target = join(o.binDir, "multus");
+  const plan = planConfDir(o);
+  const { target: confName } = plan;
+  const bin = join(o.binDir, "multus");
   const confFile = join(o.confDir, confName);
   if (o.kubeconfig && !(o.kubeconfigGenerated && o.dryRun) && !existsSync(o.kubeconfig))
     throw new Error(`kubeconfig ${o.kubeconfig} does not exist`);
 
-  const delegate = findDefaultNetwork(o.confDir, confName);
-  if (!delegate) {
+  const found = clusterNetworkIn(plan.entries, confName, plan.chosen);
+  for (const s of found.skipped) out.push(`warning: ${s}`);
+  const st = found.state;
+  if (st.kind === "problem") throw new Error(st.why);
+  if (st.kind !== "found") {
     throw new Error(`no network config (.conf, .conflist, .json) in ${o.confDir} to delegate to: install the cluster network first`);
   }
-  const fresh = multusConf(delegate, o);
-  const freshText = `${JSON.stringify(fresh, null, 2)}\n`;
+  const cluster: ClusterNetwork = { file: st.file, conf: st.conf };
+  const given = givenSettings(o);
+  const fresh = freshConf(cluster, { ...o, settings: given, ...(plan.chosen ? { clusterNetworkConf: plan.chosen } : {}) });
 
   // Every check before anything is written.
-  const existing = readExisting(confFile);
+  const { existing } = plan;
   if (existing.kind === "bad" && !o.force) {
     throw new Error(
       `${confFile} ${existing.why}, so install cannot keep the delegates and settings in it: fix it or move it away, or use --force to overwrite it with a fresh config`,
     );
   }
-  const before = confFiles(o.confDir)
-    .filter((n) => byName(n, confName) < 0)
-    .map((n) => join(o.confDir, n));
+  const source = plan.source && existing.kind !== "bad" ? prepareSource(plan.source.view.conf, o.force, confFile) : undefined;
+  const asideNames = new Set(plan.aside.map((e) => e.name));
+  const before = sortingBefore(plan.entries, confName)
+    .filter((e) => !asideNames.has(e.name))
+    .map((e) => e.file);
   if (before.length) {
     const [them, sort, it] = before.length === 1 ? [before[0], "sorts", "it"] : [before.join(", "), "sort", "them"];
     if (!o.force && !o.forceOrder) {
@@ -253,116 +269,218 @@ export function install(o: InstallOptions): string[] {
   // Copied to an extensionless name, an ES module is no longer one: node refuses to run it.
   if (!o.confOnly && o.self.endsWith(".mjs")) {
     throw new Error(
-      `${o.self} is an ES module for node or deno; installed as ${target} it would not run. ` +
+      `${o.self} is an ES module for node or deno; installed as ${bin} it would not run. ` +
         "Run install from the single executable (dist/multus, or dist/multus-arm64 on arm64)",
     );
   }
-  const binSame = o.confOnly === true || sameContent(o.self, target);
-  if (!o.confOnly && existsSync(target) && !binSame && !o.force && !sameProgram(target)) {
-    throw new Error(`${target} exists and is not this program; use --force to replace it`);
-  }
+  const b = binState(o, bin);
+  if (b.kind === "foreign" && !o.force) throw new Error(`${bin} exists and is not this program; use --force to replace it`);
 
-  // What to write, and what to say about it.
   const would = (done: string, planned: string) => (o.dryRun ? planned : done);
-  const mode = (c: JsonObject) =>
-    `delegates to ${basename(delegate.file)}${typeof c.kubeconfig === "string" ? `, Kubernetes mode with ${c.kubeconfig}` : ""}`;
-  const detail: string[] = [];
-  let text: string | undefined; // undefined: leave the file as it is
-  let headline: string;
-  if (existing.kind === "absent") {
-    text = freshText;
-    headline = o.dryRun ? `would write ${confFile}, delegating to ${delegate.file}:` : `wrote ${confFile} (${mode(fresh)})`;
-  } else if (o.force || existing.kind === "bad") {
-    text = existing.text === freshText ? undefined : freshText;
-    if (existing.kind === "bad") detail.push(`  ${would("replaced", "would replace")} ${confName}, which ${existing.why}`);
-    else {
-      const m = mergeConf(existing.conf, fresh);
-      if (m.userDelegates.length)
-        detail.push(
-          `  ${would("dropped", "would drop")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`,
-        );
-      if (m.userSettings.length) detail.push(`  ${would("dropped", "would drop")} settings: ${m.userSettings.join(", ")}`);
-    }
-    headline =
-      text === undefined
-        ? `${confFile}: unchanged (--force: regenerated from scratch, same content)`
-        : `${would("wrote", "would write")} ${confFile} from scratch (--force), ${mode(fresh)}${o.dryRun ? ":" : ""}`;
-  } else {
-    const m = mergeConf(existing.conf, fresh);
-    const changed = !same(m.conf, existing.conf);
-    text = changed ? `${JSON.stringify(m.conf, null, 2)}\n` : undefined;
-    headline = changed
-      ? `${would("updated", "would update")} ${confFile} (${mode(m.conf)})${o.dryRun ? ":" : ""}`
-      : `${confFile}: unchanged (${mode(m.conf)})`;
-    const old0 = Array.isArray(existing.conf.delegates) ? existing.conf.delegates[0] : undefined;
-    const new0 = (m.conf.delegates as unknown[])[0];
-    const oldMarker = isJsonObject(existing.conf[MARKER]) ? (existing.conf[MARKER] as JsonObject) : undefined;
-    const oldFrom = typeof oldMarker?.delegatesTo === "string" ? basename(oldMarker.delegatesTo) : undefined;
-    const from = basename(delegate.file);
-    if (!same(old0, new0) || (oldFrom !== undefined && oldFrom !== from)) {
-      detail.push(
-        old0 !== undefined && nameOf(old0) === nameOf(new0) && (oldFrom === undefined || oldFrom === from)
-          ? `  cluster network (delegates[0]) regenerated from ${from} (it changed)`
-          : `  cluster network (delegates[0]): ${old0 === undefined ? "none" : `${nameOf(old0)}${oldFrom ? ` from ${oldFrom}` : ""}`} is now ${nameOf(new0)} from ${from}`,
-      );
-    }
-    const also = ["cniVersion", "capabilities", "kubeconfig", "readinessindicatorfile"].filter((k) => !same(existing.conf[k], m.conf[k]));
-    if (!oldMarker) also.push(`${MARKER} (adopting a multus config install did not write)`);
-    else if (oldMarker.version !== o.version) also.push(`${MARKER}.version (was ${JSON.stringify(oldMarker.version)})`);
-    if (also.length) detail.push(`  ${would("updated", "would update")}: ${also.join(", ")}`);
-    if (m.userDelegates.length)
-      detail.push(`  ${would("kept", "would keep")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`);
-    if (m.userSettings.length) detail.push(`  ${would("kept", "would keep")} settings: ${m.userSettings.join(", ")}`);
-    if (typeof m.conf.clusterNetwork === "string" && m.conf.clusterNetwork) {
-      detail.push(
-        `  note: "clusterNetwork" is set (${JSON.stringify(m.conf.clusterNetwork)}), so the plugin uses that network, not delegates[0], and ignores the delegates list`,
-      );
-    }
-  }
+  const conf = confText(o, plan, source, fresh, cluster.file, confFile, would);
 
   if (o.dryRun) {
-    if (!o.confOnly) out.push(binSame ? `${target}: unchanged` : `would copy ${o.self} to ${target} (mode 0755)`);
-    out.push(headline, ...detail);
-    if (text !== undefined) out.push(text.trimEnd());
-    return out;
+    if (b.kind !== "skip") out.push(b.kind === "same" ? `${bin}: unchanged` : `would copy ${o.self} to ${bin} (mode 0755)${binNote(b)}`);
+    out.push(conf.headline, ...conf.detail, ...asideLines(plan.aside, would));
+    if (conf.text !== undefined) out.push(conf.text.trimEnd());
+    return { lines: out, confFile };
   }
-  if (!o.confOnly) {
+  if (b.kind !== "skip") {
     mkdirSync(o.binDir, { recursive: true });
-    if (binSame) out.push(`${target}: unchanged`);
+    if (b.kind === "same") out.push(`${bin}: unchanged`);
     else {
-      atomicCopy(o.self, target, 0o755);
-      out.push(`installed ${target}`);
+      atomicCopy(o.self, bin, 0o755);
+      out.push(`installed ${bin}${binNote(b)}`);
     }
   }
-  if (text !== undefined) atomicWrite(confFile, text, 0o644);
-  out.push(headline, ...detail);
-  return out;
+  if (conf.text !== undefined) atomicWrite(confFile, conf.text, 0o644);
+  for (const e of plan.aside) renameSync(e.file, `${e.file}.old`);
+  out.push(conf.headline, ...conf.detail, ...asideLines(plan.aside, would));
+  return { lines: out, confFile };
 }
 
-/** A previous version of this program (it answers like one) may be replaced. */
-function sameProgram(file: string): boolean {
-  try {
-    return fileIncludes(file, "meta CNI plugin that attaches several networks");
-  } catch {
-    return false;
+const binNote = (b: BinState): string =>
+  b.kind === "upstream"
+    ? ` (replacing ${b.what}: its pods' cache records stay, for their DEL)`
+    : b.kind === "foreign"
+      ? " (--force: replacing a file that is not this program)"
+      : "";
+
+const asideLines = (aside: ConfEntry[], would: (d: string, p: string) => string): string[] =>
+  aside.map(
+    (e) =>
+      `${would("set aside", "would set aside")} ${e.file} as ${basename(e.file)}.old (a second multus config; the runtime ignores .old files)`,
+  );
+
+/** The adopted config made ready to merge: upstream-only keys dropped, a nested multus taken apart. */
+function prepareSource(conf: JsonObject, force: boolean, confFile: string): { conf: JsonObject; notes: string[] } {
+  const a = adopt(conf);
+  const u = unnest(a.conf);
+  let c = u.conf;
+  const notes = [...a.notes, ...u.notes];
+  if (u.nested.length) {
+    if (!force) {
+      throw new Error(
+        `${confFile}: ${u.nested.join(", ")} ${u.nested.length === 1 ? "is a multus config" : "are multus configs"}: multus would run inside multus. Remove ${u.nested.length === 1 ? "it" : "them"} from "delegates", or use --force to drop ${u.nested.length === 1 ? "it" : "them"}`,
+      );
+    }
+    const ds = c.delegates as unknown[];
+    c = { ...c, delegates: ds.filter((d, i) => i === 0 || !isMultusConfig(d)) };
+    notes.push(`dropped ${u.nested.join(", ")} (--force: a multus config as a delegate runs multus inside multus)`);
   }
+  return { conf: c, notes };
+}
+
+interface ConfText {
+  /** undefined: leave the file as it is */
+  text?: string;
+  headline: string;
+  detail: string[];
+}
+
+/** The conf to write and what to say about it. */
+function confText(
+  o: InstallOptions,
+  plan: ConfDirPlan,
+  source: { conf: JsonObject; notes: string[] } | undefined,
+  fresh: JsonObject,
+  clusterFile: string,
+  confFile: string,
+  would: (done: string, planned: string) => string,
+): ConfText {
+  const { existing } = plan;
+  const shape = shapeOf(plan.target);
+  const from = basename(clusterFile);
+  const mode = (c: JsonObject) => `delegates to ${from}${typeof c.kubeconfig === "string" ? `, Kubernetes mode with ${c.kubeconfig}` : ""}`;
+  const detail: string[] = [];
+  if (!source) {
+    const text = textOf(stored(fresh, shape));
+    if (existing.kind === "absent") {
+      return {
+        text,
+        headline: o.dryRun ? `would write ${confFile}, delegating to ${clusterFile}:` : `wrote ${confFile} (${mode(fresh)})`,
+        detail,
+      };
+    }
+    const why = existing.kind === "bad" ? existing.why : "";
+    return {
+      text,
+      headline: `${would("wrote", "would write")} ${confFile} from scratch (--force), ${mode(fresh)}${o.dryRun ? ":" : ""}`,
+      detail: [`  ${would("replaced", "would replace")} ${plan.target}, which ${why}`],
+    };
+  }
+  const m = mergeConf(source.conf, fresh, givenSettings(o));
+  const sv = plan.source!.view;
+  const value = stored(m.conf, shape, sv.shape === "conflist" ? sv.list : undefined);
+  const inPlace = plan.source!.from === plan.target;
+  const changed = !inPlace || existing.kind !== "multus" || !same(value, existing.value);
+  const text = changed ? textOf(value) : undefined;
+  const adopting = inPlace ? "" : `, adopting ${plan.source!.from}`;
+  const headline = changed
+    ? `${would("updated", "would update")} ${confFile} (${mode(m.conf)}${adopting})${o.dryRun ? ":" : ""}`
+    : `${confFile}: unchanged (${mode(m.conf)})`;
+  const old = source.conf;
+  const old0 = Array.isArray(old.delegates) ? old.delegates[0] : undefined;
+  const new0 = (m.conf.delegates as unknown[])[0];
+  const oldMarker = isJsonObject(old[MARKER]) ? (old[MARKER] as JsonObject) : undefined;
+  const oldFrom = typeof oldMarker?.delegatesTo === "string" ? basename(oldMarker.delegatesTo) : undefined;
+  for (const n of source.notes) detail.push(`  ${n}`);
+  if (!same(old0, new0) || (oldFrom !== undefined && oldFrom !== from)) {
+    detail.push(
+      old0 !== undefined && nameOf(old0) === nameOf(new0) && (oldFrom === undefined || oldFrom === from)
+        ? `  cluster network (delegates[0]) regenerated from ${from} (it changed)`
+        : `  cluster network (delegates[0]): ${old0 === undefined ? "none" : `${nameOf(old0)}${oldFrom ? ` from ${oldFrom}` : ""}`} is now ${nameOf(new0)} from ${from}`,
+    );
+  }
+  const keys = ["cniVersion", "capabilities", "kubeconfig", ...Object.keys(givenSettings(o)).filter((k) => k !== "cniVersion")];
+  const also = [...new Set(keys)].filter((k) => !same(old[k], m.conf[k]));
+  if (!oldMarker) also.push(`${MARKER} (adopting a multus config install did not write)`);
+  else if (oldMarker.version !== o.version) also.push(`${MARKER}.version (was ${JSON.stringify(oldMarker.version)})`);
+  else if (!same(oldMarker.clusterNetworkConf, (m.conf[MARKER] as JsonObject).clusterNetworkConf))
+    also.push(`${MARKER}.clusterNetworkConf (the cluster network's config, as --cluster-network-conf names it)`);
+  if (also.length) detail.push(`  ${would("updated", "would update")}: ${also.join(", ")}`);
+  if (m.userDelegates.length)
+    detail.push(`  ${would("kept", "would keep")} ${plural(m.userDelegates.length, "user delegate")}: ${m.userDelegates.join(", ")}`);
+  if (m.userSettings.length) detail.push(`  ${would("kept", "would keep")} settings: ${m.userSettings.join(", ")}`);
+  if (typeof m.conf.clusterNetwork === "string" && m.conf.clusterNetwork) {
+    detail.push(
+      `  note: "clusterNetwork" is set (${JSON.stringify(m.conf.clusterNetwork)}), so the plugin uses that network, not delegates[0], and ignores the delegates list`,
+    );
+  }
+  return { ...(text !== undefined ? { text } : {}), headline, detail };
+}
+
+/**
+ * The containers with a cache record in `cniDir` (this program's, or
+ * upstream's: a JSON array named by the container ID): their DEL runs the
+ * installed binary.
+ */
+export function cachedPods(cniDir: string): { ids: string[]; upstream: number } {
+  const ids: string[] = [];
+  let upstream = 0;
+  for (const id of listCachedContainers(cniDir)) {
+    let text: string;
+    try {
+      text = readRegularText(join(cniDir, id), { nofollow: true });
+    } catch {
+      continue; // a directory (upstream's results/), a FIFO ...: no record
+    }
+    ids.push(id);
+    try {
+      if (Array.isArray(JSON.parse(text))) upstream++;
+    } catch {
+      // unreadable as JSON: still a container the runtime may DEL
+    }
+  }
+  return { ids, upstream };
 }
 
 export function uninstall(o: Pick<InstallOptions, "binDir" | "confDir" | "confName" | "force" | "dryRun">): string[] {
   const out: string[] = [];
-  const confFile = join(o.confDir, confNameOf(o));
-  const target = join(o.binDir, "multus");
+  const entries = readConfDir(o.confDir);
+  const name = targetName(entries, confNameOf(o));
+  const entry = entries.find((e) => e.name === name);
+  const confFile = join(o.confDir, name);
+  const bin = join(o.binDir, "multus");
+  const ourConf = entry?.kind === "json" ? view(entry.value) : undefined;
+  const conf = ourConf && !("problem" in ourConf) ? ourConf.conf : undefined;
+  const binThere = existsSync(bin);
+
+  // Every check first: a refused uninstall leaves everything as it was.
+  if (existsSync(confFile) && !(entry?.kind === "json" && isOurs(entry.value)) && !o.force)
+    throw new Error(`${confFile} was not written by multus install; use --force to remove it`);
+  if (binThere && !isThisProgram(bin) && !o.force) {
+    const up = upstreamMultus(bin);
+    throw new Error(`${bin} is not this program${up ? ` (it is ${describeUpstream(up)})` : ""}; use --force to remove it`);
+  }
+  const cniDir = typeof conf?.cniDir === "string" && conf.cniDir ? conf.cniDir : DEFAULT_CNI_DIR;
+  const pods = binThere ? cachedPods(cniDir) : { ids: [], upstream: 0 };
+  if (pods.ids.length && !o.force) {
+    const shown = pods.ids.slice(0, 5).join(", ") + (pods.ids.length > 5 ? ", ..." : "");
+    throw new Error(
+      `${plural(pods.ids.length, "container")} on this node still ${pods.ids.length === 1 ? "has" : "have"} a cache record in ${cniDir} (${shown}${pods.upstream ? `; ${pods.upstream} written by upstream Multus` : ""}): ` +
+        `their DEL runs ${bin}. Uninstall once those pods are gone (drain the node), or use --force`,
+    );
+  }
+
+  const did = (d: string, p: string) => (o.dryRun ? p : d);
   if (existsSync(confFile)) {
-    if (!isOurs(confFile) && !o.force) throw new Error(`${confFile} was not written by multus install; use --force to remove it`);
-    if (!o.dryRun) rmSync(confFile);
-    out.push(`${o.dryRun ? "would remove" : "removed"} ${confFile}`);
+    const extra = Array.isArray(conf?.delegates) ? conf.delegates.slice(1).map((d, i) => delegateName(d, i + 1)) : [];
+    if (extra.length) {
+      if (!o.dryRun) renameSync(confFile, `${confFile}.bak`);
+      out.push(
+        `${did("removed", "would remove")} ${confFile} (${did("kept", "keeping")} as ${name}.bak: it holds ${plural(extra.length, "delegate")} added by hand: ${extra.join(", ")})`,
+      );
+    } else {
+      if (!o.dryRun) rmSync(confFile);
+      out.push(`${did("removed", "would remove")} ${confFile}`);
+    }
   } else out.push(`${confFile}: not present`);
-  if (existsSync(target)) {
-    if (!sameProgram(target) && !o.force) throw new Error(`${target} is not this program; use --force to remove it`);
-    if (!o.dryRun) rmSync(target);
-    out.push(`${o.dryRun ? "would remove" : "removed"} ${target}`);
-  } else out.push(`${target}: not present`);
+  if (binThere) {
+    if (!o.dryRun) rmSync(bin);
+    out.push(`${did("removed", "would remove")} ${bin}`);
+  } else out.push(`${bin}: not present`);
   // The kubeconfig and token copy --generate-kubeconfig wrote (never a hand-made one).
-  for (const f of removeGenerated(o.confDir, o.dryRun)) out.push(`${o.dryRun ? "would remove" : "removed"} ${f}`);
+  for (const f of removeGenerated(o.confDir, o.dryRun)) out.push(`${did("removed", "would remove")} ${f}`);
   return out;
 }

@@ -15,9 +15,9 @@
  * changes. The paths written are the conf dir as this process sees it: the
  * DaemonSet mounts the node's conf dir at the same path.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { atomicWrite } from "../files.ts";
+import { atomicWrite, FileReadError, readRegularFile, readRegularText } from "../files.ts";
 
 export const DEFAULT_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** First line of a generated kubeconfig: what uninstall and --cleanup-on-exit may remove. */
@@ -42,10 +42,11 @@ export interface ServiceAccount {
 
 function readSa(dir: string, name: string, what: string): Buffer {
   try {
-    return readFileSync(join(dir, name));
+    return readRegularFile(join(dir, name));
   } catch (e) {
+    const code = e instanceof FileReadError ? e.code : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
     throw new Error(
-      `cannot read the service account ${what} ${join(dir, name)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): --generate-kubeconfig runs in a pod with a service account token mounted (see --service-account-dir)`,
+      `cannot read the service account ${what} ${join(dir, name)} (${code}): --generate-kubeconfig runs in a pod with a service account token mounted (see --service-account-dir)`,
     );
   }
 }
@@ -64,7 +65,7 @@ export function readServiceAccount(dir: string, env: NodeJS.ProcessEnv = process
   const ca = readSa(dir, "ca.crt", "CA");
   let namespace: string | undefined;
   try {
-    namespace = readFileSync(join(dir, "namespace"), "utf8").trim() || undefined;
+    namespace = readRegularText(join(dir, "namespace")).trim() || undefined;
   } catch {
     namespace = undefined;
   }
@@ -98,7 +99,7 @@ current-context: multus
 
 function readOr(file: string): string | undefined {
   try {
-    return readFileSync(file, "utf8");
+    return readRegularText(file);
   } catch {
     return undefined;
   }

@@ -3,13 +3,15 @@
  * (NetworkAttachmentDefinitions, legacy Network objects, pods' network
  * annotations) with the same validator the plugin runs before attaching.
  */
-import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
 import { CniError } from "../cni/errors.ts";
+import { isMultusPluginType } from "../delegate.ts";
+import { FileReadError, readRegularText } from "../files.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import { legacyNetworkToConf } from "../k8s/networks.ts";
 import { LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION, parseLegacyNetworks, parseNetworkSelections } from "../selection.ts";
 import { type Problem, type ValidatorInput, validateInput } from "../validate.ts";
+import { view } from "./conf-dir.ts";
 
 export interface Finding {
   file: string;
@@ -30,7 +32,12 @@ function findingsOf(file: string, object: string | undefined, input: ValidatorIn
 
 function jsonFile(file: string, v: unknown): Finding[] {
   if (!isJsonObject(v)) return [{ file, severity: "error", path: "", message: "must be a JSON object (a netconf, conf or conflist)" }];
-  if (v.type === "multus" || Array.isArray(v.delegates) || typeof v.kubeconfig === "string")
+  // A conflist whose plugins[0] is multus (what install adopts in place): the plugin's netconf is that object, with the list's name and cniVersion.
+  const m = Array.isArray(v.plugins) ? view(v) : undefined;
+  if (m && !("problem" in m) && m.shape === "conflist") {
+    return findingsOf(file, undefined, { netconf: m.conf }).map((f) => ({ ...f, path: f.path ? `plugins[0].${f.path}` : "plugins[0]" }));
+  }
+  if (isMultusPluginType(v.type) || Array.isArray(v.delegates) || typeof v.kubeconfig === "string")
     return findingsOf(file, undefined, { netconf: v });
   return findingsOf(file, undefined, { attachments: [{ path: "", config: v }] });
 }
@@ -89,9 +96,12 @@ function manifestDoc(file: string, doc: unknown, i: number): Finding[] {
 export function validateFile(file: string): Finding[] {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularText(file);
   } catch (e) {
-    return [{ file, severity: "error", path: "", message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }];
+    const code = e instanceof FileReadError ? e.code : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    // Not a regular file, or too large: said as such; otherwise the errno, as node reports it.
+    const message = code === "ENOTREG" || code === "EFBIG" ? (e as Error).message.slice(file.length + 1) : `cannot read: ${code}`;
+    return [{ file, severity: "error", path: "", message }];
   }
   if (/\.ya?ml$/.test(file)) {
     let docs: unknown[];

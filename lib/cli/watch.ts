@@ -21,11 +21,10 @@
  *
  * One line on stderr per action.
  */
-import { existsSync, type FSWatcher, watch as fsWatch, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { byName, confFiles } from "../files.ts";
-import { isJsonObject } from "../json.ts";
-import { confNameOf, type InstallOptions, install, MARKER } from "./install.ts";
+import { existsSync, type FSWatcher, watch as fsWatch, rmSync } from "node:fs";
+import { basename, join } from "node:path";
+import { isOurs as isOursConf, readConf, sortingBefore } from "./conf-dir.ts";
+import { clusterNetworkIn, confNameOf, type InstallOptions, installPlanned, planConfDir } from "./install.ts";
 import { removeGenerated, syncKubeconfig } from "./serviceaccount.ts";
 
 export interface WatchOptions extends Omit<InstallOptions, "dryRun" | "confOnly" | "forceOrder"> {
@@ -46,6 +45,8 @@ export const logLine = (line: string): void => {
 /** SIGTERM/SIGINT, turned into a value to wait for. */
 class StopSignal {
   signal: NodeJS.Signals | undefined;
+  /** Ended by the program itself (an install that failed), not by a signal. */
+  aborted = false;
   private waiters: (() => void)[] = [];
   private readonly handlers: [NodeJS.Signals, () => void][] = [];
 
@@ -62,9 +63,18 @@ class StopSignal {
     for (const w of this.waiters.splice(0)) w();
   }
 
+  abort(): void {
+    this.aborted = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  get ended(): boolean {
+    return this.signal !== undefined || this.aborted;
+  }
+
   /** Resolves after `ms`, or at once when a signal comes. */
   sleep(ms: number): Promise<void> {
-    if (this.signal) return Promise.resolve();
+    if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -78,7 +88,7 @@ class StopSignal {
 
   /** Resolves when a signal comes (something else must keep the event loop alive). */
   wait(): Promise<void> {
-    return this.signal ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+    return this.ended ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
 
   dispose(): void {
@@ -102,36 +112,16 @@ export async function waitForReadiness(file: string, log: (line: string) => void
   while (!existsSync(file)) await new Promise((r) => setTimeout(r, 200));
 }
 
-type ClusterState = { kind: "found"; file: string; text: string } | { kind: "unparsable"; file: string } | { kind: "none" };
-
 /**
- * The cluster network's conf as install would pick it (the first
- * .conf/.conflist/.json by name that is not ours and not multus), except
- * that a candidate that is not a JSON object stops the search: it is most
- * likely being written (truncated, then filled), and the next conf in line
- * is not the cluster network.
+ * The cluster network's conf as install would pick it, and the file our
+ * conf is (fixed once written, else install's choice), except that a
+ * candidate that is not a JSON object stops the search: it is most likely
+ * being written (truncated, then filled), and the next conf in line is not
+ * the cluster network.
  */
-function clusterState(confDir: string, confName: string): ClusterState {
-  for (const n of confFiles(confDir)) {
-    if (n === confName) continue;
-    const file = join(confDir, n);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue; // gone between the listing and the read
-    }
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      return { kind: "unparsable", file };
-    }
-    if (!isJsonObject(v)) return { kind: "unparsable", file };
-    if (v.type === "multus" || isJsonObject(v[MARKER])) continue;
-    return { kind: "found", file, text };
-  }
-  return { kind: "none" };
+function clusterState(o: WatchOptions, confName: string | undefined) {
+  const plan = planConfDir({ ...o, ...(confName ? { confName } : {}) });
+  return { plan, ...clusterNetworkIn(plan.entries, plan.target, plan.chosen, true) };
 }
 
 /** install's output as log lines: a headline and its indented details make one line. */
@@ -146,13 +136,9 @@ function actions(lines: string[]): string[] {
 
 const isUnchanged = (action: string) => /^\S+: unchanged(\s|$)/.test(action);
 
-function isOurs(file: string): boolean {
-  try {
-    const v: unknown = JSON.parse(readFileSync(file, "utf8"));
-    return isJsonObject(v) && isJsonObject(v[MARKER]);
-  } catch {
-    return false;
-  }
+function isOurs(confDir: string, name: string): boolean {
+  const e = readConf(confDir, name);
+  return e?.kind === "json" && isOursConf(e.value);
 }
 
 /** Runs until SIGTERM/SIGINT; returns the exit code. Throws for what makes starting pointless (a service account that cannot be read). */
@@ -173,8 +159,8 @@ export async function watchInstall(o: WatchOptions): Promise<number> {
  */
 class ConfWatcher {
   private readonly log: (line: string) => void;
-  private readonly confName: string;
-  private readonly confFile: string;
+  /** Our conf's name: given, or fixed by the first install (which may adopt an existing multus config in place). */
+  private confName: string | undefined;
   private readonly stop = new StopSignal();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly dirs: string[];
@@ -184,12 +170,11 @@ class ConfWatcher {
   private readonly said = new Map<string, string>();
   private binInstalled = false;
   private lastSeen: string | undefined;
-  private lastOk = false;
+  private error: string | undefined;
 
   constructor(private readonly o: WatchOptions) {
     this.log = o.log ?? logLine;
     this.confName = confNameOf(o);
-    this.confFile = join(o.confDir, this.confName);
     this.dirs = [o.confDir, ...(o.serviceAccountDir ? [o.serviceAccountDir] : [])];
   }
 
@@ -200,7 +185,7 @@ class ConfWatcher {
       if (!(await waitForFile(o.readinessFile, this.stop))) return this.finish();
       this.log(`readiness indicator ${o.readinessFile} exists`);
     }
-    if (this.stop.signal) return this.finish();
+    if (this.stop.ended) return this.finish();
     this.syncServiceAccount(true);
     for (const d of this.dirs) this.watchDir(d);
     this.evaluate(true);
@@ -241,12 +226,18 @@ class ConfWatcher {
 
   /** Re-merge our conf if what it depends on changed (the cluster conf, ours being there, what sorts first). */
   private evaluate(first = false): void {
-    const { o, confFile, confName } = this;
-    if (this.stop.signal) return;
+    const { o } = this;
+    if (this.stop.ended) return;
     this.syncServiceAccount(false);
-    const st = clusterState(o.confDir, confName);
+    const { plan, state: st, skipped } = clusterState(o, this.confName);
+    const confFile = join(o.confDir, plan.target);
+    for (const w of skipped) this.once(`skipped ${w}`, `warning: ${w}`);
     if (st.kind === "unparsable") {
       this.once("cluster", `${st.file} is not valid JSON (being written?): keeping ${confFile} as it is until it is`);
+      return;
+    }
+    if (st.kind === "problem" && plan.chosen && !plan.entries.some((e) => e.name === plan.chosen)) {
+      this.once("cluster", `${st.why}: waiting for it, keeping ${confFile} as it is`);
       return;
     }
     if (st.kind === "none") {
@@ -259,13 +250,15 @@ class ConfWatcher {
       return;
     }
     this.said.delete("cluster");
-    const before = confFiles(o.confDir).filter((n) => byName(n, confName) < 0);
-    const seen = JSON.stringify([st.file, st.text, existsSync(confFile), before]);
-    if (seen === this.lastSeen && this.lastOk) return;
+    const before = sortingBefore(plan.entries, plan.target).map((e) => e.name);
+    const others = plan.aside.map((e) => e.name);
+    const seen = JSON.stringify([st.kind === "found" ? [st.file, st.text] : st.why, existsSync(confFile), before, others]);
+    if (seen === this.lastSeen) return;
     this.lastSeen = seen;
     try {
-      const lines = install({
+      const r = installPlanned({
         ...o,
+        ...(this.confName ? { confName: this.confName } : {}),
         dryRun: false,
         confOnly: this.binInstalled,
         // --force overwrites what is in the way once; later passes merge, so the user's delegates stay.
@@ -274,12 +267,12 @@ class ConfWatcher {
       });
       const firstPass = !this.binInstalled;
       this.binInstalled = true;
-      this.lastOk = true;
-      this.said.delete("error");
-      for (const a of actions(lines)) if (first || firstPass || !isUnchanged(a)) this.log(a);
+      this.confName = basename(r.confFile);
+      for (const a of actions(r.lines)) if (first || firstPass || !isUnchanged(a)) this.log(a);
     } catch (e) {
-      this.lastOk = false;
-      this.once("error", `error: ${(e as Error).message}`);
+      // Not installed is not healthy: exit, so that the pod restarts (and shows it) and the next start tries again.
+      this.error = (e as Error).message;
+      this.stop.abort();
     }
   }
 
@@ -313,7 +306,13 @@ class ConfWatcher {
 
   /** On the way out: with --cleanup-on-exit, remove what install wrote (never someone else's conf). */
   private finish(): number {
-    const { o, confFile } = this;
+    const { o } = this;
+    if (this.error !== undefined) {
+      this.log(`error: ${this.error}; exiting with code 1 (nothing is installed until this is fixed)`);
+      return 1;
+    }
+    const name = this.confName ?? planConfDir(o).target;
+    const confFile = join(o.confDir, name);
     const sig = this.stop.signal ?? "a stop";
     if (!o.cleanupOnExit) {
       this.log(`received ${sig}: leaving ${confFile}${o.serviceAccountDir ? " and the generated kubeconfig" : ""} in place; exiting`);
@@ -322,7 +321,7 @@ class ConfWatcher {
     const removed: string[] = [];
     const kept: string[] = [];
     if (existsSync(confFile)) {
-      if (isOurs(confFile)) {
+      if (isOurs(o.confDir, name)) {
         rmSync(confFile, { force: true });
         removed.push(confFile);
       } else kept.push(`${confFile} (not written by multus install)`);

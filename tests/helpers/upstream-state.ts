@@ -14,7 +14,7 @@ import { cleanupLink, type Tap, uniqueName } from "./netns.ts";
 import { CNI_BIN, ROOT, runPlugin } from "./run-plugin.ts";
 import type { Scenario } from "./scenario.ts";
 
-export const FIXTURE = join(ROOT, "tests", "fixtures", "upstream");
+export const FIXTURE = join(ROOT, "tests", "fixtures", "upstream", "upstream-multus-v4.1.4");
 export const CONTAINER_ID = "fxcontainer1";
 const POD = { namespace: "default", name: "fx-pod", uid: "0e5f7b8c-6666-4a2b-9c3d-000000000006" };
 export const POD_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD.namespace};K8S_POD_NAME=${POD.name};K8S_POD_INFRA_CONTAINER_ID=${CONTAINER_ID};K8S_POD_UID=${POD.uid}`;
