@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
 import { CniError } from "../cni/errors.ts";
+import { isMultusPluginType } from "../delegate.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import { legacyNetworkToConf } from "../k8s/networks.ts";
 import { LEGACY_NETWORKS_ANNOTATION, NETWORKS_ANNOTATION, parseLegacyNetworks, parseNetworkSelections } from "../selection.ts";
@@ -28,10 +29,23 @@ function findingsOf(file: string, object: string | undefined, input: ValidatorIn
   return [...(a.type === "invalid" ? a.errors.map(make("error")) : []), ...a.warnings.map(make("warning"))];
 }
 
+/**
+ * Our netconf, when the file holds one: a conf of type multus, or a
+ * conflist of one Multus plugin (upstream's installer writes that), as the
+ * runtime hands that plugin its config (with the list's name and version).
+ */
+function netconfOf(v: JsonObject): JsonObject | undefined {
+  if (v.type === "multus" || Array.isArray(v.delegates) || typeof v.kubeconfig === "string") return v;
+  const plugins = Array.isArray(v.plugins) ? v.plugins : [];
+  const [only] = plugins;
+  if (plugins.length !== 1 || !isJsonObject(only) || !isMultusPluginType(only.type)) return undefined;
+  return { ...only, name: v.name, ...(v.cniVersion === undefined ? {} : { cniVersion: v.cniVersion }) };
+}
+
 function jsonFile(file: string, v: unknown): Finding[] {
   if (!isJsonObject(v)) return [{ file, severity: "error", path: "", message: "must be a JSON object (a netconf, conf or conflist)" }];
-  if (v.type === "multus" || Array.isArray(v.delegates) || typeof v.kubeconfig === "string")
-    return findingsOf(file, undefined, { netconf: v });
+  const netconf = netconfOf(v);
+  if (netconf) return findingsOf(file, undefined, { netconf });
   return findingsOf(file, undefined, { attachments: [{ path: "", config: v }] });
 }
 
