@@ -795,7 +795,7 @@ t.test("assertValid: code 7, the first problem in msg, all in details", async (t
     message: `delegates[0].cniVersion: "7" is not a supported CNI version ${VERSIONS}`,
     details: `delegates[0].cniVersion: "7" is not a supported CNI version ${VERSIONS}\ndelegates[0].type: "../x" is a path; it must be a bare plugin name such as "bridge"`,
   });
-  t.equal(assertValid(nc([bridge])), undefined);
+  t.same(assertValid(nc([bridge])), [], "valid: its warnings, none");
 });
 
 t.test("inputs the validator cannot read are answers, not exceptions", async (t) => {
@@ -970,9 +970,10 @@ t.test("IPAM errors are configs the IPAM plugin itself refuses; IPAM warnings ar
   t.ok(checked > 25, `${checked} rules checked against the plugins`);
 });
 
-t.test("through the built plugin: what is certainly wrong fails the ADD; what is questionable does not", async (t) => {
+t.test("through the built plugin: what is certainly wrong fails the ADD; what is questionable is logged", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
+  const log = join(s.dir, "multus.log");
   const add = (id: string, stdin: string | object) => runPlugin({ command: "ADD", containerId: id, netns: ns.path, stdin });
 
   const loop = await add("val-loop", s.netconf([s.bridge(), { name: "again", type: "multus", delegates: [s.bridge()] }]));
@@ -994,10 +995,19 @@ t.test("through the built plugin: what is certainly wrong fails the ADD; what is
   t.equal(deep.json?.code, 6);
   t.equal(deep.json?.msg, "error decoding network config: nested too deeply (more than 64 levels of lists and objects)");
 
-  const questionable = s.netconf([s.bridge()], { colour: "blue" });
+  const questionable = s.netconf([s.bridge()], { colour: "blue", logFile: log, logLevel: "info" });
   const ok = await add("val-warn", questionable);
   t.equal(ok.code, 0, ok.stdout);
   t.same(links(ns.name), ["eth0"]);
+  const lines = readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  t.match(
+    lines.find((l) => l.msg === "config warnings"),
+    { level: "info", verb: "ADD", warnings: ["colour: is not a field this plugin knows; it is ignored"] },
+    "the warning is in the log",
+  );
   const del = await runPlugin({ command: "DEL", containerId: "val-warn", netns: ns.path, stdin: questionable });
   t.equal(del.code, 0, del.stdout);
 });
