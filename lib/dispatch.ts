@@ -38,11 +38,12 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefi
 
 async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Promise<unknown> {
   checkVersion(raw);
-  // Every problem of the config at once, before anything runs. A DEL or GC is
-  // never blocked by it (the cache record says what to remove): there its
-  // findings only go to the log, so it runs only when there is a log.
+  // Every problem of the config at once, before anything runs; an ADD logs
+  // its warnings. A DEL or GC is never blocked by it (the cache record says
+  // what to remove): there its findings only go to the log, so it runs only
+  // when there is a log.
   if (verb !== "DEL" && verb !== "GC") {
-    (await import("./validate.ts")).assertValid({ netconf: raw });
+    (await import("./validate.ts")).assertValid({ netconf: raw }, verb === "ADD" ? { log } : {});
   } else if (log.enabled("error")) {
     const { validateInput, problemLine } = await import("./validate.ts");
     const a = validateInput({ netconf: raw });

@@ -26,6 +26,19 @@ export const DEFAULT_KUBELET_CHECKPOINT = "/var/lib/kubelet/device-plugins/kubel
 /** Network Plumbing WG device-info files: `dp/` by device plugins, `cni/` by us. */
 export const DEFAULT_DEVICE_INFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo";
 
+/**
+ * The longest duration a netconf may set (s), for every timeout: far above
+ * any useful one, far below what a timer holds (2^31 - 1 ms; beyond it a
+ * timer fires at once). The validator (wasm/src/netconf.rs) refuses more.
+ */
+export const MAX_DURATION_S = 3600;
+
+/**
+ * Deeper than any config (a real one has < 10 levels), shallower than the
+ * validator's parser limit (128, with its input's own 3 levels around it).
+ */
+const MAX_JSON_DEPTH = 64;
+
 /** Time limits, in ms. */
 export interface Timeouts {
   /** One delegate exec; the whole process group is killed after it. */
@@ -206,7 +219,27 @@ export function decodeNetconf(bytes: Uint8Array | string): JsonObject {
     throw new CniError(ErrorCode.DecodeFailure, `error decoding network config: ${(e as Error).message}`);
   }
   if (!isJsonObject(v)) throw new CniError(ErrorCode.DecodeFailure, "error decoding network config: not a JSON object");
+  if (depthExceeds(v, MAX_JSON_DEPTH)) {
+    throw new CniError(
+      ErrorCode.DecodeFailure,
+      `error decoding network config: nested too deeply (more than ${MAX_JSON_DEPTH} levels of lists and objects)`,
+    );
+  }
   return v;
+}
+
+/** Whether lists and objects nest more than `max` levels (the top one counts), without recursion. */
+function depthExceeds(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== "object" || x === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /** The config's version, for error replies; never throws. */
@@ -317,7 +350,8 @@ function readValidAttachments(raw: JsonObject): ValidAttachment[] | undefined {
 /**
  * `teardown` (DEL, GC): a delegate that is a Multus is read, not refused, so
  * that a config an older install wrote (a Multus nested as the cluster
- * network) never blocks a pod's deletion; DEL skips such a plugin.
+ * network) never blocks a pod's deletion; DEL skips such a plugin. A
+ * duration that is no number of seconds gets its default, for the same reason.
  */
 export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf {
   const name = raw.name;
@@ -331,8 +365,13 @@ export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf
   const clusterNetwork = optString(raw, "clusterNetwork") || undefined;
   const seconds = (key: string, fallback: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== "number" || !(v > 0)) throw invalid(`netconf: "${key}" must be a positive number of seconds`);
-    return v * 1000;
+    if (typeof v !== "number" || !(v > 0)) {
+      if (teardown) return fallback * 1000;
+      throw invalid(`netconf: "${key}" must be a number of seconds greater than 0 and at most ${MAX_DURATION_S}`);
+    }
+    // The validator refuses a longer one where it gates (ADD, CHECK, STATUS); a DEL or GC
+    // it does not gate gets the longest allowed instead, never a timer that overflows.
+    return Math.min(v, MAX_DURATION_S) * 1000;
   };
 
   const list = raw.delegates ?? [];

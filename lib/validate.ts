@@ -4,12 +4,13 @@
  * first use; the verbs that never validate never pay for it, and neither does
  * a plugin call whose input this validator already found valid (see assertValid).
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { atomicWrite } from "./files.ts";
-import type { JsonObject } from "./json.ts";
+import { atomicWrite, readRegularText } from "./files.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
+import type { Logger } from "./log.ts";
 import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
 export interface ValidatorAttachment {
@@ -75,10 +76,18 @@ export const problemLine = (p: Problem): string => (p.path ? `${p.path}: ${p.mes
 
 /**
  * Inputs found valid, one file each: named by a hash of the validator's
- * identity and the input's JSON text, holding both (the exact text decides,
- * not the hash). On tmpfs: gone at reboot; root-only, like /run itself.
+ * identity and the input's JSON text, holding both and the input's warnings
+ * (the exact text decides, not the hash). On tmpfs: gone at reboot;
+ * root-only, like /run itself. Whoever can write here could make an input
+ * skip validation, but could as well replace the plugin.
  */
 export const VALID_MEMO_DIR = "/run/multus/validated";
+/** Entries kept; past it, the oldest quarter is removed. */
+export const MEMO_MAX_ENTRIES = 128;
+/** An entry (input and warnings) larger than this is never written: that input is validated every time. */
+export const MEMO_MAX_ENTRY_BYTES = 64 * 1024;
+/** A temp file this old was left by a writer that died between its write and its rename. */
+const STALE_TEMP_MS = 60_000;
 
 /** 53 bits of a string hash (cyrb53), as hex: a file name, not a proof. */
 function memoName(text: string): string {
@@ -94,32 +103,121 @@ function memoName(text: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16);
 }
 
+/** Keys that carry one pod's data and that the validator only checks to be objects. */
+const PER_POD = ["runtimeConfig", "args", "prevResult"];
+
+/** `o` with each per-pod object emptied: a pod's cni-args, port mappings or IPs make no entry of their own. */
+function withoutPodData(o: JsonObject): JsonObject {
+  const out: JsonObject = { ...o };
+  for (const k of PER_POD) if (isJsonObject(out[k])) out[k] = {};
+  if (Array.isArray(out.plugins)) out.plugins = out.plugins.map((p) => (isJsonObject(p) ? withoutPodData(p) : p));
+  if (Array.isArray(out.delegates)) out.delegates = out.delegates.map((d) => (isJsonObject(d) ? withoutPodData(d) : d));
+  return out;
+}
+
 /**
- * Throw a CniError (code 7, InvalidNetworkConfig) whose msg is the first
- * problem and whose details list them all, one a line; return if valid.
- * The validator is deterministic, so an input it found valid before (the
- * node's config on every ADD) is not validated again: compiling it is most
- * of the plugin's own CPU time on an ADD. Only valid inputs are remembered.
+ * What the memo keys an input by: the validator's answer is the same for
+ * any per-pod data (tests/validate-memo.test.ts checks it), so that data is
+ * left out.
  */
-export function assertValid(input: ValidatorInput): void {
-  let memo: { file: string; text: string } | undefined;
+function memoKey(input: ValidatorInput): ValidatorInput {
+  return {
+    ...(input.netconf ? { netconf: withoutPodData(input.netconf) } : {}),
+    ...(input.attachments ? { attachments: input.attachments.map((a) => ({ ...a, config: withoutPodData(a.config) })) } : {}),
+  };
+}
+
+interface MemoEntry {
+  file: string;
+  /** The validator's identity and the input's text, a line each. */
+  head: string;
+}
+
+function memoEntry(input: ValidatorInput, dir: string): MemoEntry | undefined {
   try {
-    const text = `${wasmId()}\n${JSON.stringify(input)}`;
-    memo = { file: join(VALID_MEMO_DIR, memoName(text)), text };
-    if (readFileSync(memo.file, "utf8") === memo.text) return;
+    const head = `${wasmId()}\n${JSON.stringify(memoKey(input))}\n`;
+    return head.length > MEMO_MAX_ENTRY_BYTES ? undefined : { file: join(dir, memoName(head)), head };
   } catch {
-    // not seen before (or no memo at all): validate
+    return undefined; // not JSON (a cycle ...): the validator says why
   }
-  const a = validateInput(input);
-  if (a.type === "invalid") {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), a.errors.map(problemLine).join("\n"));
-  }
-  if (!memo) return;
+}
+
+/** The warnings of a remembered input, or undefined when it is not remembered. */
+function recall(e: MemoEntry): Problem[] | undefined {
   try {
-    mkdirSync(VALID_MEMO_DIR, { recursive: true, mode: 0o700 });
+    const text = readRegularText(e.file, { maxBytes: MEMO_MAX_ENTRY_BYTES, nofollow: true });
+    if (!text.startsWith(e.head)) return undefined;
+    const warnings: unknown = JSON.parse(text.slice(e.head.length));
+    return isProblemList(warnings) ? warnings : undefined;
+  } catch {
+    return undefined; // not seen before, or not an entry we wrote
+  }
+}
+
+function remember(e: MemoEntry, warnings: Problem[], dir: string): void {
+  const data = `${e.head}${JSON.stringify(warnings)}`;
+  if (Buffer.byteLength(data) > MEMO_MAX_ENTRY_BYTES) return;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // A remembered input is a hint, lost with /run at a reboot: no fsync.
-    atomicWrite(memo.file, memo.text, 0o600, { durable: false });
+    atomicWrite(e.file, data, 0o600, { durable: false });
+    evict(dir);
   } catch {
     // not root, or a read-only /run: the next call validates again
   }
+}
+
+/**
+ * Past MEMO_MAX_ENTRIES, remove the oldest entries (by mtime) down to three
+ * quarters, and dead writers' temp files. Only a new entry pays for it: one
+ * directory read, and a stat per entry once every MEMO_MAX_ENTRIES / 4 new ones.
+ */
+function evict(dir: string): void {
+  const names = readdirSync(dir);
+  if (names.length <= MEMO_MAX_ENTRIES) return;
+  const now = Date.now();
+  const entries: { path: string; mtime: number }[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const mtime = lstatSync(path).mtimeMs;
+      if (!name.endsWith(".tmp")) entries.push({ path, mtime });
+      else if (now - mtime > STALE_TEMP_MS) rmSync(path, { force: true });
+    } catch {
+      // removed meanwhile by another call
+    }
+  }
+  entries.sort((a, b) => a.mtime - b.mtime);
+  for (const { path } of entries.slice(0, entries.length - Math.floor((MEMO_MAX_ENTRIES * 3) / 4))) rmSync(path, { force: true });
+}
+
+export interface AssertOptions {
+  /** Where valid inputs are remembered; VALID_MEMO_DIR by default. */
+  memoDir?: string;
+  /** Where the input's warnings go (level info). */
+  log?: Logger;
+}
+
+/**
+ * Throw a CniError (code 7, InvalidNetworkConfig) whose msg is the first
+ * problem and whose details list them all, one a line; return the warnings
+ * if valid (they never fail a call; `log` records them). The validator is
+ * deterministic, so an input it found valid before (the node's config on
+ * every ADD) is not validated again: compiling it is most of the plugin's
+ * own CPU time on an ADD. Only valid inputs are remembered.
+ */
+export function assertValid(input: ValidatorInput, opts: AssertOptions = {}): Problem[] {
+  const dir = opts.memoDir ?? VALID_MEMO_DIR;
+  const entry = memoEntry(input, dir);
+  let warnings = entry && recall(entry);
+  if (!warnings) {
+    const a = validateInput(input);
+    if (a.type === "invalid") {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), a.errors.map(problemLine).join("\n"));
+    }
+    warnings = a.warnings;
+    if (entry) remember(entry, warnings, dir);
+  }
+  if (warnings.length > 0) opts.log?.info("config warnings", { warnings: warnings.map(problemLine) });
+  return warnings;
 }

@@ -153,3 +153,51 @@ t.test("a FIFO is not read: said as such", async (t) => {
   t.equal(r.code, 1);
   t.match(r.stdout, /fifo\.conf: is a FIFO, not a regular file/);
 });
+
+t.test("warnings alone are printed and leave the exit code 0", async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, "00-multus.conf");
+  writeFileSync(
+    f,
+    JSON.stringify({
+      cniVersion: "1.0.0",
+      name: "m",
+      type: "multus",
+      colour: "blue",
+      delegates: [
+        { name: "a", type: "bridge", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
+        { name: "b", type: "macvlan", ipam: { type: "host-local", subnet: "10.1.2.0/24", gateway: "10.1.3.1" } },
+      ],
+    }),
+  );
+  const r = await human(["validate", f]);
+  t.equal(r.code, 0, r.stdout);
+  t.same(r.stdout.trimEnd().split("\n"), [
+    `warning: ${f}: colour: is not a field this plugin knows; it is ignored`,
+    `warning: ${f}: delegates[1].ipam.gateway: 10.1.3.1 is outside subnet 10.1.2.0/24`,
+    `warning: ${f}: delegates[1].ipam.subnet: 10.1.2.0/24 overlaps 10.1.0.0/16 at delegates[0].ipam.subnet (network "a")`,
+    "1 file(s) valid",
+  ]);
+});
+
+t.test("a conflist whose one plugin is a Multus (upstream's installer writes that) is checked as our netconf", async (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, "00-multus.conflist");
+  const multus = {
+    type: "multus",
+    capabilities: { portMappings: true },
+    kubeconfig: "/etc/cni/net.d/multus.d/multus.kubeconfig",
+    delegates: [{ cniVersion: "1.0.0", name: "cbr0", plugins: [{ type: "flannel", delegate: { isDefaultGateway: true } }] }],
+  };
+  writeFileSync(f, JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", plugins: [multus] }));
+  const r = await human(["validate", f]);
+  t.equal(r.code, 0, r.stdout);
+  t.equal(r.stdout, "1 file(s) valid\n");
+  writeFileSync(
+    f,
+    JSON.stringify({ cniVersion: "1.0.0", name: "multus-cni-network", plugins: [{ ...multus, kubeconfig: "multus.kubeconfig" }] }),
+  );
+  const bad = await human(["validate", f]);
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, `${f}: plugins[0].kubeconfig: "multus.kubeconfig" must be an absolute path`);
+});

@@ -105,7 +105,8 @@ t.test("every problem of the config is reported at once: the first in msg, all i
     ...good,
     delegates: [
       { type: "bridge", name: "a", ipam: { type: "host-local", subnet: "10.1.0.0/24", rangeStart: "10.9.0.5" } },
-      { type: "../ptp", name: "b", ipam: { type: "host-local", subnet: "10.1.0.0/16" } },
+      { type: "../ptp", name: "b" },
+      { type: "ptp", name: "c", ipam: { type: "host-local", subnet: "10.2.0.0/33" } },
     ],
   };
   const r = await dispatchCall({ ...env, command: "ADD", stdin: bad });
@@ -114,6 +115,6 @@ t.test("every problem of the config is reported at once: the first in msg, all i
   t.same(String(r.json!.details).split("\n"), [
     "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24",
     'delegates[1].type: "../ptp" is a path; it must be a bare plugin name such as "bridge"',
-    'delegates[1].ipam.subnet: 10.1.0.0/16 overlaps 10.1.0.0/24 at delegates[0].ipam.subnet (network "a")',
+    "delegates[2].ipam.subnet: 10.2.0.0/33 is not a valid CIDR (address/prefix)",
   ]);
 });

@@ -1,10 +1,12 @@
 // Netconf and delegate loading: defaults, field checks, what survives untouched.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
-import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_LOG_ROTATION, decodeNetconf, loadNetconf, NETCONF_FIELDS } from "../lib/netconf.ts";
-import { ROOT } from "./helpers/run-plugin.ts";
+import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_LOG_ROTATION, decodeNetconf, loadNetconf, MAX_DURATION_S, NETCONF_FIELDS } from "../lib/netconf.ts";
+import { links, makeNetns, reservations } from "./helpers/netns.ts";
+import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
+import { scenario } from "./helpers/scenario.ts";
 
 const parseNetconf = (text: string) => loadNetconf(decodeNetconf(text));
 
@@ -82,7 +84,7 @@ t.test("field errors name the field", async (t) => {
     [{ name: "m", delegates: [{ type: "bridge", cniVersion: "5.0.0" }] }, /delegates\[0\]\.cniVersion: "5.0.0" is not a supported/],
     [{ name: "m", delegates: [{ type: "bridge", ipam: "host-local" }] }, /delegates\[0\]\.ipam: must be an object/],
     [{ name: "m", delegates: [{ plugins: [] }] }, /delegates\[0\]\.plugins: must be a non-empty list/],
-    [{ name: "m", delegates: [{ type: "bridge" }], delegateTimeout: 0 }, /"delegateTimeout" must be a positive number/],
+    [{ name: "m", delegates: [{ type: "bridge" }], delegateTimeout: 0 }, /"delegateTimeout" must be a number of seconds greater than 0/],
     [{ name: "m", delegates: [{ type: "bridge" }], namespaceIsolation: "yes" }, /"namespaceIsolation" must be true or false/],
     [{ name: "bad name!", delegates: [{ type: "bridge" }] }, /"name" "bad name!" has invalid characters/],
   ];
@@ -142,4 +144,72 @@ t.test("nothing outside lib/netconf.ts reads netconf keys from the raw JSON", as
   };
   walk(join(ROOT, "lib"));
   t.same(offenders, []);
+});
+
+t.test("a duration too long for a timer is clamped to the longest one allowed, never passed on", async (t) => {
+  const c = parseNetconf(
+    JSON.stringify({
+      name: "m",
+      delegates: [{ type: "bridge" }],
+      delegateTimeout: 1e10,
+      addTimeout: 2_147_484,
+      readinessTimeout: 3600,
+      apiTimeout: Number.MAX_VALUE,
+      apiDeadline: 0.5,
+    }),
+  );
+  t.same(c.timeouts, { delegateMs: 3_600_000, addMs: 3_600_000, readinessMs: 3_600_000, apiRequestMs: 3_600_000, apiDeadlineMs: 500 });
+  t.equal(MAX_DURATION_S, 3600);
+});
+
+t.test("decoding: JSON nested deeper than any config is a decode failure (code 6), not an invalid config", async (t) => {
+  const nested = (n: number) => `{"name": "m", "x": ${"[".repeat(n)}${"]".repeat(n)}}`;
+  t.doesNotThrow(() => decodeNetconf(nested(62)), "62 levels of lists in the netconf object: 63 in all");
+  t.throws(() => decodeNetconf(nested(64)), {
+    code: 6,
+    message: "error decoding network config: nested too deeply (more than 64 levels of lists and objects)",
+  });
+  t.throws(() => decodeNetconf(nested(5000)), { code: 6 });
+  t.throws(() => decodeNetconf(`{"a": ${'{"a": '.repeat(100)}1${"}".repeat(100)}}`), { code: 6 });
+});
+
+t.test("DEL with a delegateTimeout too long for a timer detaches (clamped, never 1 ms)", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const conf = s.netconf([s.bridge()]);
+  const add = await runPlugin({ command: "ADD", containerId: "mt-huge-timeout", netns: ns.path, stdin: conf });
+  t.equal(add.code, 0, add.stdout);
+  t.same(links(ns.name), ["eth0"]);
+  for (const delegateTimeout of [1e10, 2_147_484]) {
+    const del = await runPlugin({ command: "DEL", containerId: "mt-huge-timeout", netns: ns.path, stdin: { ...conf, delegateTimeout } });
+    t.equal(del.code, 0, `DEL with delegateTimeout ${delegateTimeout}: ${del.stdout}`);
+  }
+  t.same(links(ns.name), [], "detached");
+  t.same(reservations(s.ipamDir), [], "and its address released");
+});
+
+t.test("DEL with a duration that is no number of seconds detaches with the default (a bad config never blocks teardown)", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const conf = s.netconf([s.bridge()]);
+  t.equal((await runPlugin({ command: "ADD", containerId: "mt-bad-timeout", netns: ns.path, stdin: conf })).code, 0);
+  const bad = { ...conf, delegateTimeout: -1, addTimeout: "90", apiTimeout: 0 };
+  const add = await runPlugin({ command: "ADD", containerId: "mt-bad-timeout2", netns: ns.path, stdin: bad });
+  t.equal(add.json?.code, 7, "an ADD refuses it");
+  const del = await runPlugin({ command: "DEL", containerId: "mt-bad-timeout", netns: ns.path, stdin: bad });
+  t.equal(del.code, 0, del.stdout);
+  t.same(links(ns.name), [], "detached");
+  t.same(reservations(s.ipamDir), []);
+});
+
+t.test("a relative path: ADD refuses it; DEL and GC resolve it as any earlier ADD did, and never fail on it", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const conf = s.netconf([s.bridge()], { cniDir: "mt-relative-cache" });
+  t.teardown(() => rmSync(join(process.cwd(), "mt-relative-cache"), { recursive: true, force: true }));
+  const add = await runPlugin({ command: "ADD", containerId: "mt-rel", netns: ns.path, stdin: conf });
+  t.equal(add.json?.code, 7, add.stdout);
+  t.same(loadNetconf({ ...conf, name: "m" }).cniDir, "mt-relative-cache", "loaded as written");
+  const del = await runPlugin({ command: "DEL", containerId: "mt-rel", netns: ns.path, stdin: conf });
+  t.equal(del.code, 0, del.stdout);
 });

@@ -38,14 +38,17 @@ const REQUIRED: Record<Verb, readonly string[]> = {
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /**
- * Linux interface name rules (IFNAMSIZ is 16 including the NUL): why `name`
- * cannot be one, or undefined when it can. The one home of this rule; the
+ * Linux interface name rules (IFNAMSIZ is 16 including the NUL), and not
+ * `lo`, which every network namespace has: why `name` cannot be a pod's
+ * interface, or undefined when it can. The one home of this rule; the
  * validator (wasm/src/delegate.rs) has its own copy, kept equal by a test.
  */
 export function ifNameProblem(name: string): string | undefined {
   if (name === "") return "is empty";
   if (Buffer.byteLength(name, "utf8") > 15) return "is longer than 15 bytes";
   if (name === "." || name === "..") return "must not be '.' or '..'";
+  if (name.includes("\0")) return "must not contain a NUL byte";
+  if (name === "lo") return "is the loopback interface every network namespace already has";
   if (/\s/.test(name)) return "must not contain whitespace";
   if (name.includes("/")) return "must not contain '/'";
   if (name.includes(":")) return "must not contain ':'";

@@ -146,7 +146,10 @@ async function planStep(ctx: CommandContext, requests: AttachmentRequest[], from
   }
   if (fromApi) {
     const { assertValid } = await import("../validate.ts");
-    assertValid({ attachments: plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.delegate.config })) });
+    assertValid(
+      { attachments: plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.delegate.config })) },
+      { log: ctx.log },
+    );
   }
   const dirs = pluginDirs(ctx);
   for (const a of plan) {

@@ -7,6 +7,16 @@ use serde_json::Value;
 
 pub const VERSIONS: [&str; 7] = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
+/// Plugin types that are a Multus (ours, upstream's thin plugin, its thick
+/// shim): never a delegate. lib/delegate.ts has the same list; a test keeps
+/// them equal.
+pub const MULTUS_TYPES: [&str; 2] = ["multus", "multus-shim"];
+
+/// The reference plugins that hand their `ipam` block, unchanged, to the IPAM
+/// plugin it names: only there do we know who reads it. Others (calico,
+/// antrea, flannel ...) rewrite or fill it in first, so it is theirs to check.
+const IPAM_AS_WRITTEN: [&str; 8] = ["bridge", "dummy", "host-device", "ipvlan", "macvlan", "ptp", "tap", "vlan"];
+
 /// Why a plugin type is not a bare plugin name, if it is not.
 pub fn type_problem(t: &str) -> Option<String> {
     if t.is_empty() {
@@ -34,22 +44,39 @@ pub fn ifname_problem(n: &str) -> Option<String> {
     if n == "." || n == ".." {
         return Some(format!("\"{}\" is not a valid interface name", n));
     }
+    if n.contains('\0') {
+        return Some("contains a NUL byte".into());
+    }
     if n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
         return Some(format!("\"{}\" contains '/', ':' or whitespace", n));
+    }
+    if n == "lo" {
+        return Some("\"lo\" is the loopback interface every network namespace already has".into());
     }
     None
 }
 
-fn check_type(obj: &serde_json::Map<String, Value>, path: &str, r: &mut Report) {
-    match obj.get("type") {
-        Some(Value::String(t)) => {
-            if let Some(p) = type_problem(t) {
-                r.error(&join(path, "type"), p);
-            }
+/// The plugin type, when it is a bare name.
+fn check_type<'a>(obj: &'a serde_json::Map<String, Value>, path: &str, r: &mut Report) -> Option<&'a str> {
+    let t = match obj.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(_) => {
+            r.error(&join(path, "type"), "must be a string");
+            return None;
         }
-        Some(_) => r.error(&join(path, "type"), "must be a string"),
-        None => r.error(&join(path, "type"), "is required"),
+        None => {
+            r.error(&join(path, "type"), "is required");
+            return None;
+        }
+    };
+    if let Some(p) = type_problem(t) {
+        r.error(&join(path, "type"), p);
+        return None;
     }
+    if MULTUS_TYPES.contains(&t) {
+        r.error(&join(path, "type"), format!("\"{}\" is a Multus: a Multus cannot be a delegate (it would call itself)", t));
+    }
+    Some(t)
 }
 
 fn check_version(v: Option<&Value>, path: &str, r: &mut Report) {
@@ -62,21 +89,25 @@ fn check_version(v: Option<&Value>, path: &str, r: &mut Report) {
 
 /// A plugin entry (the conf itself, or one plugin of a conflist).
 fn plugin(obj: &serde_json::Map<String, Value>, path: &str, owner: usize, network: &str, r: &mut Report, subnets: &mut Vec<Subnet>) {
-    check_type(obj, path, r);
+    let plugin_type = check_type(obj, path, r);
     if let Some(ipam_v) = obj.get("ipam") {
         let ip = join(path, "ipam");
-        if let Value::Object(io) = ipam_v {
-            match io.get("type") {
-                Some(Value::String(t)) => {
-                    if let Some(p) = type_problem(t) {
-                        r.error(&join(&ip, "type"), p);
-                    }
+        let io = match ipam_v {
+            Value::Object(io) => io,
+            _ => return r.error(&ip, "must be an object"),
+        };
+        match io.get("type") {
+            Some(Value::String(t)) => {
+                if let Some(p) = type_problem(t) {
+                    r.error(&join(&ip, "type"), p);
                 }
-                Some(_) => r.error(&join(&ip, "type"), "must be a string"),
-                None => {}
             }
+            Some(_) => r.error(&join(&ip, "type"), "must be a string"),
+            None => {}
         }
-        ipam::validate(ipam_v, &ip, owner, network, r, subnets);
+        if plugin_type.map(|t| IPAM_AS_WRITTEN.contains(&t)).unwrap_or(false) {
+            ipam::validate(io, &ip, owner, network, r, subnets);
+        }
     }
 }
 

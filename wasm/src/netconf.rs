@@ -8,15 +8,23 @@ use serde_json::{Map, Value};
 #[derive(Clone, Copy)]
 enum Kind {
     Str,
+    /// A file or dir: absolute, since a relative one would be resolved
+    /// against whatever working directory the runtime gives us ("" = unset).
+    Path,
     Bool,
     StrList,
     Obj,
-    Positive,
+    /// Seconds, for a timer: `0 < s <= MAX_DURATION_S`.
+    Duration,
     Version,
     LogLevel,
     BoolMap,
     Delegates,
 }
+
+/// The longest duration (s): far above any useful timeout, far below what
+/// a timer can hold. lib/netconf.ts clamps to the same value.
+pub const MAX_DURATION_S: f64 = 3600.0;
 
 const FIELDS: [(&str, Kind); 38] = [
     ("name", Kind::Str),
@@ -24,19 +32,19 @@ const FIELDS: [(&str, Kind); 38] = [
     ("cniVersion", Kind::Version),
     ("cniVersions", Kind::StrList),
     ("delegates", Kind::Delegates),
-    ("kubeconfig", Kind::Str),
-    ("cniDir", Kind::Str),
-    ("confDir", Kind::Str),
-    ("binDir", Kind::Str),
+    ("kubeconfig", Kind::Path),
+    ("cniDir", Kind::Path),
+    ("confDir", Kind::Path),
+    ("binDir", Kind::Path),
     ("clusterNetwork", Kind::Str),
     ("defaultNetworks", Kind::StrList),
     ("multusNamespace", Kind::Str),
     ("systemNamespaces", Kind::StrList),
     ("namespaceIsolation", Kind::Bool),
     ("globalNamespaces", Kind::Str),
-    ("readinessindicatorfile", Kind::Str),
-    ("readinessTimeout", Kind::Positive),
-    ("logFile", Kind::Str),
+    ("readinessindicatorfile", Kind::Path),
+    ("readinessTimeout", Kind::Duration),
+    ("logFile", Kind::Path),
     ("logLevel", Kind::LogLevel),
     ("logToStderr", Kind::Bool),
     ("logOptions", Kind::Obj),
@@ -46,15 +54,15 @@ const FIELDS: [(&str, Kind); 38] = [
     ("capabilities", Kind::BoolMap),
     ("runtimeConfig", Kind::Obj),
     ("prevResult", Kind::Obj),
-    ("delegateTimeout", Kind::Positive),
-    ("addTimeout", Kind::Positive),
-    ("apiTimeout", Kind::Positive),
-    ("apiDeadline", Kind::Positive),
+    ("delegateTimeout", Kind::Duration),
+    ("addTimeout", Kind::Duration),
+    ("apiTimeout", Kind::Duration),
+    ("apiDeadline", Kind::Duration),
     ("args", Kind::Obj),
     ("cni.dev/valid-attachments", Kind::Delegates),
-    ("podResourcesSocket", Kind::Str),
-    ("kubeletCheckpoint", Kind::Str),
-    ("deviceInfoDir", Kind::Str),
+    ("podResourcesSocket", Kind::Path),
+    ("kubeletCheckpoint", Kind::Path),
+    ("deviceInfoDir", Kind::Path),
     ("podEvents", Kind::Bool),
     ("multusInstall", Kind::Obj),
 ];
@@ -64,10 +72,11 @@ const LOG_LEVELS: [&str; 5] = ["error", "info", "debug", "verbose", "panic"];
 fn check_kind(key: &str, v: &Value, kind: Kind, r: &mut Report) {
     let ok = match kind {
         Kind::Str => v.is_string(),
+        Kind::Path => v.as_str().map(|s| s.is_empty() || s.starts_with('/')).unwrap_or(false),
         Kind::Bool => v.is_boolean(),
         Kind::StrList => v.as_array().map(|a| a.iter().all(Value::is_string)).unwrap_or(false),
         Kind::Obj => v.is_object(),
-        Kind::Positive => v.as_f64().map(|n| n > 0.0).unwrap_or(false),
+        Kind::Duration => v.as_f64().map(|n| n > 0.0 && n <= MAX_DURATION_S).unwrap_or(false),
         Kind::Version => v.as_str().map(|s| VERSIONS.contains(&s)).unwrap_or(false),
         Kind::LogLevel => v.as_str().map(|s| LOG_LEVELS.contains(&s)).unwrap_or(false),
         Kind::BoolMap => v.as_object().map(|o| o.values().all(Value::is_boolean)).unwrap_or(false),
@@ -78,10 +87,12 @@ fn check_kind(key: &str, v: &Value, kind: Kind, r: &mut Report) {
     }
     let want = match kind {
         Kind::Str => "must be a string".to_string(),
+        Kind::Path if v.is_string() => format!("{} must be an absolute path", v),
+        Kind::Path => "must be a string".to_string(),
         Kind::Bool => "must be true or false".to_string(),
         Kind::StrList => "must be a list of strings".to_string(),
         Kind::Obj => "must be an object".to_string(),
-        Kind::Positive => "must be a positive number (seconds)".to_string(),
+        Kind::Duration => format!("must be a number of seconds greater than 0 and at most {}", MAX_DURATION_S as u32),
         Kind::Version => format!("{} is not a supported CNI version ({})", v, VERSIONS.join(", ")),
         Kind::LogLevel => format!("{} is not a log level ({})", v, LOG_LEVELS.join(", ")),
         Kind::BoolMap => "must be an object of true/false values".to_string(),
