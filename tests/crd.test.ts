@@ -458,3 +458,36 @@ current-context: x
   t.equal(statusOf("ns1", p.name).length, 1);
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
+
+t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: code 4, before any request", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const bad: [string, string, RegExp][] = [
+    ["..", "pod-x", /K8S_POD_NAMESPACE "\.\." is not a valid Kubernetes name: it must consist of lower case alphanumeric/],
+    ["ns1", "../../secrets/x", /K8S_POD_NAME "\.\.\/\.\.\/secrets\/x" is not a valid Kubernetes name/],
+    ["ns1", "Pod_1", /K8S_POD_NAME "Pod_1" is not a valid Kubernetes name/],
+    ["a.b", "pod", /K8S_POD_NAMESPACE "a\.b" is not a valid Kubernetes name/],
+    ["n".repeat(64), "pod", /K8S_POD_NAMESPACE "n{64}" is not a valid Kubernetes name: it must be no more than 63 characters/],
+  ];
+  api.clearRequests();
+  for (const [namespace, name, msg] of bad) {
+    const r = await runPlugin({
+      command: "ADD",
+      containerId: "crd-names",
+      netns: ns.path,
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`,
+      stdin: kubeNetconf(s),
+    });
+    t.equal(r.json?.code, 4, r.stdout);
+    t.match(r.json?.msg, msg);
+  }
+  t.equal(api.counts("*"), 0, "nothing was asked of the API");
+  t.same(links(ns.name), []);
+  const ok = pod("ns1");
+  const dotted = api.putPod({ metadata: { namespace: "ns1", name: "web-0.v2" } });
+  for (const args of [ok.args, `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0.v2;K8S_POD_UID=${dotted.metadata.uid}`]) {
+    const call: CniCall = { containerId: "crd-names-ok", netns: ns.path, args, stdin: kubeNetconf(s) };
+    t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0, `${args}: a subdomain name is fine`);
+    t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  }
+});

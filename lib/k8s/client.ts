@@ -40,6 +40,21 @@ export interface KubeClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A path segment "." or ".." would address another object than the one named (a namespace ".." from CNI_ARGS). */
+function assertPlainPath(path: string, what: string): void {
+  const decode = (p: string) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  };
+  const segments = path.split("?")[0].split("/").map(decode);
+  if (segments.some((p) => p === "." || p === "..")) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${what}: the request path ${JSON.stringify(path)} has a "." or ".." segment`);
+  }
+}
+
 export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
   const creds = await loadCredentials(opts.kubeconfig);
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
@@ -67,6 +82,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   const base = url.pathname.replace(/\/$/, "");
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
+    assertPlainPath(path, what);
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request.call(client, {
