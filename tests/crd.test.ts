@@ -5,7 +5,7 @@ import { join } from "node:path";
 import t from "tap";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
-import { type CniCall, runPlugin } from "./helpers/run-plugin.ts";
+import { type CniCall, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
 
 interface Status {
@@ -344,6 +344,26 @@ t.test("default-network annotation replaces the cluster network; clusterNetwork 
   t.equal((await runPlugin({ ...call3, command: "ADD" })).code, 0);
   t.same(links(ns.name), ["eth0"], "no defaultNetworks for pods in systemNamespaces");
   t.equal((await runPlugin({ ...call3, command: "DEL" })).code, 0);
+});
+
+t.test("the kubeconfig upstream Multus' installer writes (server https://[<IPv4>]:443) works for ADD", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { readFileSync } = await import("node:fs");
+  // The fixture's shape, pointed at the test server: an IPv4 address in brackets.
+  const upstream = readFileSync(join(ROOT, "tests", "fixtures", "upstream", "multus.kubeconfig"), "utf8");
+  t.match(upstream, /server: https:\/\/\[10\.96\.0\.1\]:443/);
+  const kubeconfig = api.writeKubeconfig(s.dir, {
+    auth: "token",
+    server: `https://[127.0.0.1]:${api.port}`,
+    fileName: "upstream-shape.yaml",
+  });
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: s.netconf([s.bridge()], { kubeconfig }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
 t.test("a wrong token is a clear 401, nothing attached", async (t) => {

@@ -10,10 +10,12 @@
 // and mocks, which this plugin never uses (and would pay for at start-up).
 
 import request from "undici/lib/api/api-request.js";
+import buildConnector from "undici/lib/core/connect.js";
 import Client from "undici/lib/dispatcher/client.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
 import { loadCredentials } from "./kubeconfig.ts";
+import { parseServer } from "./server-url.ts";
 
 export interface ClientOptions {
   /** Path of the kubeconfig; empty means in-cluster config. */
@@ -56,30 +58,29 @@ function assertPlainPath(path: string, what: string): void {
 }
 
 export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
-  const creds = await loadCredentials(opts.kubeconfig);
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
-  let url: URL;
-  try {
-    url = new URL(creds.server);
-  } catch {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `kubeconfig: server ${JSON.stringify(creds.server)} is not a URL`);
-  }
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const deadlineMs = opts.deadlineMs ?? 20_000;
   const maxAttempts = opts.maxAttempts ?? 5;
-  const client = new Client(url.origin, {
-    connect: {
-      ca: creds.ca,
-      cert: creds.cert,
-      key: creds.key,
-      rejectUnauthorized: creds.rejectUnauthorized,
-      servername: creds.servername,
-      timeout: requestTimeoutMs,
-    },
+  const creds = await loadCredentials(opts.kubeconfig);
+  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
+  const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
+  const endpoint = parseServer(creds.server, tlsConfigured);
+  const dial = buildConnector({
+    ca: creds.ca,
+    cert: creds.cert,
+    key: creds.key,
+    rejectUnauthorized: creds.rejectUnauthorized,
+    servername: creds.servername,
+    timeout: requestTimeoutMs,
+  });
+  const client = new Client(endpoint.origin, {
+    // The address dialled is the endpoint's: an IPv6 zone has no place in a WHATWG origin.
+    connect: (o, cb) => dial({ ...o, hostname: endpoint.dialHost }, cb),
     headersTimeout: requestTimeoutMs,
     bodyTimeout: requestTimeoutMs,
   });
-  const base = url.pathname.replace(/\/$/, "");
+  const origin = endpoint.origin;
+  const base = endpoint.basePath;
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
     assertPlainPath(path, what);
@@ -94,7 +95,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
       });
     } catch (e) {
       const err = e as Error & { code?: string };
-      throw new ApiError(what, 0, "", `no answer from ${url.origin}: ${err.code ?? err.name}: ${err.message}`);
+      throw new ApiError(what, 0, "", `no answer from ${origin}: ${err.code ?? err.name}: ${err.message}`);
     }
     const text = await res.body.text();
     if (res.statusCode >= 200 && res.statusCode < 300) {
