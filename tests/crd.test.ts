@@ -7,6 +7,7 @@ import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
 import { type CniCall, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
+import { UPSTREAM_RULES } from "./helpers/upstream-rbac.ts";
 
 interface Status {
   name: string;
@@ -271,19 +272,97 @@ t.test("first requests failing with 500 and 429 are retried", async (t) => {
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
-t.test("a failed network-status write rolls the ADD back", async (t) => {
+t.test("a network-status write that is forbidden (neither patch nor update) rolls the ADD back", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
   ptpNad(s, "ns1", "net-a", 1);
   const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a" });
-  api.forbid(`/api/v1/namespaces/ns1/pods/${p.name}/status`, "PATCH");
+  api.forbid(`/api/v1/namespaces/ns1/pods/${p.name}/status`);
   t.teardown(() => api.clearFaults());
   const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
   t.equal(r.code, 1);
-  t.match(r.json!.msg, /write network-status of pod ns1\/pod-\d+: 403 Forbidden/);
+  t.equal(r.json!.code, 103);
+  t.match(r.json!.msg, /write network-status of pod ns1\/pod-\d+: 403 Forbidden: .*cannot update resource "pods\/status"/);
+  t.match(r.json!.msg, /\(and the patch before it: .*cannot patch resource "pods\/status"/);
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
   t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
+t.test("with upstream's ClusterRole (pods/status: update, not patch) network-status is written by an update", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "net-a", 1);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a", keep: "this" });
+  api.authorize(UPSTREAM_RULES);
+  t.teardown(() => api.clearFaults());
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(
+    statusOf("ns1", p.name).map((x) => [x.name, x.interface]),
+    [
+      ["br-net", "eth0"],
+      ["ns1/net-a", "net1"],
+    ],
+  );
+  t.equal(api.getPod("ns1", p.name)!.metadata.annotations?.keep, "this", "the pod's other annotations stay");
+  // The refused PATCH, then one PUT of the pod as read at the start: no extra GET.
+  t.same(
+    api.requests().map((q) => `${q.method} ${q.path.replace(/^.*\/namespaces\/ns1\//, "")}`),
+    [
+      `GET pods/${p.name}`,
+      "GET network-attachment-definitions/net-a",
+      `PATCH pods/${p.name}/status`,
+      `PUT pods/${p.name}/status`,
+      "POST events",
+    ],
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("an update that meets a newer pod reads it again and retries; a replaced pod is refused and the ADD rolled back", async (t) => {
+  const s = scenario(t);
+  api.authorize(UPSTREAM_RULES);
+  t.teardown(() => api.clearFaults());
+  const statusPath = (name: string) => `/api/v1/namespaces/ns1/pods/${name}/status`;
+
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  // kubelet changes the pod meanwhile: the version read at the start is stale when the PUT comes.
+  api.onRequest("PATCH", statusPath(p.name), () => api.putPod({ ...api.getPod("ns1", p.name)!, status: { phase: "Pending" } } as never));
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.same(
+    api
+      .requests()
+      .filter((q) => q.path.startsWith(`/api/v1/namespaces/ns1/pods/${p.name}`))
+      .map((q) => q.method),
+    ["GET", "PATCH", "PUT", "GET", "PUT"],
+    "409 on the first PUT, then read again and written",
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+
+  const ns2 = makeNetns(t);
+  const q = pod("ns1");
+  api.onRequest("PATCH", statusPath(q.name), () =>
+    api.putPod({ metadata: { namespace: "ns1", name: q.name, uid: "11111111-2222-3333-4444-555555555555" } }),
+  );
+  const r2 = await runPlugin({ command: "ADD", containerId: q.containerId, netns: ns2.path, args: q.args, stdin: kubeNetconf(s) });
+  t.equal(r2.code, 1);
+  t.match(
+    r2.json!.msg,
+    new RegExp(
+      `write network-status of pod ns1/${q.name}: the pod was replaced \\(its UID was "${q.uid}", now "11111111-2222-3333-4444-555555555555"\\)`,
+    ),
+  );
+  t.same(statusOf("ns1", q.name), [], "the new pod is not annotated");
+  t.same(links(ns2.name), [], "rolled back");
+  t.notOk(existsSync(join(s.cniDir, q.containerId)));
 });
 
 t.test("a pod UID that differs from the runtime's is a stale pod: ADD fails, nothing attached", async (t) => {
@@ -299,6 +378,47 @@ t.test("a pod UID that differs from the runtime's is a stale pod: ADD fails, not
   });
   t.equal(r.code, 1);
   t.match(r.json!.msg, /expected UID "00000000-0000-0000-0000-000000000000".*the pod was replaced/);
+  t.same(links(ns.name), []);
+});
+
+t.test("a static pod (config source not api) is wired: kubelet's UID is not its mirror pod's; the status goes to the mirror", async (t) => {
+  const s = scenario(t);
+  const kubeletUid = "5f0a4c1e-0000-4000-8000-000000000001"; // the static pod's own UID, from its manifest file
+  for (const [source, writer] of [
+    ["file", "merge patch"],
+    ["http", "update (upstream's ClusterRole)"],
+  ]) {
+    const ns = makeNetns(t);
+    ptpNad(s, "kube-system", `edge-${source}`, 1);
+    const p = pod("kube-system", { "kubernetes.io/config.source": source, "k8s.v1.cni.cncf.io/networks": `edge-${source}` });
+    t.not(p.uid, kubeletUid);
+    if (writer.startsWith("update")) api.authorize(UPSTREAM_RULES);
+    t.teardown(() => api.clearFaults());
+    const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args.replace(p.uid, kubeletUid), stdin: kubeNetconf(s) };
+    const r = await runPlugin({ ...call, command: "ADD" });
+    api.clearFaults();
+    t.equal(r.code, 0, `${source}: ${r.stdout}`);
+    t.same(links(ns.name).sort(), ["eth0", "net1"]);
+    // The write's UID precondition is the mirror pod's (the API's): kubelet's would have been refused.
+    t.same(
+      statusOf("kube-system", p.name).map((x) => x.interface),
+      ["eth0", "net1"],
+      `${source}: network-status by ${writer}`,
+    );
+    t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  }
+  // kubelet's config source of an ordinary pod is "api": a UID mismatch is still a replaced pod.
+  const ns = makeNetns(t);
+  const p = pod("ns1", { "kubernetes.io/config.source": "api" });
+  const r = await runPlugin({
+    command: "ADD",
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args.replace(p.uid, kubeletUid),
+    stdin: kubeNetconf(s),
+  });
+  t.equal(r.json!.code, 103);
+  t.match(r.json!.msg, /the pod was replaced/);
   t.same(links(ns.name), []);
 });
 

@@ -325,6 +325,38 @@ t.test("without the pod-resources socket, the devices come from the kubelet chec
   );
 });
 
+t.test("a static pod's devices are found in the checkpoint by kubelet's UID, not its mirror pod's", async (t) => {
+  const w = world(t);
+  sriovNad("kube-system", "sriov-edge", SRIOV);
+  const name = `dev-static-${++podCounter}`;
+  const kubeletUid = "5f0a4c1e-0000-4000-8000-0000000000d1";
+  const mirror = api.putPod({
+    metadata: {
+      name,
+      namespace: "kube-system",
+      annotations: { "kubernetes.io/config.source": "file", "k8s.v1.cni.cncf.io/networks": "sriov-edge" },
+    },
+  });
+  writeCheckpoint(w.checkpoint, [
+    { podUID: mirror.metadata.uid!, containerName: "app", resourceName: SRIOV, deviceIDs: ["0000:5e:00.9"] },
+    { podUID: kubeletUid, containerName: "app", resourceName: SRIOV, deviceIDs: ["0000:5e:00.2"] },
+  ]);
+  const call: CniCall = {
+    containerId: `dev-static-${podCounter}`,
+    netns: w.netns.path,
+    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=${name};K8S_POD_UID=${kubeletUid}`,
+    path: w.path,
+    stdin: w.netconf(),
+  };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.same(
+    w.calls().map((c) => [c.cmd, c.conf.deviceID]),
+    [["ADD", "0000:5e:00.2"]],
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
 t.test("a pod-resources API that fails or never answers falls back to the checkpoint within its timeout", async (t) => {
   const w = world(t);
   sriovNad("ns1", "sriov-d", SRIOV);

@@ -203,7 +203,7 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
         out.push(
           allowed
             ? { ok: true, what: `rbac: may ${name}` }
-            : { ok: false, what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus)" },
+            : { ok: false, what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus-onefile)" },
         );
       } catch (e) {
         out.push({

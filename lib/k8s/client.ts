@@ -27,7 +27,7 @@ export interface ClientOptions {
   maxAttempts?: number;
 }
 
-type Method = "GET" | "PATCH" | "POST";
+type Method = "GET" | "PATCH" | "POST" | "PUT";
 
 export interface KubeClient {
   /** GET a path; the decoded JSON object. */
@@ -35,6 +35,8 @@ export interface KubeClient {
   /** A JSON merge patch (RFC 7386): all the plugin writes. */
   mergePatch(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   post(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
+  /** Replace an object (update): for servers whose RBAC grants update but not patch. */
+  put(path: string, body: unknown, what: string): Promise<Record<string, unknown>>;
   /** One attempt, bounded by `timeoutMs`: for what must never hold up a pod (events). */
   postOnce(path: string, body: unknown, what: string, timeoutMs: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -128,6 +130,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     get: (path, what) => call("GET", path, what),
     mergePatch: (path, body, what) => call("PATCH", path, what, JSON.stringify(body), "application/merge-patch+json"),
     post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
+    put: (path, body, what) => call("PUT", path, what, JSON.stringify(body), "application/json"),
     postOnce: (path, body, what, timeoutMs) => once("POST", path, what, JSON.stringify(body), "application/json", timeoutMs),
     // The process exits right after; a graceful close would wait for the server.
     close: () => client.destroy(),

@@ -624,11 +624,12 @@ current-context: fake-context
         `the name of the object (${String(meta.name)}) does not match the name on the URL (${current.metadata.name})`,
       );
     }
+    // As kube-apiserver: a stale resourceVersion first (a replaced pod has a new one), then the UID.
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== current.metadata.resourceVersion) throw conflict(t);
     if (meta.uid !== undefined && meta.uid !== current.metadata.uid) {
       const message = `Precondition failed: UID in precondition: ${String(meta.uid)}, UID in object meta: ${current.metadata.uid}`;
       throw new StatusError(409, message);
     }
-    if (meta.resourceVersion !== undefined && meta.resourceVersion !== current.metadata.resourceVersion) throw conflict(t);
     if (!stringMap(meta.annotations) || !stringMap(meta.labels)) {
       throw new StatusError(400, "metadata.annotations and metadata.labels must map strings to strings");
     }
