@@ -325,6 +325,55 @@ t.test("without the pod-resources socket, the devices come from the kubelet chec
   );
 });
 
+t.test("devices are handed out in sorted order, whatever order kubelet lists them in (API and checkpoint)", async (t) => {
+  const w = world(t);
+  sriovNad("ns1", "sriov-s1", SRIOV);
+  sriovNad("ns1", "sriov-s2", SRIOV);
+  sriovNad("ns1", "sriov-s3", SRIOV);
+  const p = pod("ns1", "sriov-s1, sriov-s2, sriov-s3");
+  const kubelet = await startPodResources(w.socket);
+  t.teardown(() => kubelet.stop());
+  // Two containers; kubelet's order comes from map walks.
+  kubelet.setPods([
+    {
+      name: p.name,
+      namespace: "ns1",
+      containers: [
+        { name: "a", devices: [{ resourceName: SRIOV, deviceIds: ["0000:af:06.2", "0000:af:06.0"] }] },
+        { name: "b", devices: [{ resourceName: SRIOV, deviceIds: ["0000:3b:02.1"] }] },
+      ],
+    },
+  ]);
+  const call: CniCall = { containerId: p.containerId, netns: w.netns.path, args: p.args, path: w.path, stdin: w.netconf() };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const byIf = (cmd: string) =>
+    w
+      .calls()
+      .filter((c) => c.cmd === cmd)
+      .map((c) => [c.ifname, c.conf.deviceID]);
+  t.same(byIf("ADD"), [
+    ["net1", "0000:3b:02.1"],
+    ["net2", "0000:af:06.0"],
+    ["net3", "0000:af:06.2"],
+  ]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  await kubelet.stop();
+
+  const q = pod("ns1", "sriov-s1, sriov-s2");
+  writeCheckpoint(w.checkpoint, [
+    { podUID: q.uid, containerName: "a", resourceName: SRIOV, deviceIDs: { "1": ["0000:d8:00.3"], "0": ["0000:d8:00.1"] } },
+  ]);
+  const before = byIf("ADD").length;
+  const call2: CniCall = { containerId: q.containerId, netns: w.netns.path, args: q.args, path: w.path, stdin: w.netconf() };
+  t.equal((await runPlugin({ ...call2, command: "ADD" })).code, 0);
+  t.same(byIf("ADD").slice(before), [
+    ["net1", "0000:d8:00.1"],
+    ["net2", "0000:d8:00.3"],
+  ]);
+  t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
+});
+
 t.test("a static pod's devices are found in the checkpoint by kubelet's UID, not its mirror pod's", async (t) => {
   const w = world(t);
   sriovNad("kube-system", "sriov-edge", SRIOV);

@@ -151,7 +151,7 @@ t.test("CRDs: groups, names, versions, scope, schema", async (t) => {
     plural: "network-attachment-definitions",
     singular: "network-attachment-definition",
     kind: "NetworkAttachmentDefinition",
-    shortNames: ["net-attach-def"],
+    shortNames: ["nad", "net-attach-def"], // `kubectl get nad`, as upstream names it since v4.3
   });
   t.same(
     nad.spec.versions.map((v) => [v.name, v.served, v.storage]),
