@@ -599,6 +599,56 @@ current-context: x
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
+t.test(
+  "an exec credential plugin that hangs: ADD fails at apiDeadline (code 11), DEL without a record still ends, the plugin is killed",
+  async (t) => {
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    const { chmodSync, readFileSync, writeFileSync } = await import("node:fs");
+    const pids = join(s.dir, "pids");
+    const plugin = join(s.dir, "mt-hang-cred");
+    writeFileSync(plugin, `#!/bin/sh\necho $$ >> "${pids}"\n(trap '' TERM; sleep 1000) &\nsleep 1000\n`);
+    chmodSync(plugin, 0o755);
+    const kc = join(s.dir, "hang.kubeconfig");
+    writeFileSync(
+      kc,
+      readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
+        /\{token: "[^"]*"\}/,
+        `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
+      ),
+    );
+    const p = pod("ns1");
+    const call: CniCall = {
+      containerId: p.containerId,
+      netns: ns.path,
+      args: p.args,
+      stdin: s.netconf([s.bridge()], { kubeconfig: kc, apiDeadline: 2 }),
+    };
+    let started = Date.now();
+    const r = await runPlugin({ ...call, command: "ADD" });
+    t.equal(r.json?.code, 11, r.stdout);
+    t.match(r.json?.msg, /the exec credential plugin ".*mt-hang-cred" did not finish within 2s and was killed/);
+    t.ok(Date.now() - started < 30_000, "ADD ends at its bound, far from kubelet's 2 minutes");
+    t.same(links(ns.name), []);
+    started = Date.now();
+    const d = await runPlugin({ ...call, command: "DEL" });
+    t.equal(d.code, 0, d.stdout);
+    t.ok(Date.now() - started < 30_000, "so does a DEL without a record");
+    for (const pid of readFileSync(pids, "utf8").trim().split("\n").map(Number)) {
+      let gone = false;
+      for (let i = 0; i < 40 && !gone; i++) {
+        try {
+          process.kill(-pid, 0);
+          await new Promise((res) => setTimeout(res, 50));
+        } catch {
+          gone = true;
+        }
+      }
+      t.ok(gone, `the plugin's process group ${pid} is gone`);
+    }
+  },
+);
+
 t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: code 4, before any request", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);

@@ -63,7 +63,8 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const deadlineMs = opts.deadlineMs ?? 20_000;
   const maxAttempts = opts.maxAttempts ?? 5;
-  const creds = await loadCredentials(opts.kubeconfig);
+  // An exec credential plugin gets what one API call may take, retries included.
+  const creds = await loadCredentials(opts.kubeconfig, { execTimeoutMs: deadlineMs });
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
   const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
   const endpoint = parseServer(creds.server, tlsConfigured);

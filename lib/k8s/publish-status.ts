@@ -16,6 +16,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import type { NetworkStatus } from "../network-status.ts";
 import { NETWORK_STATUS_ANNOTATION, OLD_NETWORK_STATUS_ANNOTATION } from "../network-status.ts";
+import { scrub } from "../secrets.ts";
 import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
 import { type Pod, podPath } from "./pod.ts";
@@ -41,7 +42,7 @@ async function retryOnConflict(write: (attempt: number) => Promise<void>): Promi
 }
 
 export async function writeNetworkStatus(client: KubeClient, pod: Pod, statuses: NetworkStatus[]): Promise<void> {
-  const value = JSON.stringify(statuses, null, 2);
+  const value = scrub(JSON.stringify(statuses, null, 2));
   const annotations = { [NETWORK_STATUS_ANNOTATION]: value, [OLD_NETWORK_STATUS_ANNOTATION]: value };
   const what = `write network-status of pod ${pod.namespace}/${pod.name}`;
   const patch = { metadata: { uid: pod.uid || undefined, annotations } };
