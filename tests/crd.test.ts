@@ -649,6 +649,36 @@ t.test(
   },
 );
 
+t.test("a kubeconfig that is a FIFO, and a FIFO among the conf files a NAD names: never waited on", async (t) => {
+  const s = scenario(t);
+  const { execFileSync } = await import("node:child_process");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const fifo = join(s.dir, "kubeconfig.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: s.netconf([s.bridge()], { kubeconfig: fifo }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.json?.code, 7, r.stdout);
+  t.equal(r.json?.msg, `cannot load kubeconfig: ${fifo} is a FIFO, not a regular file`);
+  t.same(links(ns.name), []);
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 0, `a DEL without a record still ends: ${d.stdout}`);
+
+  // A NAD without spec.config: its conf file is looked up by name in confDir, where a FIFO sorts first.
+  const confDir = join(s.dir, "net.d");
+  mkdirSync(confDir);
+  execFileSync("mkfifo", [join(confDir, "10-fifo.conf")]);
+  writeFileSync(join(confDir, "50-ondisk.conf"), JSON.stringify(s.ptp({ name: "fifo-ondisk" })));
+  api.putNad("ns1", "fifo-ondisk", { metadata: {}, spec: {} });
+  const q = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "fifo-ondisk" });
+  const call2: CniCall = { containerId: q.containerId, netns: ns.path, args: q.args, stdin: kubeNetconf(s, { confDir }) };
+  const a = await runPlugin({ ...call2, command: "ADD" });
+  t.equal(a.code, 0, a.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net1"]);
+  t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
+});
+
 t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: code 4, before any request", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);

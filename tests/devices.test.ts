@@ -3,6 +3,7 @@
 // to the pod for that resource, from the pod-resources API (a fake kubelet on
 // a unix socket) or, failing that, from the device manager's checkpoint.
 // The delegate is a recording script; the cluster network is a real bridge.
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
@@ -512,6 +513,29 @@ t.test("neither the pod-resources API nor the checkpoint: try again later (11), 
   t.match(r.json?.details, new RegExp(`${w.socket}[\\s\\S]*${w.checkpoint}`));
   t.same(w.calls(), []);
   t.same(links(w.netns.name), []);
+});
+
+t.test("a kubeletCheckpoint that is a FIFO or a device is never waited on or read: code 11 naming it", async (t) => {
+  const w = world(t);
+  sriovNad("ns1", "sriov-g", SRIOV);
+  execFileSync("mkfifo", [w.checkpoint]);
+  for (const [checkpoint, why] of [
+    [w.checkpoint, "is a FIFO, not a regular file"],
+    ["/dev/zero", "is a character device, not a regular file"],
+  ]) {
+    const p = pod("ns1", "sriov-g");
+    const r = await runPlugin({
+      command: "ADD",
+      containerId: p.containerId,
+      netns: w.netns.path,
+      args: p.args,
+      path: w.path,
+      stdin: w.netconf({ kubeletCheckpoint: checkpoint }),
+    });
+    t.equal(r.json?.code, 11, r.stdout);
+    t.match(r.json?.details, `kubelet checkpoint ${checkpoint}: ${checkpoint} ${why}`);
+    t.same(w.calls(), []);
+  }
 });
 
 t.test("a DEL without a cache record still removes the attachment's device-info file", async (t) => {

@@ -44,6 +44,25 @@ export interface KubeClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An answer larger than this is refused: objects are at most 1.5 MiB in etcd, and a server must not grow us. */
+const MAX_ANSWER = 8 << 20;
+
+type Body = Awaited<ReturnType<typeof request>>["body"];
+
+async function readAnswer(body: Body, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += (c as Buffer).length;
+    if (size > MAX_ANSWER) {
+      body.destroy();
+      throw new CniError(ErrorCode.ApiFailure, `${what}: the answer is larger than ${MAX_ANSWER} bytes`);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** A path segment "." or ".." would address another object than the one named (a namespace ".." from CNI_ARGS). */
 function assertPlainPath(path: string, what: string): void {
   const decode = (p: string) => {
@@ -100,7 +119,14 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
       const err = e as Error & { code?: string };
       throw new ApiError(what, 0, "", `no answer from ${origin}: ${err.code ?? err.name}: ${err.message}`);
     }
-    const text = await res.body.text();
+    let text: string;
+    try {
+      text = await readAnswer(res.body, what);
+    } catch (e) {
+      if (e instanceof CniError) throw e;
+      const err = e as Error & { code?: string };
+      throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${err.code ?? err.name}: ${err.message}`);
+    }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       try {
         return JSON.parse(text) as Record<string, unknown>;

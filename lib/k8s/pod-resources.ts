@@ -9,9 +9,9 @@
  * are decoded here. Fields we do not read (CPU IDs, memory, NUMA topology,
  * dynamic resources ...) are skipped by wire type.
  */
-import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http2";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { readRegularText } from "../files.ts";
 import { isJsonObject } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { DevicesSection } from "../netconf.ts";
@@ -184,7 +184,7 @@ function checkpointIds(v: unknown): string[] {
 }
 
 export function devicesInCheckpoint(file: string, uid: string): Map<string, string[]> {
-  const v: unknown = JSON.parse(readFileSync(file, "utf8"));
+  const v: unknown = JSON.parse(readRegularText(file));
   const data = isJsonObject(v) && isJsonObject(v.Data) ? v.Data : undefined;
   if (!data || !Array.isArray(data.PodDeviceEntries)) throw new Error("no Data.PodDeviceEntries in it");
   const byResource = new Map<string, string[]>();
