@@ -272,6 +272,61 @@ t.test("first requests failing with 500 and 429 are retried", async (t) => {
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
+t.test("Retry-After is honoured: the retry of a 429 comes when the server asked for it, not after the usual backoff", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const podPath = `/api/v1/namespaces/ns1/pods/${p.name}`;
+  api.failNext(1, 429, { pathPrefix: podPath, method: "GET", retryAfter: 2 });
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  const gets = api.requests().filter((q) => q.method === "GET" && q.path === podPath);
+  t.equal(gets.length, 2, "one 429, one retry");
+  // The backoff without Retry-After is at most 200 ms before the second attempt.
+  t.ok(gets[1].at - gets[0].at >= 1900, `the retry waited ${gets[1].at - gets[0].at} ms of the 2 s asked`);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test(
+  "the validator checks NAD configs too: overlapping subnets across the pod's networks fail the ADD before anything runs",
+  async (t) => {
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    // Inside the cluster network's /24: each plugin alone would accept it.
+    const inside = `${s.subnets[0].prefix}.128/25`;
+    ptpNad(s, "ns1", "overlap", 0, { ipam: { type: "host-local", subnet: inside, dataDir: s.ipamDir } });
+    const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "overlap" });
+    const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+    t.equal(r.json?.code, 7, r.stdout);
+    t.match(
+      r.json?.msg,
+      new RegExp(`ns1/overlap\\.ipam\\.subnet.*${inside.replaceAll(".", "\\.")} overlaps ${s.subnets[0].cidr.replaceAll(".", "\\.")}`),
+    );
+    t.same(links(ns.name), [], "nothing attached");
+    t.same(reservations(s.ipamDir), [], "no delegate ran");
+  },
+);
+
+t.test("the status write carries the pod's UID: a pod replaced meanwhile is not annotated, and the ADD is rolled back", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const newUid = "99999999-8888-7777-6666-555555555555";
+  api.onRequest("PATCH", `/api/v1/namespaces/ns1/pods/${p.name}/status`, () =>
+    api.putPod({ metadata: { namespace: "ns1", name: p.name, uid: newUid, annotations: { fresh: "pod" } } }),
+  );
+  api.clearRequests();
+  const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+  t.equal(r.json?.code, 103, r.stdout);
+  t.match(r.json?.msg, `Precondition failed: UID in precondition: ${p.uid}, UID in object meta: ${newUid}`);
+  t.same(api.getPod("ns1", p.name)!.metadata.annotations, { fresh: "pod" }, "the new pod has no network-status of ours");
+  t.equal(api.counts("PATCH"), 1, "a replaced pod is not retried");
+  t.same(links(ns.name), []);
+  t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
 t.test("a network-status write that is forbidden (neither patch nor update) rolls the ADD back", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);

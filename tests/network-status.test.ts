@@ -34,6 +34,24 @@ t.test("a result without interfaces still gives an entry with its IPs", async (t
   t.same(buildNetworkStatus("ns/net-a", "net1", false, r), { name: "ns/net-a", interface: "net1", ips: ["10.9.0.2"], dns: {} });
 });
 
+t.test("a dual-stack result: both addresses, and both default gateways (IPv4 and IPv6)", async (t) => {
+  const r = normaliseResult(
+    {
+      cniVersion: "1.0.0",
+      interfaces: [{ name: "eth0", mac: "0a:58:0a:f4:00:06", sandbox: "/run/netns/x" }],
+      ips: [
+        { address: "10.244.0.6/24", gateway: "10.244.0.1", interface: 0 },
+        { address: "fd00:10:244::6/64", gateway: "fd00:10:244::1", interface: 0 },
+      ],
+      routes: [{ dst: "0.0.0.0/0", gw: "10.244.0.1" }, { dst: "10.96.0.0/12" }, { dst: "::/0", gw: "fd00:10:244::1" }],
+    },
+    "1.0.0",
+  );
+  const st = buildNetworkStatus("cbr0", "eth0", true, r);
+  t.same(st.ips, ["10.244.0.6", "fd00:10:244::6"]);
+  t.same(st.gateway, ["10.244.0.1", "fd00:10:244::1"], "the IPv6 default gateway is kept");
+});
+
 t.test("mtu and dns.options, when the result has them (as upstream writes them since v4.3)", async (t) => {
   const r = normaliseResult(
     {
