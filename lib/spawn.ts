@@ -78,6 +78,20 @@ function groupTimer(pgid: number, ms: number): { readonly fired: boolean; afterE
   };
 }
 
+/** A "data" listener keeping at most `limit` bytes in `chunks`; past it, `overflow` runs and nothing more is kept. */
+function collector(chunks: Buffer[], limit = Number.POSITIVE_INFINITY, overflow: () => void): (b: Buffer) => void {
+  let size = 0;
+  let full = false;
+  return (b) => {
+    if (full) return;
+    size += b.length;
+    if (size <= limit) return void chunks.push(b);
+    chunks.push(b.subarray(0, b.length - (size - limit)));
+    full = true;
+    overflow();
+  };
+}
+
 /** node:child_process, loaded on first use: Bun never needs it (its module costs milliseconds and MiBs there). */
 let childProcess: typeof import("node:child_process") | undefined;
 
@@ -124,20 +138,12 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
     req.onStart?.(pgid);
     timer = groupTimer(pgid, req.timeoutMs);
 
-    const limit = req.outputLimit ?? Number.POSITIVE_INFINITY;
-    const collect = (chunks: Buffer[]) => {
-      let size = 0;
-      return (b: Buffer) => {
-        if (overflowed) return;
-        size += b.length;
-        if (size <= limit) return void chunks.push(b);
-        chunks.push(b.subarray(0, b.length - (size - limit)));
-        overflowed = true;
-        killGroup(pgid);
-      };
+    const overflow = () => {
+      overflowed = true;
+      killGroup(pgid);
     };
-    child.stdout.on("data", collect(out));
-    child.stderr.on("data", collect(err));
+    child.stdout.on("data", collector(out, req.outputLimit, overflow));
+    child.stderr.on("data", collector(err, req.outputLimit, overflow));
     let closed = false;
     child.on("close", (code, signal) => {
       closed = true;

@@ -766,3 +766,31 @@ t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: cod
     t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
   }
 });
+
+t.test("an exec credential plugin that prints without end is killed at 1 MiB: ADD fails, the plugin does not grow us", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { chmodSync, readFileSync, writeFileSync } = await import("node:fs");
+  const plugin = join(s.dir, "mt-endless-cred");
+  writeFileSync(plugin, "#!/bin/sh\nexec cat /dev/zero\n");
+  chmodSync(plugin, 0o755);
+  const kc = join(s.dir, "endless.kubeconfig");
+  writeFileSync(
+    kc,
+    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
+      /\{token: "[^"]*"\}/,
+      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
+    ),
+  );
+  const p = pod("ns1");
+  const r = await runPlugin({
+    command: "ADD",
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args,
+    stdin: s.netconf([s.bridge()], { kubeconfig: kc }),
+  });
+  t.equal(r.json?.code, 103, r.stdout);
+  t.match(r.json?.msg, /the exec credential plugin ".*mt-endless-cred" printed more than 1048576 bytes and was killed/);
+  t.same(links(ns.name), []);
+});

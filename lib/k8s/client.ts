@@ -14,7 +14,7 @@ import buildConnector from "undici/lib/core/connect.js";
 import Client from "undici/lib/dispatcher/client.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
-import { loadCredentials } from "./kubeconfig.ts";
+import { type Credentials, loadCredentials } from "./kubeconfig.ts";
 import { parseServer } from "./server-url.ts";
 
 export interface ClientOptions {
@@ -63,6 +63,27 @@ async function readAnswer(body: Body, what: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The JSON object of a 2xx answer; any other answer as an ApiError (Status body, Retry-After). */
+async function decodeAnswer(res: Awaited<ReturnType<typeof request>>, what: string, origin: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readAnswer(res.body, what);
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    const err = e as Error & { code?: string };
+    throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${err.code ?? err.name}: ${err.message}`);
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ApiError(what, res.statusCode, "BadResponse", "the answer is not JSON");
+    }
+  }
+  const ra = Number(res.headers["retry-after"]);
+  throw apiErrorFromResponse(what, res.statusCode, text, Number.isFinite(ra) ? ra : undefined);
+}
+
 /** A path segment "." or ".." would address another object than the one named (a namespace ".." from CNI_ARGS). */
 function assertPlainPath(path: string, what: string): void {
   const decode = (p: string) => {
@@ -78,13 +99,8 @@ function assertPlainPath(path: string, what: string): void {
   }
 }
 
-export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
-  const deadlineMs = opts.deadlineMs ?? 20_000;
-  const maxAttempts = opts.maxAttempts ?? 5;
-  // An exec credential plugin gets what one API call may take, retries included.
-  const creds = await loadCredentials(opts.kubeconfig, { execTimeoutMs: deadlineMs });
-  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
+/** The HTTP/1 connection to the API server of `creds`, with its TLS settings and per-request timeout. */
+function connection(creds: Credentials, requestTimeoutMs: number): { client: Client; origin: string; base: string } {
   const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
   const endpoint = parseServer(creds.server, tlsConfigured);
   const dial = buildConnector({
@@ -101,8 +117,17 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     headersTimeout: requestTimeoutMs,
     bodyTimeout: requestTimeoutMs,
   });
-  const origin = endpoint.origin;
-  const base = endpoint.basePath;
+  return { client, origin: endpoint.origin, base: endpoint.basePath };
+}
+
+export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+  const deadlineMs = opts.deadlineMs ?? 20_000;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  // An exec credential plugin gets what one API call may take, retries included.
+  const creds = await loadCredentials(opts.kubeconfig, { execTimeoutMs: deadlineMs });
+  const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
+  const { client, origin, base } = connection(creds, requestTimeoutMs);
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
     assertPlainPath(path, what);
@@ -119,23 +144,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
       const err = e as Error & { code?: string };
       throw new ApiError(what, 0, "", `no answer from ${origin}: ${err.code ?? err.name}: ${err.message}`);
     }
-    let text: string;
-    try {
-      text = await readAnswer(res.body, what);
-    } catch (e) {
-      if (e instanceof CniError) throw e;
-      const err = e as Error & { code?: string };
-      throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${err.code ?? err.name}: ${err.message}`);
-    }
-    if (res.statusCode >= 200 && res.statusCode < 300) {
-      try {
-        return JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new ApiError(what, res.statusCode, "BadResponse", "the answer is not JSON");
-      }
-    }
-    const ra = Number(res.headers["retry-after"]);
-    throw apiErrorFromResponse(what, res.statusCode, text, Number.isFinite(ra) ? ra : undefined);
+    return decodeAnswer(res, what, origin);
   }
 
   async function call(method: Method, path: string, what: string, body?: string, contentType?: string) {
