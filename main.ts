@@ -5,9 +5,11 @@ import { toCniError } from "./lib/cni/errors.ts";
 import { CURRENT_VERSION } from "./lib/cni/version.ts";
 import { dispatch } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
+import { scrub } from "./lib/secrets.ts";
 
+/** Everything we print passes the credential scrubber (the CLI's answers too: doctor reports API errors). */
 function print(fd: number, text: string | undefined): void {
-  if (text) writeSync(fd, text);
+  if (text) writeSync(fd, scrub(text));
 }
 
 async function main(): Promise<number> {

@@ -10,6 +10,7 @@ import type { JsonObject } from "./json.ts";
 import { createLogger, type Logger, NO_LOG } from "./log.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
 import { DELEGATE_MARK } from "./proc.ts";
+import { scrub } from "./secrets.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -19,8 +20,9 @@ export interface Reply {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** What goes to stdout: never a credential we hold, even one an API server repeated in an error. */
 function json(v: unknown): string {
-  return `${JSON.stringify(v, null, 2)}\n`;
+  return scrub(`${JSON.stringify(v, null, 2)}\n`);
 }
 
 function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefined): Logger {

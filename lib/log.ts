@@ -7,6 +7,7 @@
  */
 import { LogFile } from "./log-file.ts";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./netconf.ts";
+import { scrub } from "./secrets.ts";
 
 export type Level = "error" | "info" | "debug";
 
@@ -44,9 +45,9 @@ const SECRET_TEXT: [RegExp, string][] = [
   [/((?:token|password)=)[^;&\s]+/gi, "$1[redacted]"],
 ];
 
-/** Redact secrets from any value before it is written. */
+/** Redact secrets from any value before it is written: the credentials we hold (lib/secrets.ts), and anything shaped like one. */
 export function redact(v: unknown, depth = 0): unknown {
-  if (typeof v === "string") return SECRET_TEXT.reduce((s, [re, to]) => s.replace(re, to), v);
+  if (typeof v === "string") return SECRET_TEXT.reduce((s, [re, to]) => s.replace(re, to), scrub(v));
   if (depth > 8 || v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
   const out: Record<string, unknown> = {};

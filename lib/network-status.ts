@@ -10,8 +10,10 @@ export interface NetworkStatus {
   interface: string;
   ips?: string[];
   mac?: string;
+  /** The pod interface's MTU, when the result reports it. */
+  mtu?: number;
   default?: boolean;
-  dns: { nameservers?: string[]; domain?: string; search?: string[] };
+  dns: { nameservers?: string[]; domain?: string; search?: string[]; options?: string[] };
   gateway?: string[];
   /** The attachment's device (Network Plumbing WG device-info), for device-plugin networks. */
   "device-info"?: JsonObject;
@@ -33,11 +35,13 @@ export function buildNetworkStatus(name: string, ifName: string, isDefault: bool
   const st: NetworkStatus = { name, interface: ifName, dns: {} };
   if (ips.length) st.ips = ips;
   if (idx >= 0 && ifaces[idx].mac) st.mac = ifaces[idx].mac;
+  if (idx >= 0 && ifaces[idx].mtu) st.mtu = ifaces[idx].mtu;
   if (isDefault) st.default = true;
   if (r.dns) {
     if (r.dns.nameservers?.length) st.dns.nameservers = [...r.dns.nameservers];
     if (r.dns.domain) st.dns.domain = r.dns.domain;
     if (r.dns.search?.length) st.dns.search = [...r.dns.search];
+    if (r.dns.options?.length) st.dns.options = [...r.dns.options];
   }
   if (gateways.length) st.gateway = gateways;
   if (deviceInfo) st["device-info"] = deviceInfo;

@@ -15,6 +15,7 @@ import { isIP } from "node:net";
 import { ifNameProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { isJsonObject } from "./json.ts";
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_HINT, SUBDOMAIN_HINT } from "./k8s/names.ts";
 
 /** The annotation listing the networks to attach besides the cluster network. */
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
@@ -62,10 +63,6 @@ export interface NetworkSelection {
   deviceID?: string;
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_HINT = "must consist of lower case alphanumeric characters or '-', and start and end with an alphanumeric character";
-const SUBDOMAIN_HINT = "must consist of lower case alphanumeric characters, '-' or '.', and start and end with an alphanumeric character";
 const COMMA_FORM = "[namespace/]name[@interface]";
 const JSON_EXAMPLE = '[{"name":"net1","namespace":"ns1","interface":"net1"}]';
 

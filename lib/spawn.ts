@@ -20,10 +20,14 @@ import { bunRuntime } from "./runtime.ts";
 
 export interface SpawnRequest {
   file: string;
+  /** Arguments after the file name (a CNI plugin gets none). */
+  args?: readonly string[];
   env: Record<string, string>;
   input: string;
   timeoutMs: number;
   onStart?: (pid: number) => void;
+  /** Bytes of stdout, and of stderr, kept at most: beyond it the group is killed (`overflowed`). */
+  outputLimit?: number;
 }
 
 export interface SpawnOutput {
@@ -33,6 +37,8 @@ export interface SpawnOutput {
   code: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** stdout or stderr passed `outputLimit`: the group was killed and the output cut there. */
+  overflowed?: boolean;
 }
 
 /** How long output already written may take to be read once the child has exited. */
@@ -72,6 +78,20 @@ function groupTimer(pgid: number, ms: number): { readonly fired: boolean; afterE
   };
 }
 
+/** A "data" listener keeping at most `limit` bytes in `chunks`; past it, `overflow` runs and nothing more is kept. */
+function collector(chunks: Buffer[], limit = Number.POSITIVE_INFINITY, overflow: () => void): (b: Buffer) => void {
+  let size = 0;
+  let full = false;
+  return (b) => {
+    if (full) return;
+    size += b.length;
+    if (size <= limit) return void chunks.push(b);
+    chunks.push(b.subarray(0, b.length - (size - limit)));
+    full = true;
+    overflow();
+  };
+}
+
 /** node:child_process, loaded on first use: Bun never needs it (its module costs milliseconds and MiBs there). */
 let childProcess: typeof import("node:child_process") | undefined;
 
@@ -80,10 +100,15 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
   const { spawn } = childProcess;
   return new Promise((resolve, reject) => {
     // detached: setsid(), so the child leads a new process group (pgid = pid).
-    const child: ChildProcessWithoutNullStreams = spawn(req.file, [], { env: req.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const child: ChildProcessWithoutNullStreams = spawn(req.file, req.args ?? [], {
+      env: req.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let settled = false;
+    let overflowed = false;
     let timer: ReturnType<typeof groupTimer> | undefined;
 
     const finish = (code: number | null, signal: string | null): void => {
@@ -98,6 +123,7 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
         code,
         signal,
         timedOut: timer?.fired ?? false,
+        ...(overflowed ? { overflowed } : {}),
       });
     };
 
@@ -112,8 +138,12 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
     req.onStart?.(pgid);
     timer = groupTimer(pgid, req.timeoutMs);
 
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const overflow = () => {
+      overflowed = true;
+      killGroup(pgid);
+    };
+    child.stdout.on("data", collector(out, req.outputLimit, overflow));
+    child.stderr.on("data", collector(err, req.outputLimit, overflow));
     let closed = false;
     child.on("close", (code, signal) => {
       closed = true;
@@ -145,15 +175,29 @@ export interface BunSpawnApi {
   };
 }
 
-/** Read a pipe into chunks until EOF or until stopped (a descendant may hold it open forever). */
-function drain(stream: ReadableStream<Uint8Array>): { chunks: Uint8Array[]; ended: Promise<void>; stop(): void } {
+/**
+ * Read a pipe into chunks until EOF or until stopped (a descendant may hold
+ * it open forever); past `limit` bytes `onOverflow` runs and reading ends.
+ */
+function drain(
+  stream: ReadableStream<Uint8Array>,
+  limit = Number.POSITIVE_INFINITY,
+  onOverflow: () => void = () => {},
+): { chunks: Uint8Array[]; ended: Promise<void>; stop(): void } {
   const chunks: Uint8Array[] = [];
   const reader = stream.getReader();
   const ended = (async () => {
+    let size = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
+        size += value.length;
+        if (size > limit) {
+          chunks.push(value.subarray(0, value.length - (size - limit)));
+          onOverflow();
+          return;
+        }
         chunks.push(value);
       }
     } catch {
@@ -169,7 +213,7 @@ async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnO
   // detached: setsid() in the child, so it leads a new process group (pgid = pid).
   // Throws (ENOENT, EACCES, ETXTBSY …, with .code) when the exec fails.
   const child = bun.spawn({
-    cmd: [req.file],
+    cmd: [req.file, ...(req.args ?? [])],
     env: req.env,
     // Bun writes it and closes stdin; a child that exits without reading it is fine.
     stdin: Buffer.from(req.input, "utf8"),
@@ -180,8 +224,13 @@ async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnO
   const pgid = child.pid;
   req.onStart?.(pgid);
   const timer = groupTimer(pgid, req.timeoutMs);
-  const out = drain(child.stdout);
-  const err = drain(child.stderr);
+  let overflowed = false;
+  const overflow = () => {
+    overflowed = true;
+    killGroup(pgid);
+  };
+  const out = drain(child.stdout, req.outputLimit, overflow);
+  const err = drain(child.stderr, req.outputLimit, overflow);
   try {
     await child.exited;
     timer.afterExit();
@@ -201,5 +250,6 @@ async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnO
     code: child.signalCode ? null : child.exitCode,
     signal: child.signalCode,
     timedOut: timer.fired,
+    ...(overflowed ? { overflowed } : {}),
   };
 }

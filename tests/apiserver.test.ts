@@ -307,6 +307,120 @@ t.test("merge patch of pods/status", async (t) => {
   });
 });
 
+t.test("update (PUT) of pods/status", async (t) => {
+  const { api } = await setup(t);
+  const put = (body: unknown) => call(api, "PUT", `${POD}/status`, { body });
+
+  t.test("replaces metadata and status, keeps spec, with resourceVersion and uid as preconditions", async (t) => {
+    const pod = api.getPod("ns1", "pod1")!;
+    const rv = pod.metadata.resourceVersion;
+    const body = { ...pod, metadata: { ...pod.metadata, annotations: { a: "b" } }, spec: { nodeName: "x" }, status: { phase: "Running" } };
+    const r = await put(body);
+    t.equal(r.status, 200);
+    t.strictSame(annotations(r.json), { a: "b" });
+    t.ok(Number(meta(r.json).resourceVersion) > Number(rv));
+    const stored = api.getPod("ns1", "pod1")!;
+    t.strictSame(stored.spec, { nodeName: "node1" }, "spec stays");
+    t.strictSame(stored.status, { phase: "Running" });
+    const stale = await put({ ...body, metadata: { ...body.metadata, annotations: { c: "d" } } });
+    t.equal(stale.status, 409, "the resourceVersion read before is stale now");
+    t.match(stale.json.message, /^Operation cannot be fulfilled on pods "pod1": the object has been modified/);
+    const fresh = api.getPod("ns1", "pod1")!;
+    const otherUid = await put({ ...fresh, metadata: { ...fresh.metadata, uid: "other" } });
+    t.equal(otherUid.status, 409);
+    t.equal(otherUid.json.message, "Precondition failed: UID in precondition: other, UID in object meta: uid-1");
+    t.strictSame(annotations(api.getPod("ns1", "pod1")!), { a: "b" }, "nothing written by the refused updates");
+  });
+
+  t.test("bad updates: another name, no metadata, a missing pod", async (t) => {
+    const pod = api.getPod("ns1", "pod1")!;
+    t.equal((await put({ ...pod, metadata: { ...pod.metadata, name: "pod2" } })).status, 400);
+    t.equal((await put({ kind: "Pod" })).status, 400);
+    t.equal((await call(api, "PUT", "/api/v1/namespaces/ns1/pods/gone/status", { body: pod })).status, 404);
+    t.equal((await call(api, "PUT", POD, { body: pod })).status, 405, "only the status subresource takes an update");
+  });
+});
+
+t.test("authorize() enforces a ClusterRole's rules like RBAC", async (t) => {
+  const { api } = await setup(t);
+  t.teardown(() => api.clearFaults());
+  api.authorize([
+    { apiGroups: [""], resources: ["pods", "pods/status"], verbs: ["get", "update"] },
+    { apiGroups: ["k8s.cni.cncf.io"], resources: ["*"], verbs: ["*"] },
+    { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["get"], resourceNames: ["other"] },
+  ]);
+  t.equal((await call(api, "GET", POD)).status, 200, "granted verb");
+  const patch = await call(api, "PATCH", `${POD}/status`, { body: {}, contentType: MERGE });
+  t.equal(patch.status, 403, "a verb the rules do not list");
+  t.match(patch.json.message, /cannot patch resource "pods\/status" in API group ""/);
+  t.equal((await call(api, "PUT", `${POD}/status`, { body: api.getPod("ns1", "pod1") })).status, 200, "update is granted");
+  t.equal((await call(api, "GET", `${NAD}/x`)).status, 404, "wildcards: allowed, then not found");
+  const crd = await call(api, "GET", CRD);
+  t.equal(crd.status, 403, "resourceNames restrict the rule to those objects");
+  const review = await call(api, "POST", SSAR, {
+    body: { kind: "SelfSubjectAccessReview", spec: { resourceAttributes: { verb: "get", resource: "pods" } } },
+  });
+  t.equal(review.status, 403, "the review itself is a request the rules must grant");
+  api.authorize([{ apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews"], verbs: ["create"] }]);
+  const asked = async (resourceAttributes: Record<string, string>) =>
+    (
+      (await call(api, "POST", SSAR, { body: { kind: "SelfSubjectAccessReview", spec: { resourceAttributes } } })).json.status as Record<
+        string,
+        unknown
+      >
+    ).allowed;
+  t.equal(await asked({ verb: "get", resource: "pods", group: "" }), false, "reviews are answered from the rules");
+  api.authorize(undefined);
+  t.equal((await call(api, "PATCH", `${POD}/status`, { body: {}, contentType: MERGE })).status, 200, "undefined allows everything");
+});
+
+t.test("echoCredentials() makes 401 and 403 bodies repeat the Authorization header", async (t) => {
+  const { api } = await setup(t);
+  t.teardown(() => api.clearFaults());
+  api.echoCredentials(true);
+  const r401 = await call(api, "GET", POD, { creds: { token: "not-the-token-123" } });
+  t.equal(r401.status, 401);
+  t.match(r401.json.message, /"Authorization: Bearer not-the-token-123"; token not-the-token-123/);
+  api.forbid(POD);
+  const r403 = await call(api, "GET", POD);
+  t.equal(r403.status, 403);
+  t.ok(String(r403.json.message).includes(`token ${api.token}`));
+  api.echoCredentials(false);
+  t.notOk(String((await call(api, "GET", POD)).json.message).includes(api.token), "off again");
+});
+
+t.test("onRequest() runs a step once, when the request arrives", async (t) => {
+  const { api } = await setup(t);
+  let ran = 0;
+  api.onRequest("GET", POD, () => {
+    ran++;
+    api.putPod({ metadata: { namespace: "ns1", name: "pod1", uid: "uid-2" } });
+  });
+  t.equal(meta((await call(api, "GET", POD)).json).uid, "uid-2", "the step ran before the request was served");
+  await call(api, "GET", POD);
+  t.equal(ran, 1);
+});
+
+t.test("the server answers on 127.0.0.1 and ::1, and the requests log their arrival time", async (t) => {
+  const { api } = await setup(t);
+  const before = Date.now();
+  const v6 = await new Promise<number>((resolve, reject) => {
+    const req = https.request(
+      `https://[::1]:${api.port}${POD}`,
+      { headers: { authorization: `Bearer ${api.token}` }, ca: api.caPem },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+  t.equal(v6, 200, "the certificate names ::1 too");
+  const last = api.requests().at(-1)!;
+  t.ok(last.at >= before && last.at <= Date.now());
+});
+
 t.test("objects, CRD and access reviews", async (t) => {
   const { api } = await setup(t);
 

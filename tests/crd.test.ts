@@ -5,8 +5,9 @@ import { join } from "node:path";
 import t from "tap";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
 import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
-import { type CniCall, runPlugin } from "./helpers/run-plugin.ts";
+import { type CniCall, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
+import { UPSTREAM_RULES } from "./helpers/upstream-rbac.ts";
 
 interface Status {
   name: string;
@@ -271,19 +272,152 @@ t.test("first requests failing with 500 and 429 are retried", async (t) => {
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
-t.test("a failed network-status write rolls the ADD back", async (t) => {
+t.test("Retry-After is honoured: the retry of a 429 comes when the server asked for it, not after the usual backoff", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const podPath = `/api/v1/namespaces/ns1/pods/${p.name}`;
+  api.failNext(1, 429, { pathPrefix: podPath, method: "GET", retryAfter: 2 });
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  const gets = api.requests().filter((q) => q.method === "GET" && q.path === podPath);
+  t.equal(gets.length, 2, "one 429, one retry");
+  // The backoff without Retry-After is at most 200 ms before the second attempt.
+  t.ok(gets[1].at - gets[0].at >= 1900, `the retry waited ${gets[1].at - gets[0].at} ms of the 2 s asked`);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test(
+  "the validator checks NAD configs too: overlapping subnets across the pod's networks fail the ADD before anything runs",
+  async (t) => {
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    // Inside the cluster network's /24: each plugin alone would accept it.
+    const inside = `${s.subnets[0].prefix}.128/25`;
+    ptpNad(s, "ns1", "overlap", 0, { ipam: { type: "host-local", subnet: inside, dataDir: s.ipamDir } });
+    const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "overlap" });
+    const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+    t.equal(r.json?.code, 7, r.stdout);
+    t.match(
+      r.json?.msg,
+      new RegExp(`ns1/overlap\\.ipam\\.subnet.*${inside.replaceAll(".", "\\.")} overlaps ${s.subnets[0].cidr.replaceAll(".", "\\.")}`),
+    );
+    t.same(links(ns.name), [], "nothing attached");
+    t.same(reservations(s.ipamDir), [], "no delegate ran");
+  },
+);
+
+t.test("the status write carries the pod's UID: a pod replaced meanwhile is not annotated, and the ADD is rolled back", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const newUid = "99999999-8888-7777-6666-555555555555";
+  api.onRequest("PATCH", `/api/v1/namespaces/ns1/pods/${p.name}/status`, () =>
+    api.putPod({ metadata: { namespace: "ns1", name: p.name, uid: newUid, annotations: { fresh: "pod" } } }),
+  );
+  api.clearRequests();
+  const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
+  t.equal(r.json?.code, 103, r.stdout);
+  t.match(r.json?.msg, `Precondition failed: UID in precondition: ${p.uid}, UID in object meta: ${newUid}`);
+  t.same(api.getPod("ns1", p.name)!.metadata.annotations, { fresh: "pod" }, "the new pod has no network-status of ours");
+  t.equal(api.counts("PATCH"), 1, "a replaced pod is not retried");
+  t.same(links(ns.name), []);
+  t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
+t.test("a network-status write that is forbidden (neither patch nor update) rolls the ADD back", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
   ptpNad(s, "ns1", "net-a", 1);
   const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a" });
-  api.forbid(`/api/v1/namespaces/ns1/pods/${p.name}/status`, "PATCH");
+  api.forbid(`/api/v1/namespaces/ns1/pods/${p.name}/status`);
   t.teardown(() => api.clearFaults());
   const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
   t.equal(r.code, 1);
-  t.match(r.json!.msg, /write network-status of pod ns1\/pod-\d+: 403 Forbidden/);
+  t.equal(r.json!.code, 103);
+  t.match(r.json!.msg, /write network-status of pod ns1\/pod-\d+: 403 Forbidden: .*cannot update resource "pods\/status"/);
+  t.match(r.json!.msg, /\(and the patch before it: .*cannot patch resource "pods\/status"/);
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
   t.notOk(existsSync(join(s.cniDir, p.containerId)));
+});
+
+t.test("with upstream's ClusterRole (pods/status: update, not patch) network-status is written by an update", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  ptpNad(s, "ns1", "net-a", 1);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "net-a", keep: "this" });
+  api.authorize(UPSTREAM_RULES);
+  t.teardown(() => api.clearFaults());
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.same(
+    statusOf("ns1", p.name).map((x) => [x.name, x.interface]),
+    [
+      ["br-net", "eth0"],
+      ["ns1/net-a", "net1"],
+    ],
+  );
+  t.equal(api.getPod("ns1", p.name)!.metadata.annotations?.keep, "this", "the pod's other annotations stay");
+  // The refused PATCH, then one PUT of the pod as read at the start: no extra GET.
+  t.same(
+    api.requests().map((q) => `${q.method} ${q.path.replace(/^.*\/namespaces\/ns1\//, "")}`),
+    [
+      `GET pods/${p.name}`,
+      "GET network-attachment-definitions/net-a",
+      `PATCH pods/${p.name}/status`,
+      `PUT pods/${p.name}/status`,
+      "POST events",
+    ],
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("an update that meets a newer pod reads it again and retries; a replaced pod is refused and the ADD rolled back", async (t) => {
+  const s = scenario(t);
+  api.authorize(UPSTREAM_RULES);
+  t.teardown(() => api.clearFaults());
+  const statusPath = (name: string) => `/api/v1/namespaces/ns1/pods/${name}/status`;
+
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  // kubelet changes the pod meanwhile: the version read at the start is stale when the PUT comes.
+  api.onRequest("PATCH", statusPath(p.name), () => api.putPod({ ...api.getPod("ns1", p.name)!, status: { phase: "Pending" } } as never));
+  api.clearRequests();
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.same(
+    api
+      .requests()
+      .filter((q) => q.path.startsWith(`/api/v1/namespaces/ns1/pods/${p.name}`))
+      .map((q) => q.method),
+    ["GET", "PATCH", "PUT", "GET", "PUT"],
+    "409 on the first PUT, then read again and written",
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+
+  const ns2 = makeNetns(t);
+  const q = pod("ns1");
+  api.onRequest("PATCH", statusPath(q.name), () =>
+    api.putPod({ metadata: { namespace: "ns1", name: q.name, uid: "11111111-2222-3333-4444-555555555555" } }),
+  );
+  const r2 = await runPlugin({ command: "ADD", containerId: q.containerId, netns: ns2.path, args: q.args, stdin: kubeNetconf(s) });
+  t.equal(r2.code, 1);
+  t.match(
+    r2.json!.msg,
+    new RegExp(
+      `write network-status of pod ns1/${q.name}: the pod was replaced \\(its UID was "${q.uid}", now "11111111-2222-3333-4444-555555555555"\\)`,
+    ),
+  );
+  t.same(statusOf("ns1", q.name), [], "the new pod is not annotated");
+  t.same(links(ns2.name), [], "rolled back");
+  t.notOk(existsSync(join(s.cniDir, q.containerId)));
 });
 
 t.test("a pod UID that differs from the runtime's is a stale pod: ADD fails, nothing attached", async (t) => {
@@ -299,6 +433,47 @@ t.test("a pod UID that differs from the runtime's is a stale pod: ADD fails, not
   });
   t.equal(r.code, 1);
   t.match(r.json!.msg, /expected UID "00000000-0000-0000-0000-000000000000".*the pod was replaced/);
+  t.same(links(ns.name), []);
+});
+
+t.test("a static pod (config source not api) is wired: kubelet's UID is not its mirror pod's; the status goes to the mirror", async (t) => {
+  const s = scenario(t);
+  const kubeletUid = "5f0a4c1e-0000-4000-8000-000000000001"; // the static pod's own UID, from its manifest file
+  for (const [source, writer] of [
+    ["file", "merge patch"],
+    ["http", "update (upstream's ClusterRole)"],
+  ]) {
+    const ns = makeNetns(t);
+    ptpNad(s, "kube-system", `edge-${source}`, 1);
+    const p = pod("kube-system", { "kubernetes.io/config.source": source, "k8s.v1.cni.cncf.io/networks": `edge-${source}` });
+    t.not(p.uid, kubeletUid);
+    if (writer.startsWith("update")) api.authorize(UPSTREAM_RULES);
+    t.teardown(() => api.clearFaults());
+    const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args.replace(p.uid, kubeletUid), stdin: kubeNetconf(s) };
+    const r = await runPlugin({ ...call, command: "ADD" });
+    api.clearFaults();
+    t.equal(r.code, 0, `${source}: ${r.stdout}`);
+    t.same(links(ns.name).sort(), ["eth0", "net1"]);
+    // The write's UID precondition is the mirror pod's (the API's): kubelet's would have been refused.
+    t.same(
+      statusOf("kube-system", p.name).map((x) => x.interface),
+      ["eth0", "net1"],
+      `${source}: network-status by ${writer}`,
+    );
+    t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  }
+  // kubelet's config source of an ordinary pod is "api": a UID mismatch is still a replaced pod.
+  const ns = makeNetns(t);
+  const p = pod("ns1", { "kubernetes.io/config.source": "api" });
+  const r = await runPlugin({
+    command: "ADD",
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args.replace(p.uid, kubeletUid),
+    stdin: kubeNetconf(s),
+  });
+  t.equal(r.json!.code, 103);
+  t.match(r.json!.msg, /the pod was replaced/);
   t.same(links(ns.name), []);
 });
 
@@ -344,6 +519,26 @@ t.test("default-network annotation replaces the cluster network; clusterNetwork 
   t.equal((await runPlugin({ ...call3, command: "ADD" })).code, 0);
   t.same(links(ns.name), ["eth0"], "no defaultNetworks for pods in systemNamespaces");
   t.equal((await runPlugin({ ...call3, command: "DEL" })).code, 0);
+});
+
+t.test("the kubeconfig upstream Multus' installer writes (server https://[<IPv4>]:443) works for ADD", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { readFileSync } = await import("node:fs");
+  // The fixture's shape, pointed at the test server: an IPv4 address in brackets.
+  const upstream = readFileSync(join(ROOT, "tests", "fixtures", "upstream", "multus.kubeconfig"), "utf8");
+  t.match(upstream, /server: https:\/\/\[10\.96\.0\.1\]:443/);
+  const kubeconfig = api.writeKubeconfig(s.dir, {
+    auth: "token",
+    server: `https://[127.0.0.1]:${api.port}`,
+    fileName: "upstream-shape.yaml",
+  });
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: s.netconf([s.bridge()], { kubeconfig }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  t.equal(statusOf("ns1", p.name).length, 1);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
 });
 
 t.test("a wrong token is a clear 401, nothing attached", async (t) => {
@@ -457,4 +652,145 @@ current-context: x
   t.equal(r.code, 0, r.stdout);
   t.equal(statusOf("ns1", p.name).length, 1);
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test(
+  "an exec credential plugin that hangs: ADD fails at apiDeadline (code 11), DEL without a record still ends, the plugin is killed",
+  async (t) => {
+    const s = scenario(t);
+    const ns = makeNetns(t);
+    const { chmodSync, readFileSync, writeFileSync } = await import("node:fs");
+    const pids = join(s.dir, "pids");
+    const plugin = join(s.dir, "mt-hang-cred");
+    writeFileSync(plugin, `#!/bin/sh\necho $$ >> "${pids}"\n(trap '' TERM; sleep 1000) &\nsleep 1000\n`);
+    chmodSync(plugin, 0o755);
+    const kc = join(s.dir, "hang.kubeconfig");
+    writeFileSync(
+      kc,
+      readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
+        /\{token: "[^"]*"\}/,
+        `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
+      ),
+    );
+    const p = pod("ns1");
+    const call: CniCall = {
+      containerId: p.containerId,
+      netns: ns.path,
+      args: p.args,
+      stdin: s.netconf([s.bridge()], { kubeconfig: kc, apiDeadline: 2 }),
+    };
+    let started = Date.now();
+    const r = await runPlugin({ ...call, command: "ADD" });
+    t.equal(r.json?.code, 11, r.stdout);
+    t.match(r.json?.msg, /the exec credential plugin ".*mt-hang-cred" did not finish within 2s and was killed/);
+    t.ok(Date.now() - started < 30_000, "ADD ends at its bound, far from kubelet's 2 minutes");
+    t.same(links(ns.name), []);
+    started = Date.now();
+    const d = await runPlugin({ ...call, command: "DEL" });
+    t.equal(d.code, 0, d.stdout);
+    t.ok(Date.now() - started < 30_000, "so does a DEL without a record");
+    for (const pid of readFileSync(pids, "utf8").trim().split("\n").map(Number)) {
+      let gone = false;
+      for (let i = 0; i < 40 && !gone; i++) {
+        try {
+          process.kill(-pid, 0);
+          await new Promise((res) => setTimeout(res, 50));
+        } catch {
+          gone = true;
+        }
+      }
+      t.ok(gone, `the plugin's process group ${pid} is gone`);
+    }
+  },
+);
+
+t.test("a kubeconfig that is a FIFO, and a FIFO among the conf files a NAD names: never waited on", async (t) => {
+  const s = scenario(t);
+  const { execFileSync } = await import("node:child_process");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const fifo = join(s.dir, "kubeconfig.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, stdin: s.netconf([s.bridge()], { kubeconfig: fifo }) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.json?.code, 7, r.stdout);
+  t.equal(r.json?.msg, `cannot load kubeconfig: ${fifo} is a FIFO, not a regular file`);
+  t.same(links(ns.name), []);
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 0, `a DEL without a record still ends: ${d.stdout}`);
+
+  // A NAD without spec.config: its conf file is looked up by name in confDir, where a FIFO sorts first.
+  const confDir = join(s.dir, "net.d");
+  mkdirSync(confDir);
+  execFileSync("mkfifo", [join(confDir, "10-fifo.conf")]);
+  writeFileSync(join(confDir, "50-ondisk.conf"), JSON.stringify(s.ptp({ name: "fifo-ondisk" })));
+  api.putNad("ns1", "fifo-ondisk", { metadata: {}, spec: {} });
+  const q = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "fifo-ondisk" });
+  const call2: CniCall = { containerId: q.containerId, netns: ns.path, args: q.args, stdin: kubeNetconf(s, { confDir }) };
+  const a = await runPlugin({ ...call2, command: "ADD" });
+  t.equal(a.code, 0, a.stdout);
+  t.same(links(ns.name).sort(), ["eth0", "net1"]);
+  t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
+});
+
+t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: code 4, before any request", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const bad: [string, string, RegExp][] = [
+    ["..", "pod-x", /K8S_POD_NAMESPACE "\.\." is not a valid Kubernetes name: it must consist of lower case alphanumeric/],
+    ["ns1", "../../secrets/x", /K8S_POD_NAME "\.\.\/\.\.\/secrets\/x" is not a valid Kubernetes name/],
+    ["ns1", "Pod_1", /K8S_POD_NAME "Pod_1" is not a valid Kubernetes name/],
+    ["a.b", "pod", /K8S_POD_NAMESPACE "a\.b" is not a valid Kubernetes name/],
+    ["n".repeat(64), "pod", /K8S_POD_NAMESPACE "n{64}" is not a valid Kubernetes name: it must be no more than 63 characters/],
+  ];
+  api.clearRequests();
+  for (const [namespace, name, msg] of bad) {
+    const r = await runPlugin({
+      command: "ADD",
+      containerId: "crd-names",
+      netns: ns.path,
+      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name}`,
+      stdin: kubeNetconf(s),
+    });
+    t.equal(r.json?.code, 4, r.stdout);
+    t.match(r.json?.msg, msg);
+  }
+  t.equal(api.counts("*"), 0, "nothing was asked of the API");
+  t.same(links(ns.name), []);
+  const ok = pod("ns1");
+  const dotted = api.putPod({ metadata: { namespace: "ns1", name: "web-0.v2" } });
+  for (const args of [ok.args, `IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0.v2;K8S_POD_UID=${dotted.metadata.uid}`]) {
+    const call: CniCall = { containerId: "crd-names-ok", netns: ns.path, args, stdin: kubeNetconf(s) };
+    t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0, `${args}: a subdomain name is fine`);
+    t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  }
+});
+
+t.test("an exec credential plugin that prints without end is killed at 1 MiB: ADD fails, the plugin does not grow us", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const { chmodSync, readFileSync, writeFileSync } = await import("node:fs");
+  const plugin = join(s.dir, "mt-endless-cred");
+  writeFileSync(plugin, "#!/bin/sh\nexec cat /dev/zero\n");
+  chmodSync(plugin, 0o755);
+  const kc = join(s.dir, "endless.kubeconfig");
+  writeFileSync(
+    kc,
+    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
+      /\{token: "[^"]*"\}/,
+      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
+    ),
+  );
+  const p = pod("ns1");
+  const r = await runPlugin({
+    command: "ADD",
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args,
+    stdin: s.netconf([s.bridge()], { kubeconfig: kc }),
+  });
+  t.equal(r.json?.code, 103, r.stdout);
+  t.match(r.json?.msg, /the exec credential plugin ".*mt-endless-cred" printed more than 1048576 bytes and was killed/);
+  t.same(links(ns.name), []);
 });

@@ -3,6 +3,7 @@
 // to the pod for that resource, from the pod-resources API (a fake kubelet on
 // a unix socket) or, failing that, from the device manager's checkpoint.
 // The delegate is a recording script; the cluster network is a real bridge.
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { dirname, join } from "node:path";
@@ -325,6 +326,87 @@ t.test("without the pod-resources socket, the devices come from the kubelet chec
   );
 });
 
+t.test("devices are handed out in sorted order, whatever order kubelet lists them in (API and checkpoint)", async (t) => {
+  const w = world(t);
+  sriovNad("ns1", "sriov-s1", SRIOV);
+  sriovNad("ns1", "sriov-s2", SRIOV);
+  sriovNad("ns1", "sriov-s3", SRIOV);
+  const p = pod("ns1", "sriov-s1, sriov-s2, sriov-s3");
+  const kubelet = await startPodResources(w.socket);
+  t.teardown(() => kubelet.stop());
+  // Two containers; kubelet's order comes from map walks.
+  kubelet.setPods([
+    {
+      name: p.name,
+      namespace: "ns1",
+      containers: [
+        { name: "a", devices: [{ resourceName: SRIOV, deviceIds: ["0000:af:06.2", "0000:af:06.0"] }] },
+        { name: "b", devices: [{ resourceName: SRIOV, deviceIds: ["0000:3b:02.1"] }] },
+      ],
+    },
+  ]);
+  const call: CniCall = { containerId: p.containerId, netns: w.netns.path, args: p.args, path: w.path, stdin: w.netconf() };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const byIf = (cmd: string) =>
+    w
+      .calls()
+      .filter((c) => c.cmd === cmd)
+      .map((c) => [c.ifname, c.conf.deviceID]);
+  t.same(byIf("ADD"), [
+    ["net1", "0000:3b:02.1"],
+    ["net2", "0000:af:06.0"],
+    ["net3", "0000:af:06.2"],
+  ]);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  await kubelet.stop();
+
+  const q = pod("ns1", "sriov-s1, sriov-s2");
+  writeCheckpoint(w.checkpoint, [
+    { podUID: q.uid, containerName: "a", resourceName: SRIOV, deviceIDs: { "1": ["0000:d8:00.3"], "0": ["0000:d8:00.1"] } },
+  ]);
+  const before = byIf("ADD").length;
+  const call2: CniCall = { containerId: q.containerId, netns: w.netns.path, args: q.args, path: w.path, stdin: w.netconf() };
+  t.equal((await runPlugin({ ...call2, command: "ADD" })).code, 0);
+  t.same(byIf("ADD").slice(before), [
+    ["net1", "0000:d8:00.1"],
+    ["net2", "0000:d8:00.3"],
+  ]);
+  t.equal((await runPlugin({ ...call2, command: "DEL" })).code, 0);
+});
+
+t.test("a static pod's devices are found in the checkpoint by kubelet's UID, not its mirror pod's", async (t) => {
+  const w = world(t);
+  sriovNad("kube-system", "sriov-edge", SRIOV);
+  const name = `dev-static-${++podCounter}`;
+  const kubeletUid = "5f0a4c1e-0000-4000-8000-0000000000d1";
+  const mirror = api.putPod({
+    metadata: {
+      name,
+      namespace: "kube-system",
+      annotations: { "kubernetes.io/config.source": "file", "k8s.v1.cni.cncf.io/networks": "sriov-edge" },
+    },
+  });
+  writeCheckpoint(w.checkpoint, [
+    { podUID: mirror.metadata.uid!, containerName: "app", resourceName: SRIOV, deviceIDs: ["0000:5e:00.9"] },
+    { podUID: kubeletUid, containerName: "app", resourceName: SRIOV, deviceIDs: ["0000:5e:00.2"] },
+  ]);
+  const call: CniCall = {
+    containerId: `dev-static-${podCounter}`,
+    netns: w.netns.path,
+    args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=${name};K8S_POD_UID=${kubeletUid}`,
+    path: w.path,
+    stdin: w.netconf(),
+  };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.same(
+    w.calls().map((c) => [c.cmd, c.conf.deviceID]),
+    [["ADD", "0000:5e:00.2"]],
+  );
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
 t.test("a pod-resources API that fails or never answers falls back to the checkpoint within its timeout", async (t) => {
   const w = world(t);
   sriovNad("ns1", "sriov-d", SRIOV);
@@ -431,6 +513,29 @@ t.test("neither the pod-resources API nor the checkpoint: try again later (11), 
   t.match(r.json?.details, new RegExp(`${w.socket}[\\s\\S]*${w.checkpoint}`));
   t.same(w.calls(), []);
   t.same(links(w.netns.name), []);
+});
+
+t.test("a kubeletCheckpoint that is a FIFO or a device is never waited on or read: code 11 naming it", async (t) => {
+  const w = world(t);
+  sriovNad("ns1", "sriov-g", SRIOV);
+  execFileSync("mkfifo", [w.checkpoint]);
+  for (const [checkpoint, why] of [
+    [w.checkpoint, "is a FIFO, not a regular file"],
+    ["/dev/zero", "is a character device, not a regular file"],
+  ]) {
+    const p = pod("ns1", "sriov-g");
+    const r = await runPlugin({
+      command: "ADD",
+      containerId: p.containerId,
+      netns: w.netns.path,
+      args: p.args,
+      path: w.path,
+      stdin: w.netconf({ kubeletCheckpoint: checkpoint }),
+    });
+    t.equal(r.json?.code, 11, r.stdout);
+    t.match(r.json?.details, `kubelet checkpoint ${checkpoint}: ${checkpoint} ${why}`);
+    t.same(w.calls(), []);
+  }
 });
 
 t.test("a DEL without a cache record still removes the attachment's device-info file", async (t) => {

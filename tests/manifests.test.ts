@@ -151,7 +151,7 @@ t.test("CRDs: groups, names, versions, scope, schema", async (t) => {
     plural: "network-attachment-definitions",
     singular: "network-attachment-definition",
     kind: "NetworkAttachmentDefinition",
-    shortNames: ["net-attach-def"],
+    shortNames: ["nad", "net-attach-def"], // `kubectl get nad`, as upstream names it since v4.3
   });
   t.same(
     nad.spec.versions.map((v) => [v.name, v.served, v.storage]),
@@ -195,13 +195,14 @@ t.test("RBAC: the service account, its ClusterRole (no wildcards) and the bindin
   const [sa] = ofKind("ServiceAccount", rbac);
   t.same(sa.metadata, { name: "multus", namespace: "kube-system" });
   const [role] = ofKind<Obj & { rules: Rule[] }>("ClusterRole", rbac);
-  t.equal(role.metadata.name, "multus");
+  t.equal(role.metadata.name, "multus-onefile", "not upstream's name: its ClusterRole stays for its nodes (tests/rbac.test.ts)");
   // Which rules: derived from the plugin's own requests in tests/rbac.test.ts.
   t.ok(role.rules.length > 0, "the role has rules");
   for (const r of role.rules) t.notOk(r.verbs.includes("*") || r.resources.includes("*") || r.apiGroups.includes("*"), "no wildcards");
 
   const [binding] = ofKind<Obj & { roleRef: Json; subjects: Json[] }>("ClusterRoleBinding", rbac);
-  t.same(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "multus" });
+  t.equal(binding.metadata.name, "multus-onefile");
+  t.same(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "multus-onefile" });
   t.same(binding.subjects, [{ kind: "ServiceAccount", name: "multus", namespace: "kube-system" }]);
 });
 

@@ -1,38 +1,69 @@
 // The ClusterRole in manifests/rbac.yaml grants exactly what the plugin and
-// `multus doctor` ask of the API: the needed (group, resource, verb) are
-// derived from the requests they make against the in-repo API server, not
-// from a list kept by hand.
+// `multus doctor` ask of the API: derived from the requests they make against
+// the in-repo API server (which enforces the role as RBAC does), not from a
+// list kept by hand. And applying the manifest on a cluster that runs
+// upstream Multus takes nothing from upstream's nodes while they wait for
+// their turn in the rollout.
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import t from "tap";
-import { startApiServer } from "./helpers/apiserver.ts";
+import { type PolicyRule, type ResourceAttributes, rulesAllow, startApiServer } from "./helpers/apiserver.ts";
 import { makeNetns } from "./helpers/netns.ts";
 import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
-
-interface Rule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
-}
+import { UPSTREAM_BINDING, UPSTREAM_ROLE_NAME, UPSTREAM_RULES } from "./helpers/upstream-rbac.ts";
 
 const VERB: Record<string, string> = { GET: "get", POST: "create", PATCH: "patch", PUT: "update", DELETE: "delete" };
+const CRD_NAME = "network-attachment-definitions.k8s.cni.cncf.io";
 
-/** "group resource[/subresource] verb [name]" for one request, as RBAC sees it. */
-function permissionOf(method: string, path: string, crdName: string): string {
+/** One request, as RBAC sees it. */
+function attributesOf(method: string, path: string): ResourceAttributes {
   const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/[^/]+)?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
   if (!m) throw new Error(`not a resource path: ${path}`);
-  const [, group = "", resource, name, sub] = m;
+  const [, group = "", resource, name, subresource] = m;
   const verb = name === undefined && method === "GET" ? "list" : VERB[method];
-  const named = resource === "customresourcedefinitions" && name === crdName ? ` ${name}` : "";
-  return `${group} ${resource}${sub ? `/${sub}` : ""} ${verb}${named}`;
+  return { group, resource, verb, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) };
 }
+
+const show = (a: ResourceAttributes) =>
+  `${a.group} ${a.resource}${a.subresource ? `/${a.subresource}` : ""} ${a.verb}${a.name === CRD_NAME ? ` ${a.name}` : ""}`;
+
+/** Every (group, resource, verb[, name]) a rule names, "*" kept as a value of its own. */
+function expand(rules: readonly PolicyRule[]): ResourceAttributes[] {
+  return rules.flatMap((r) =>
+    r.apiGroups.flatMap((group) =>
+      r.resources.flatMap((res) => {
+        const [resource, subresource] = res.split("/");
+        return r.verbs.flatMap((verb) =>
+          (r.resourceNames ?? [undefined]).map((name) => ({
+            group,
+            resource,
+            verb,
+            ...(subresource ? { subresource } : {}),
+            ...(name ? { name } : {}),
+          })),
+        );
+      }),
+    ),
+  );
+}
+
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: PolicyRule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+const manifest = loadAll(readFileSync(join(ROOT, "manifests", "rbac.yaml"), "utf8")) as Manifest[];
+const role = manifest.find((d) => d.kind === "ClusterRole")!;
 
 t.test("the ClusterRole grants exactly the permissions the plugin and doctor use", async (t) => {
   const api = await startApiServer();
   t.teardown(() => api.stop());
+  api.authorize(role.rules);
   const s = scenario(t);
   const kubeconfig = api.writeKubeconfig(s.dir, { auth: "token" });
   const conf = s.netconf([s.bridge()], { kubeconfig });
@@ -78,20 +109,79 @@ t.test("the ClusterRole grants exactly the permissions the plugin and doctor use
   const doc = await human(["doctor", "--bin-dir", join(node, "bin"), "--conf-dir", join(node, "net.d")]);
   t.equal(doc.code, 0, doc.stdout + doc.stderr);
 
-  const crdName = "network-attachment-definitions.k8s.cni.cncf.io";
-  const used = new Set(api.requests().map((r) => permissionOf(r.method, r.path, crdName)));
-
-  const docs = loadAll(readFileSync(join(ROOT, "manifests", "rbac.yaml"), "utf8")) as { kind: string; rules?: Rule[] }[];
-  const role = docs.find((d) => d.kind === "ClusterRole")!;
-  const granted = new Set<string>();
-  for (const r of role.rules!) {
-    for (const g of r.apiGroups)
-      for (const res of r.resources)
-        for (const v of r.verbs) {
-          for (const name of r.resourceNames ?? [""]) granted.add(`${g} ${res} ${v}${name ? ` ${name}` : ""}`);
-        }
-  }
+  const used = api.requests().map((r) => attributesOf(r.method, r.path));
+  const ours = role.rules!;
   // The SelfSubjectAccessReviews doctor posts ask about the rules too: each must be granted.
-  t.same([...used].filter((p) => !granted.has(p)).sort(), [], "everything used is granted");
-  t.same([...granted].filter((p) => !used.has(p)).sort(), [], "nothing is granted that is not used");
+  t.same(used.filter((a) => !rulesAllow(ours, a)).map(show), [], "everything used is granted");
+  const usedKeys = new Set(used.map(show));
+  t.same(
+    expand(ours)
+      .filter((a) => !usedKeys.has(show(a)))
+      .map(show),
+    [],
+    "nothing is granted that is not used",
+  );
+});
+
+/** What the service account kube-system/multus may do: the rules of every ClusterRole bound to it. */
+function grantsOf(objects: Map<string, Manifest>): PolicyRule[] {
+  const toMultus = (b: Manifest) =>
+    b.kind === "ClusterRoleBinding" &&
+    b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === "multus" && s.namespace === "kube-system");
+  return [...objects.values()].filter(toMultus).flatMap((b) => objects.get(`ClusterRole/${b.roleRef?.name}`)?.rules ?? []);
+}
+
+t.test("kubectl apply of rbac.yaml where upstream Multus runs keeps every permission of upstream's nodes", async (t) => {
+  // The cluster before: upstream's ClusterRole and binding (its service account has our service account's name).
+  const cluster = new Map<string, Manifest>([
+    [`ClusterRole/${UPSTREAM_ROLE_NAME}`, { kind: "ClusterRole", metadata: { name: UPSTREAM_ROLE_NAME }, rules: [...UPSTREAM_RULES] }],
+    [
+      `ClusterRoleBinding/${UPSTREAM_BINDING.name}`,
+      {
+        kind: "ClusterRoleBinding",
+        metadata: { name: UPSTREAM_BINDING.name },
+        roleRef: UPSTREAM_BINDING.roleRef,
+        subjects: UPSTREAM_BINDING.subjects,
+      },
+    ],
+  ]);
+  for (const doc of manifest) {
+    const key = `${doc.kind}/${doc.metadata.name}`;
+    const old = cluster.get(key);
+    // The API refuses to change a binding's roleRef: apply would stop there.
+    if (doc.kind === "ClusterRoleBinding" && old) t.same(doc.roleRef, old.roleRef, `${key}: its roleRef is unchanged (it cannot change)`);
+    cluster.set(key, doc);
+  }
+  const after = grantsOf(cluster);
+  t.same(
+    expand(UPSTREAM_RULES)
+      .filter((a) => !rulesAllow(after, a))
+      .map(show),
+    [],
+    "upstream's nodes keep what upstream's ClusterRole grants",
+  );
+  t.same(
+    expand(role.rules!)
+      .filter((a) => !rulesAllow(after, a))
+      .map(show),
+    [],
+    "and this plugin's nodes get what it needs",
+  );
+});
+
+t.test("upstream's ClusterRole as written here grants every request upstream's plugin made (its recorded ADD and DEL)", async (t) => {
+  const recorded = ["api-requests-add.txt", "api-requests-del.txt"].flatMap((f) =>
+    readFileSync(join(ROOT, "tests", "fixtures", "upstream", f), "utf8")
+      .trim()
+      .split("\n"),
+  );
+  t.ok(
+    recorded.some((l) => l.startsWith("PUT ") && l.includes("/status")),
+    "upstream writes network-status with an update",
+  );
+  for (const line of recorded) {
+    const [method, url] = line.split(" ");
+    const a = attributesOf(method, url.split("?")[0]);
+    t.ok(rulesAllow(UPSTREAM_RULES, a), `${show(a)} (${method} ${url.split("?")[0]})`);
+  }
 });

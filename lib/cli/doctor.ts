@@ -263,7 +263,7 @@ async function apiChecks(kubeconfig: string): Promise<Check[]> {
         out.push(
           allowed
             ? { level: "ok", what: `rbac: may ${name}` }
-            : { level: "fail", what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus)" },
+            : { level: "fail", what: `rbac: may not ${name}`, fix: "kubectl apply -f manifests/rbac.yaml (ClusterRole multus-onefile)" },
         );
       } catch (e) {
         out.push({

@@ -2,6 +2,7 @@
  * The CNI_* environment: which variables each verb needs, and their checks.
  * This is the only module that reads the runtime's environment.
  */
+import { labelProblem, subdomainProblem } from "../k8s/names.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 export type Verb = "ADD" | "DEL" | "CHECK" | "VERSION" | "STATUS" | "GC";
@@ -110,10 +111,17 @@ export interface PodRef {
   uid?: string;
 }
 
+/** The pod named in CNI_ARGS; names that Kubernetes would not accept are refused (code 4) before any request. */
 function podRef(pairs: ReadonlyMap<string, string>): PodRef | undefined {
   const namespace = pairs.get("K8S_POD_NAMESPACE");
   const name = pairs.get("K8S_POD_NAME");
   if (!namespace || !name) return undefined;
+  const bad = (key: string, value: string, problem: string) =>
+    new CniError(ErrorCode.InvalidEnvironment, `CNI_ARGS: ${key} ${JSON.stringify(value)} is not a valid Kubernetes name: it ${problem}`);
+  const nsProblem = labelProblem(namespace);
+  if (nsProblem) throw bad("K8S_POD_NAMESPACE", namespace, nsProblem);
+  const nameProblem = subdomainProblem(name);
+  if (nameProblem) throw bad("K8S_POD_NAME", name, nameProblem);
   const uid = pairs.get("K8S_POD_UID");
   return uid ? { namespace, name, uid } : { namespace, name };
 }

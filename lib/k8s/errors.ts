@@ -1,5 +1,6 @@
 /** Kubernetes API failures, parsed from the API's `kind: Status` bodies. */
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { scrub } from "../secrets.ts";
 
 export class ApiError extends CniError {
   /** HTTP status, or 0 when no answer came (connection error, timeout). */
@@ -24,8 +25,13 @@ export class ApiError extends CniError {
   }
 }
 
-/** Build an ApiError from a response body that may or may not be a Status. */
-export function apiErrorFromResponse(what: string, status: number, body: string, retryAfter?: number): ApiError {
+/**
+ * Build an ApiError from a response body that may or may not be a Status.
+ * Credentials the body repeats (a proxy echoing the request) are scrubbed
+ * before the excerpt is cut: a cut would leave a piece no scrubber knows.
+ */
+export function apiErrorFromResponse(what: string, status: number, text: string, retryAfter?: number): ApiError {
+  const body = scrub(text);
   let reason = "";
   let message = body.trim().slice(0, 300);
   try {

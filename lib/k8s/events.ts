@@ -7,6 +7,7 @@
 
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { scrub } from "../secrets.ts";
 import type { KubeClient } from "./client.ts";
 import type { Pod } from "./pod.ts";
 
@@ -28,7 +29,8 @@ export function podEvent(pod: Pod, ev: PodEvent, now = new Date()): Record<strin
     metadata: { name: `${pod.name}.${randomBytes(8).toString("hex")}`, namespace: pod.namespace },
     involvedObject: { apiVersion: "v1", kind: "Pod", namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) },
     reason: ev.reason,
-    message: ev.message,
+    // Tenants of the namespace read events: never a credential an API server repeated in an error.
+    message: scrub(ev.message),
     type: ev.type,
     source: { component: "multus" },
     reportingComponent: "multus",

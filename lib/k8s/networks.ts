@@ -4,10 +4,10 @@
  * objects of the first Multus generation, and conf files on the node.
  * Every object is fetched at most once per invocation.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { confFiles } from "../files.ts";
+import { confFiles, readRegularText } from "../files.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
@@ -30,10 +30,10 @@ function parseJsonObject(text: string, what: string): JsonObject {
 export function findConfByName(dir: string, name: string): JsonObject | undefined {
   for (const f of confFiles(dir).map((n) => join(dir, n))) {
     try {
-      const c = parseJsonObject(readFileSync(f, "utf8"), f);
+      const c = parseJsonObject(readRegularText(f), f);
       if (c.name === name) return c;
     } catch {
-      // an unreadable or foreign file is not the one we look for
+      // an unreadable or foreign file (a FIFO, a device, too large) is not the one we look for
     }
   }
   return undefined;
@@ -50,7 +50,13 @@ export function loadConfPath(path: string): JsonObject {
   const first = st.isDirectory() ? confFiles(path)[0] : undefined;
   const file = st.isDirectory() ? (first === undefined ? undefined : join(path, first)) : path;
   if (!file) throw new CniError(ErrorCode.InvalidNetworkConfig, `no .conf, .json or .conflist file in ${path}`);
-  return parseJsonObject(readFileSync(file, "utf8"), file);
+  let text: string;
+  try {
+    text = readRegularText(file);
+  } catch (e) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `conf file ${(e as Error).message}`);
+  }
+  return parseJsonObject(text, file);
 }
 
 export class NetworkSource {

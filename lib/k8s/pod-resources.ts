@@ -9,9 +9,9 @@
  * are decoded here. Fields we do not read (CPU IDs, memory, NUMA topology,
  * dynamic resources ...) are skipped by wire type.
  */
-import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http2";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { readRegularText } from "../files.ts";
 import { isJsonObject } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { DevicesSection } from "../netconf.ts";
@@ -25,7 +25,11 @@ export interface PodIdentity {
 
 export interface Allocation {
   source: "pod-resources API" | "checkpoint";
-  /** Device IDs per resource, in kubelet's order (containers, then devices). */
+  /**
+   * Device IDs per resource, sorted: kubelet's order comes from map walks and
+   * varies; sorted, every consumer of the list (Multus, OVN-Kubernetes, which
+   * takes the last device for a primary network) sees the same order.
+   */
   byResource: Map<string, string[]>;
 }
 
@@ -180,7 +184,7 @@ function checkpointIds(v: unknown): string[] {
 }
 
 export function devicesInCheckpoint(file: string, uid: string): Map<string, string[]> {
-  const v: unknown = JSON.parse(readFileSync(file, "utf8"));
+  const v: unknown = JSON.parse(readRegularText(file));
   const data = isJsonObject(v) && isJsonObject(v.Data) ? v.Data : undefined;
   if (!data || !Array.isArray(data.PodDeviceEntries)) throw new Error("no Data.PodDeviceEntries in it");
   const byResource = new Map<string, string[]>();
@@ -189,6 +193,11 @@ export function devicesInCheckpoint(file: string, uid: string): Map<string, stri
     byResource.set(e.ResourceName, [...(byResource.get(e.ResourceName) ?? []), ...checkpointIds(e.DeviceIDs)]);
   }
   return byResource;
+}
+
+/** Each resource's device IDs in byte order (as upstream Multus sorts them since v4.3). */
+function sorted(byResource: Map<string, string[]>): Map<string, string[]> {
+  return new Map([...byResource].map(([k, ids]) => [k, [...ids].sort()]));
 }
 
 /**
@@ -205,7 +214,7 @@ export async function allocatedDevices(
   const summary = (m: Map<string, string[]>) => Object.fromEntries(m);
   let apiProblem: string;
   try {
-    const byResource = devicesInListResponse(await callList(d.podResourcesSocket, timeoutMs), pod.namespace, pod.name);
+    const byResource = sorted(devicesInListResponse(await callList(d.podResourcesSocket, timeoutMs), pod.namespace, pod.name));
     log.info("device-plugin devices", { source: "pod-resources API", socket: d.podResourcesSocket, devices: summary(byResource) });
     return { source: "pod-resources API", byResource };
   } catch (e) {
@@ -221,7 +230,7 @@ export async function allocatedDevices(
   if (!pod.uid) throw unavailable("the pod's UID is unknown (no K8S_POD_UID in CNI_ARGS, none from the API)");
   let byResource: Map<string, string[]>;
   try {
-    byResource = devicesInCheckpoint(d.kubeletCheckpoint, pod.uid);
+    byResource = sorted(devicesInCheckpoint(d.kubeletCheckpoint, pod.uid));
   } catch (e) {
     throw unavailable((e as Error).message);
   }

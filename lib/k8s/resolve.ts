@@ -130,7 +130,8 @@ export async function resolveKubernetesNetworks(
   const r = await resolveRequests(netconf, client, ref, opts.onPod);
   if (opts.devices === false || !r.requests.some((q) => q.device)) return r;
   const { assignDevices } = await import("./devices.ts");
-  const pod = r.pod ? { namespace: r.pod.namespace, name: r.pod.name, uid: r.pod.uid || ref?.uid } : ref;
+  // kubelet's UID first: its checkpoint knows a static pod by it, not by the mirror pod's.
+  const pod = r.pod ? { namespace: r.pod.namespace, name: r.pod.name, uid: ref?.uid || r.pod.uid } : ref;
   return { ...r, requests: await assignDevices(r.requests, pod, netconf.devices, opts.log ?? NO_LOG) };
 }
 

@@ -7,3 +7,7 @@ declare module "undici/lib/api/api-request.js" {
   import type { Dispatcher } from "undici";
   export default function request(this: Dispatcher, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
 }
+declare module "undici/lib/core/connect.js" {
+  import type { buildConnector as build } from "undici";
+  export default function buildConnector(options: build.BuildOptions): build.connector;
+}

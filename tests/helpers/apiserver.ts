@@ -5,14 +5,17 @@
  * - GET `/api/v1/namespaces/{ns}/pods/{name}` (lib/k8s/pod.ts)
  * - PATCH `/api/v1/namespaces/{ns}/pods/{name}/status`, JSON merge patch only; a uid or resourceVersion in the
  *   patch is a precondition (lib/k8s/publish-status.ts)
+ * - PUT of the same (an update, as upstream Multus writes it): the body's uid and resourceVersion are
+ *   preconditions; a stale resourceVersion is a 409 Conflict
  * - GET `/apis/k8s.cni.cncf.io/v1/namespaces/{ns}/network-attachment-definitions/{name}` while the CRD is
  *   installed, and GET of legacy `Network` objects stored with `putObject` (lib/k8s/networks.ts)
  * - GET of the NetworkAttachmentDefinition CRD and POST of a SelfSubjectAccessReview (lib/cli/doctor.ts)
  *
  * Clients authenticate with the bearer token (from a kubeconfig `token`, `tokenFile` or exec plugin) or with
  * the client certificate signed by the server's throwaway CA. Errors are `kind: Status` bodies shaped like
- * the real ones. Faults (`failNext`, `delay`, `forbid`, `denyAccess`, `setCrd`) drive the client's error
- * handling. Call `stop()` when done.
+ * the real ones. Faults (`failNext`, `delay`, `forbid`, `denyAccess`, `setCrd`, `echoCredentials`) drive the
+ * client's error handling; `authorize` enforces a ClusterRole's rules as RBAC does; `onRequest` runs a step
+ * (replace a pod ...) when a request arrives. Listens on 127.0.0.1 and ::1. Call `stop()` when done.
  */
 
 import { execFile } from "node:child_process";
@@ -60,6 +63,14 @@ export interface FailOptions {
   retryAfter?: number;
 }
 
+/** One rule of a (Cluster)Role, as in its YAML; "*" matches anything. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
 /** `spec.resourceAttributes` of a SelfSubjectAccessReview; in a deny rule, absent fields match anything. */
 export type ResourceAttributes = Partial<Record<"namespace" | "verb" | "group" | "resource" | "subresource" | "name", string>>;
 
@@ -100,7 +111,7 @@ async function generateCerts(): Promise<Certs> {
   try {
     const ca = await make("ca", "fake-kube-apiserver-ca");
     const [server, client] = await Promise.all([
-      make("server", "127.0.0.1", ...signedFor("serverAuth"), "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+      make("server", "127.0.0.1", ...signedFor("serverAuth"), "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"),
       make("client", CERT_USER, ...signedFor("clientAuth")),
     ]);
     return { ca: ca.cert, server, client };
@@ -141,14 +152,28 @@ interface Target {
 }
 
 const RESOURCE_PATH = /^(\/api\/v1|\/apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/;
-const VERBS: Record<string, string> = { GET: "get", PATCH: "patch", POST: "create" };
+const VERBS: Record<string, string> = { GET: "get", PATCH: "patch", POST: "create", PUT: "update", DELETE: "delete" };
 
 /** The Target of a path; undefined when it is not a resource path. */
 function targetOf(method: string, p: string): Target | undefined {
   const m = RESOURCE_PATH.exec(p);
   if (m === null) return undefined;
   const [, prefix, group = "", namespace, resource, name, subresource] = m;
-  return { verb: VERBS[method] ?? method.toLowerCase(), prefix, group, resource, namespace, name, subresource };
+  const verb = method === "GET" && name === undefined ? "list" : (VERBS[method] ?? method.toLowerCase());
+  return { verb, prefix, group, resource, namespace, name, subresource };
+}
+
+/** Does one of `rules` allow `verb` on group/resource[/subresource] (named `name`)? RBAC's matching, "*" included. */
+export function rulesAllow(rules: readonly PolicyRule[], a: ResourceAttributes): boolean {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : (a.resource ?? "");
+  const has = (list: readonly string[] | undefined, v: string) => list !== undefined && (list.includes("*") || list.includes(v));
+  return rules.some(
+    (r) =>
+      has(r.apiGroups, a.group ?? "") &&
+      has(r.resources, resource) &&
+      has(r.verbs, a.verb ?? "") &&
+      (!r.resourceNames?.length || (a.name !== undefined && r.resourceNames.includes(a.name))),
+  );
 }
 
 /** `pods`, or `network-attachment-definitions.k8s.cni.cncf.io` */
@@ -234,12 +259,15 @@ export class ApiServer {
   private readonly resources = new Set([PODS, NADS]);
   private rv = 1000;
   private crd = true;
-  private log: { method: string; path: string }[] = [];
+  private log: { method: string; path: string; at: number }[] = [];
   private readonly created: KubeObject[] = [];
   private faults: (FailOptions & { remaining: number; status: number })[] = [];
   private delays = new Map<string, number>();
   private forbids: { prefix: string; method?: string }[] = [];
   private deny: ResourceAttributes[] = [];
+  private rules?: PolicyRule[];
+  private echo = false;
+  private hooks: { method: string; prefix: string; run: () => void }[] = [];
 
   constructor(private readonly certs: Certs) {
     this.caPem = certs.ca;
@@ -253,10 +281,16 @@ export class ApiServer {
     });
   }
 
+  /** On "::" (IPv4 too): clients may name it 127.0.0.1, [127.0.0.1], localhost or [::1]. */
   async listen(): Promise<void> {
-    this.server.listen(0, "127.0.0.1");
+    this.server.listen({ port: 0, host: "::", ipv6Only: false });
     await once(this.server, "listening");
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
   }
 
   /** Closes the server and cuts off requests in flight. Safe to call twice. */
@@ -270,7 +304,7 @@ export class ApiServer {
   }
 
   /** Writes a kubeconfig for this server into `dir` (CA and client certificate inline) and returns its path. */
-  writeKubeconfig(dir: string, opts: KubeconfigOptions): string {
+  writeKubeconfig(dir: string, opts: KubeconfigOptions & { server?: string }): string {
     const file = path.join(dir, opts.fileName ?? `kubeconfig-${opts.auth}.yaml`);
     const q = (s: string) => JSON.stringify(s);
     const b64 = (s: string) => q(Buffer.from(s).toString("base64"));
@@ -284,7 +318,7 @@ export class ApiServer {
     }
     const yaml = `apiVersion: v1
 kind: Config
-clusters: [{name: fake-cluster, cluster: {server: ${q(this.url)}, certificate-authority-data: ${b64(this.caPem)}}}]
+clusters: [{name: fake-cluster, cluster: {server: ${q(opts.server ?? this.url)}, certificate-authority-data: ${b64(this.caPem)}}}]
 users: [{name: fake-user, user: {${user}}}]
 contexts: [{name: fake-context, context: {cluster: fake-cluster, user: fake-user}}]
 current-context: fake-context
@@ -354,8 +388,8 @@ current-context: fake-context
     this.log = [];
   }
 
-  /** Every request so far, in order: what a client's RBAC must allow. */
-  requests(): readonly { method: string; path: string }[] {
+  /** Every request so far, in order, with its arrival time (ms since the epoch): what a client's RBAC must allow. */
+  requests(): readonly { method: string; path: string; at: number }[] {
     return [...this.log];
   }
 
@@ -387,6 +421,24 @@ current-context: fake-context
     this.deny.push({ ...rule });
   }
 
+  /**
+   * Only what `rules` grant is allowed, as RBAC enforces a ClusterRole bound to the client (403 Forbidden for
+   * the rest, SelfSubjectAccessReviews answered from them too); `undefined` allows everything again.
+   */
+  authorize(rules: readonly PolicyRule[] | undefined): void {
+    this.rules = rules && structuredClone([...rules]);
+  }
+
+  /** 401 and 403 bodies repeat the request's Authorization header and its bare token, as a careless proxy does. */
+  echoCredentials(on: boolean): void {
+    this.echo = on;
+  }
+
+  /** `run` once, when the next request with `method` whose path starts with `pathPrefix` arrives (before it is served). */
+  onRequest(method: string, pathPrefix: string, run: () => void): void {
+    this.hooks.push({ method: method.toUpperCase(), prefix: pathPrefix, run });
+  }
+
   /** Installs or removes the NetworkAttachmentDefinition CRD (installed at start); without it NADs are not served. */
   setCrd(present: boolean): void {
     this.crd = present;
@@ -397,12 +449,15 @@ current-context: fake-context
     this.token = token;
   }
 
-  /** Removes all `failNext`, `delay`, `forbid` and `denyAccess` rules. */
+  /** Removes all `failNext`, `delay`, `forbid`, `denyAccess`, `authorize`, `echoCredentials` and `onRequest` rules. */
   clearFaults(): void {
     this.faults = [];
     this.delays.clear();
     this.forbids = [];
     this.deny = [];
+    this.rules = undefined;
+    this.echo = false;
+    this.hooks = [];
   }
 
   // ----- request pipeline: log, delay, authenticate, forbid, inject faults, route
@@ -413,7 +468,7 @@ current-context: fake-context
     const body = Buffer.concat(chunks).toString("utf8");
     const method = req.method ?? "GET";
     const p = new URL(req.url ?? "/", this.url).pathname;
-    this.log.push({ method, path: p });
+    this.log.push({ method, path: p, at: Date.now() });
     const wait = Math.max(0, ...[...this.delays].filter(([prefix]) => p.startsWith(prefix)).map(([, ms]) => ms));
     if (wait > 0) {
       try {
@@ -422,11 +477,19 @@ current-context: fake-context
         return; // stopped meanwhile: the connection is gone
       }
     }
+    const hook = this.hooks.find((h) => h.method === method && p.startsWith(h.prefix));
+    if (hook !== undefined) {
+      this.hooks = this.hooks.filter((h) => h !== hook);
+      hook.run();
+    }
     const t = targetOf(method, p);
     try {
       const user = this.authenticate(req);
-      if (user === undefined) throw new StatusError(401, "Unauthorized");
-      if (this.forbids.some((f) => p.startsWith(f.prefix) && (f.method ?? method) === method)) throw forbidden(t, user, p);
+      if (user === undefined) throw this.echoed(req, new StatusError(401, "Unauthorized"));
+      const refused = this.rules !== undefined && (t === undefined || !rulesAllow(this.rules, t));
+      if (refused || this.forbids.some((f) => p.startsWith(f.prefix) && (f.method ?? method) === method)) {
+        throw this.echoed(req, forbidden(t, user, p));
+      }
       const fault = this.faults.find((f) => p.startsWith(f.pathPrefix ?? "") && (f.method ?? method) === method);
       if (fault !== undefined) {
         if (--fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault);
@@ -438,6 +501,15 @@ current-context: fake-context
       if (!(err instanceof StatusError)) throw err;
       this.send(res, err.code, err.body, err.headers);
     }
+  }
+
+  /** With `echoCredentials`, the error's message repeats the request's Authorization header and its token. */
+  private echoed(req: IncomingMessage, err: StatusError): StatusError {
+    const auth = req.headers.authorization;
+    if (!this.echo || auth === undefined) return err;
+    const token = auth.replace(/^\S+\s+/, "");
+    const details = err.body.details as Record<string, unknown> | undefined;
+    return new StatusError(err.code, `${err.message} (request had "Authorization: ${auth}"; token ${token})`, details, err.headers);
   }
 
   /** The user: the CN of a client certificate signed by our CA, or the bearer token's user; undefined if neither. */
@@ -485,6 +557,12 @@ current-context: fake-context
       return [200, current];
     }
     if (collection !== PODS || t.subresource !== "status") throw noSuchPath();
+    if (method === "PUT") {
+      if (current === undefined) throw notFound(t);
+      const stored = this.updateStatus(current, parseJson(body), t);
+      this.objects.set(key, stored);
+      return [200, stored];
+    }
     allow("PATCH");
     if (current === undefined) throw notFound(t);
     if (contentType.split(";")[0].trim().toLowerCase() !== "application/merge-patch+json") {
@@ -536,10 +614,41 @@ current-context: fake-context
     };
   }
 
+  /** An update (PUT) of pods/status: the body is the whole pod; uid and resourceVersion are preconditions; spec stays. */
+  private updateStatus(current: KubeObject, obj: unknown, t: Target): KubeObject {
+    if (!isObject(obj) || !isObject(obj.metadata)) throw new StatusError(400, "the body of an update must be a Pod with metadata");
+    const meta = obj.metadata as KubeObject["metadata"];
+    if (meta.name !== undefined && meta.name !== current.metadata.name) {
+      throw new StatusError(
+        400,
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${current.metadata.name})`,
+      );
+    }
+    // As kube-apiserver: a stale resourceVersion first (a replaced pod has a new one), then the UID.
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== current.metadata.resourceVersion) throw conflict(t);
+    if (meta.uid !== undefined && meta.uid !== current.metadata.uid) {
+      const message = `Precondition failed: UID in precondition: ${String(meta.uid)}, UID in object meta: ${current.metadata.uid}`;
+      throw new StatusError(409, message);
+    }
+    if (!stringMap(meta.annotations) || !stringMap(meta.labels)) {
+      throw new StatusError(400, "metadata.annotations and metadata.labels must map strings to strings");
+    }
+    const { name, namespace, uid, creationTimestamp } = current.metadata;
+    return {
+      ...(obj as KubeObject),
+      apiVersion: current.apiVersion,
+      kind: current.kind,
+      metadata: { ...meta, name, namespace, uid, resourceVersion: String(++this.rv), creationTimestamp },
+      spec: structuredClone(current.spec),
+    };
+  }
+
   private accessReview(review: unknown): unknown {
     if (!isObject(review) || !isObject(review.spec)) throw new StatusError(400, "SelfSubjectAccessReview needs a spec");
     const attrs: Record<string, unknown> = isObject(review.spec.resourceAttributes) ? review.spec.resourceAttributes : {};
-    const denied = this.deny.some((rule) => Object.entries(rule).every(([k, v]) => v === undefined || (attrs[k] ?? "") === v));
+    const denied =
+      this.deny.some((rule) => Object.entries(rule).every(([k, v]) => v === undefined || (attrs[k] ?? "") === v)) ||
+      (this.rules !== undefined && !rulesAllow(this.rules, attrs as ResourceAttributes));
     return {
       kind: "SelfSubjectAccessReview",
       apiVersion: "authorization.k8s.io/v1",
