@@ -290,20 +290,17 @@ t.test("Retry-After is honoured: the retry of a 429 comes when the server asked 
 });
 
 t.test(
-  "the validator checks NAD configs too: overlapping subnets across the pod's networks fail the ADD before anything runs",
+  "the validator checks NAD configs too: a subnet host-local would refuse fails the ADD with code 7 before anything runs",
   async (t) => {
     const s = scenario(t);
     const ns = makeNetns(t);
-    // Inside the cluster network's /24: each plugin alone would accept it.
-    const inside = `${s.subnets[0].prefix}.128/25`;
-    ptpNad(s, "ns1", "overlap", 0, { ipam: { type: "host-local", subnet: inside, dataDir: s.ipamDir } });
-    const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "overlap" });
+    // Without the validator, ptp would run and host-local fail: another code, after a delegate ran.
+    const bad = `${s.subnets[1].prefix}.0/33`;
+    ptpNad(s, "ns1", "badnet", 0, { ipam: { type: "host-local", subnet: bad, dataDir: s.ipamDir } });
+    const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "badnet" });
     const r = await runPlugin({ command: "ADD", containerId: p.containerId, netns: ns.path, args: p.args, stdin: kubeNetconf(s) });
     t.equal(r.json?.code, 7, r.stdout);
-    t.match(
-      r.json?.msg,
-      new RegExp(`ns1/overlap\\.ipam\\.subnet.*${inside.replaceAll(".", "\\.")} overlaps ${s.subnets[0].cidr.replaceAll(".", "\\.")}`),
-    );
+    t.match(r.json?.msg, new RegExp(`ns1/badnet\\.ipam\\.subnet.*${bad.replaceAll(".", "\\.")} is not a valid CIDR`));
     t.same(links(ns.name), [], "nothing attached");
     t.same(reservations(s.ipamDir), [], "no delegate ran");
   },
