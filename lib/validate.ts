@@ -4,11 +4,11 @@
  * first use; the verbs that never validate never pay for it, and neither does
  * a plugin call whose input this validator already found valid (see assertValid).
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { atomicWrite } from "./files.ts";
+import { atomicWrite, readRegularText } from "./files.ts";
 import type { JsonObject } from "./json.ts";
 import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
@@ -106,7 +106,7 @@ export function assertValid(input: ValidatorInput): void {
   try {
     const text = `${wasmId()}\n${JSON.stringify(input)}`;
     memo = { file: join(VALID_MEMO_DIR, memoName(text)), text };
-    if (readFileSync(memo.file, "utf8") === memo.text) return;
+    if (readRegularText(memo.file, { nofollow: true }) === memo.text) return;
   } catch {
     // not seen before (or no memo at all): validate
   }

@@ -2,23 +2,14 @@
 // every failure is a clean CNI error and nothing is left behind.
 
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import t, { type Test } from "tap";
+import t from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
-import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
+import { fakeBin } from "./helpers/fake-plugins.ts";
+import { links, makeNetns, reservations } from "./helpers/netns.ts";
 import { CNI_BIN, type CniCall, cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { cacheEntries, scenario } from "./helpers/scenario.ts";
-
-/** A dir of fake plugins, searched before the reference plugins. */
-function fakeBin(t: Test, plugins: Record<string, string>): string {
-  const dir = tempDir(t);
-  for (const [name, body] of Object.entries(plugins)) {
-    writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
-    chmodSync(join(dir, name), 0o755);
-  }
-  return `${dir}:${CNI_BIN}`;
-}
 
 const faults: [string, string, RegExp][] = [
   ["hangs", "exec sleep 30", /timed out after 1s; it and its child processes were killed/],

@@ -281,7 +281,7 @@ class AddTransaction {
     try {
       cached.result = await addDelegate(a.delegate, { ...exec, timeoutMs, onStart: (pid) => this.recordRunning(pid) });
       // Read back: the delegate may have written the file itself (it got it as CNIDeviceInfoFile).
-      if (devInfo && infoFile) this.deviceInfo[i] = devInfo.readDeviceInfo(infoFile);
+      if (devInfo && infoFile) this.deviceInfo[i] = devInfo.readDeviceInfo(infoFile, ctx.log);
       ctx.log.info("attached", { network: attachmentName(a), interface: a.ifName });
     } catch (e) {
       const inner = e as CniError;
