@@ -141,12 +141,13 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
       continue;
     }
     if (Date.now() >= until) {
+      const waited = `waited ${Math.round(timeoutMs / 1000)}s for ${file}; the runtime will retry`;
+      if ("unusable" in found)
+        throw new CniError(ErrorCode.TryAgainLater, `cannot set aside what stands where the lock belongs: ${found.unusable}`, waited);
       throw new CniError(
         ErrorCode.TryAgainLater,
-        owner
-          ? `another call for container ${containerId} is still running (pid ${owner.pid})`
-          : `the lock of container ${containerId} is in the way: ${"unusable" in found ? found.unusable : ""}`,
-        `waited ${Math.round(timeoutMs / 1000)}s for ${file}; the runtime will retry`,
+        `another call for container ${containerId} is still running (pid ${found.owner.pid})`,
+        waited,
       );
     }
     await new Promise((r) => setTimeout(r, wait));
