@@ -13,8 +13,9 @@
 import { type AttachmentRequest, attachmentName, planAttachments, requestFromConfig } from "../attachment.ts";
 import { type CachedAttachment, type CacheRecord, cachedRequest, readCache, removeCache, writeCache } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { delDelegate } from "../delegate-exec.ts";
+import { delDelegate, MAX_PARALLEL_DELEGATES } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
+import { settleBounded } from "../pool.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
 import { type CommandContext, openKubeClient, pluginEnv, withContainerLock } from "./context.ts";
 
@@ -117,7 +118,7 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
       failed.push({ target: t, message: (e as Error).message });
     }
   };
-  if (ctx.netconf.parallel) await Promise.all(targets.map(detach));
+  if (ctx.netconf.parallel) await settleBounded(targets, MAX_PARALLEL_DELEGATES, detach);
   else for (const t of [...targets].reverse()) await detach(t);
   return failed;
 }
