@@ -83,6 +83,23 @@ t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", asyn
   t.same(cacheEntries(s.cniDir), []);
 });
 
+t.test("CHECK of a container whose ADD was killed mid-way fails: the ADD never completed", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const marker = join(s.dir, "slow-started");
+  const path = fakeBin(t, { slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 1; exec ${CNI_BIN}/ptp` });
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
+  await addKilledAt(marker, { containerId: "killed-3", netns: ns.path, path, stdin: conf });
+  await new Promise((r) => setTimeout(r, 1500)); // the orphan finishes its ADD: both interfaces exist
+  const check = await runPlugin({ command: "CHECK", containerId: "killed-3", netns: ns.path, path, stdin: conf });
+  t.equal(check.code, 1, "CHECK fails");
+  t.equal(check.json?.code, 101);
+  t.match(String(check.json?.msg), "the ADD of container killed-3 did not complete");
+  t.equal((await runPlugin({ command: "DEL", containerId: "killed-3", netns: ns.path, path, stdin: conf })).code, 0);
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
+});
+
 /** Pids of running processes whose environment names this container. */
 function processesOf(containerId: string): number[] {
   const out: number[] = [];
