@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { CACHE_KIND, type CacheRecord, writeCache } from "../lib/cache.ts";
-import { DELEGATE_MARK, markValue, type ProcessId, startTime } from "../lib/proc.ts";
+import { DELEGATE_MARK, killOrphans, markValue, type ProcessId, startTime } from "../lib/proc.ts";
 import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
 import { unavailable } from "./helpers/prerequisite.ts";
 import { CNI_BIN, cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
@@ -187,4 +187,17 @@ while [ ! -s ${pidFile} ]; do sleep 0.05; done; touch ${marker}; sleep 30`;
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
   t.same(cacheEntries(s.cniDir), []);
+});
+
+t.test("a marked process in the caller's own process group is left alone", async (t) => {
+  // In this test process, as a DEL would run it: a child in our group (not
+  // detached) that carries the dead owner's mark, as if we were ourselves
+  // started by that owner. Killing it would be killing our own kind.
+  const child = spawn("sleep", ["60"], { stdio: "ignore", env: { PATH: process.env.PATH, [DELEGATE_MARK]: markValue(DEAD_OWNER) } });
+  t.teardown(() => child.kill("SIGKILL"));
+  await new Promise((r) => setTimeout(r, 200)); // exec'd: its environment is sleep's now
+  const sweep = killOrphans(DEAD_OWNER, [{ pid: child.pid!, start: startTime(child.pid!)! }]);
+  t.same(sweep.killed, [], "nothing killed");
+  t.ok(alive(child.pid!));
+  t.match(sweep.skipped, [{ pid: child.pid, reason: /own group/ }]);
 });
