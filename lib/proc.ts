@@ -76,6 +76,8 @@ export const markValue = (p: ProcessId): string => `${p.pid}:${p.start}`;
 export interface Sweep {
   killed: number[];
   skipped: { pid: number; reason: string }[];
+  /** Set when the record is not of this boot: nothing it names was looked at. */
+  otherBoot?: string;
 }
 
 /** Why `pid` is never signalled by us whatever says so, or undefined. */
@@ -108,8 +110,7 @@ function carries(pid: number, mark: string): boolean {
 export function killOrphans(owner: ProcessId, groups: readonly ProcessId[]): Sweep {
   const sweep: Sweep = { killed: [], skipped: [] };
   if (!owner.boot || owner.boot !== bootId()) {
-    const reason = owner.boot ? "the record is from another boot" : "the record does not say which boot it is from";
-    sweep.skipped = groups.map((g) => ({ pid: g.pid, reason }));
+    sweep.otherBoot = owner.boot ? "the record is from another boot" : "the record does not say which boot it is from";
     return sweep;
   }
   const mark = `\0${DELEGATE_MARK}=${markValue(owner)}\0`;

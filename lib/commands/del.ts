@@ -72,7 +72,8 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
 /** An ADD killed mid-way may have left delegates running: stop them before tearing down. */
 async function stopOrphans(ctx: CommandContext, rec: CacheRecord): Promise<void> {
   if (rec.complete || !rec.owner || isRunning(rec.owner)) return;
-  const { killed, skipped } = killOrphans(rec.owner, rec.running ?? []);
+  const { killed, skipped, otherBoot } = killOrphans(rec.owner, rec.running ?? []);
+  if (otherBoot) ctx.log.info("not stopping what a killed ADD left running", { reason: otherBoot });
   for (const s of skipped) ctx.log.error("not stopping a process the cache record lists", s);
   if (!killed.length) return;
   ctx.log.info("stopped delegates left running by a killed ADD", { pids: killed });
