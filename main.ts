@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** Entry point: read env, argv and stdin, dispatch, print. */
-import { readFileSync, writeSync } from "node:fs";
+import { writeSync } from "node:fs";
 import { toCniError } from "./lib/cni/errors.ts";
 import { CURRENT_VERSION } from "./lib/cni/version.ts";
-import { dispatch } from "./lib/dispatch.ts";
+import { dispatch, readStdin } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
 import { scrub } from "./lib/secrets.ts";
 
@@ -24,7 +24,7 @@ async function main(): Promise<number> {
       return human.exitCode;
     }
   }
-  const reply = await dispatch(process.env, () => readFileSync(0));
+  const reply = await dispatch(process.env, readStdin);
   print(1, reply.stdout);
   return reply.exitCode;
 }

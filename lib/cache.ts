@@ -4,14 +4,14 @@
  * One file per container, `<cniDir>/<containerId>`, mode 0600, replaced
  * atomically (temp file, fsync, rename) so a crash never leaves half a record.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { CURRENT_VERSION } from "./cni/version.ts";
 import { loadDelegate } from "./delegate.ts";
-import { atomicWrite, tempFilesOf } from "./files.ts";
+import { atomicWrite, FileReadError, readRegularText, tempFilesOf } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 import { readUpstreamRecord, type UpstreamContext } from "./upstream-record.ts";
@@ -122,10 +122,11 @@ export function readCache(cniDir: string, containerId: string, upstream: Upstrea
   const file = cachePath(cniDir, containerId);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // Ours are regular files, never links: anything else (a FIFO, a device) is not read, let alone waited on.
+    text = readRegularText(file, { nofollow: true });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { state: "missing" };
-    return { state: "corrupt", problem: `cannot read ${file}: ${(e as Error).message}` };
+    if (e instanceof FileReadError && e.code === "ENOENT") return { state: "missing" };
+    return { state: "corrupt", problem: (e as Error).message };
   }
   let v: unknown;
   try {
@@ -139,7 +140,8 @@ export function readCache(cniDir: string, containerId: string, upstream: Upstrea
 
 export function removeCache(cniDir: string, containerId: string): void {
   const file = cachePath(cniDir, containerId);
-  rmSync(file, { force: true });
+  // recursive: a directory where the record belongs goes too (a record is never one).
+  rmSync(file, { recursive: true, force: true });
   // A writer SIGKILLed between its write and its rename leaves its temp
   // file; the caller holds the container's lock, so no writer is alive.
   for (const t of tempFilesOf(file)) rmSync(t.path, { force: true });
@@ -149,8 +151,9 @@ export function removeCache(cniDir: string, containerId: string): void {
 export function listCachedContainers(cniDir: string): string[] {
   let names: string[];
   try {
-    // Files only: upstream Multus keeps libcni's results dir here.
-    names = readdirSync(cniDir, { withFileTypes: true }).flatMap((d) => (d.isFile() ? [d.name] : []));
+    // Not upstream Multus's results dir (libcni's cache beside the records). Any
+    // other entry is listed, even one that is no regular file: reading it says so.
+    names = readdirSync(cniDir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() && d.name === "results" ? [] : [d.name]));
   } catch {
     return [];
   }

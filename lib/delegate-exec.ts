@@ -10,6 +10,13 @@ import { type Delegate, isMultusPluginType, pluginConfig } from "./delegate.ts";
 import { isJsonObject, type JsonObject, nestedDeeperThan } from "./json.ts";
 import { invokePlugin, type PluginEnv, type PluginVerb } from "./plugin-exec.ts";
 
+/**
+ * Most delegates one ADD or DEL runs at once with "parallel": enough for any
+ * pod's networks, few enough that a config listing hundreds does not fork
+ * them all at once.
+ */
+export const MAX_PARALLEL_DELEGATES = 8;
+
 export interface ExecOptions {
   env: PluginEnv;
   timeoutMs: number;

@@ -9,11 +9,11 @@
  * delegate may rewrite the file. Its content goes into network-status as
  * `device-info`. DEL removes it. Loaded only for such attachments.
  */
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type AttachmentDevice, attachmentName, type PlannedAttachment } from "./attachment.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
-import { atomicWrite } from "./files.ts";
+import { atomicWrite, FileReadError, readRegularText } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
 import type { Logger } from "./log.ts";
 
@@ -43,14 +43,21 @@ export function withDeviceInfoFiles(plan: PlannedAttachment[], dir: string, cont
   });
 }
 
-/** A device-info file's JSON object, or undefined when it is missing or not an object. */
-export function readDeviceInfo(file: string): JsonObject | undefined {
+/**
+ * A device-info file's JSON object, or undefined when it is missing or not
+ * an object. One that cannot be used (a FIFO, a device, too large, not
+ * JSON) is logged, never waited on.
+ */
+export function readDeviceInfo(file: string, log?: Logger): JsonObject | undefined {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(readFileSync(file, "utf8"));
-    return isJsonObject(v) ? v : undefined;
-  } catch {
+    v = JSON.parse(readRegularText(file));
+  } catch (e) {
+    if (!(e instanceof FileReadError && e.code === "ENOENT"))
+      log?.error("device-info file not used", { file, problem: (e as Error).message });
     return undefined;
   }
+  return isJsonObject(v) ? v : undefined;
 }
 
 /**
@@ -63,7 +70,7 @@ export function writeDeviceInfo(device: AttachmentDevice, dir: string, log: Logg
   const { infoFile, deviceID, resourceName } = device;
   if (!infoFile || !deviceID) return undefined;
   const dpFile = dpDeviceInfoPath(dir, resourceName, deviceID);
-  let info = readDeviceInfo(dpFile);
+  let info = readDeviceInfo(dpFile, log);
   if (info) log.info("device-info from the device plugin", { file: dpFile });
   else if (PCI_ADDRESS.test(deviceID)) info = { type: "pci", version: DEVICE_INFO_VERSION, pci: { "pci-address": deviceID } };
   else {

@@ -6,6 +6,7 @@ import { type CniArgs, readCniArgs, readVerb, type Verb } from "./cni/args.ts";
 import { CniError, ErrorCode, toCniError } from "./cni/errors.ts";
 import { CURRENT_VERSION, versionAllows } from "./cni/version.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { readStream } from "./files.ts";
 import type { JsonObject } from "./json.ts";
 import { createLogger, type Logger, NO_LOG } from "./log.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
@@ -73,6 +74,15 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Pro
       return (await import("./commands/gc.ts")).gc(ctx);
     case "VERSION":
       throw new Error("unreachable");
+  }
+}
+
+/** The netconf on stdin, capped like every file we read: a bigger (or endless) stdin is a decoding error. */
+export function readStdin(): Uint8Array {
+  try {
+    return readStream(0, "stdin");
+  } catch (e) {
+    throw new CniError(ErrorCode.DecodeFailure, `cannot read the network config: ${(e as Error).message}`);
   }
 }
 

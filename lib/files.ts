@@ -82,6 +82,37 @@ export function readRegularFile(path: string, { maxBytes = READ_LIMIT, nofollow 
   }
 }
 
+/** Block this thread for `ms` (a non-blocking stdin with nothing in it yet). */
+const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Read an open stream (stdin: a pipe, a file, a terminal, a device) to its
+ * end, at most `maxBytes`: one without end (/dev/zero) or a huge one is
+ * refused once past the cap, never read on. `what` names it in errors.
+ */
+export function readStream(fd: number, what: string, maxBytes = READ_LIMIT): Buffer {
+  const chunk = Buffer.alloc(64 << 10);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? "EIO";
+      if (code === "EAGAIN") {
+        pause(2);
+        continue;
+      }
+      throw new FileReadError(what, code, `cannot be read (${code})`);
+    }
+    if (n === 0) return Buffer.concat(chunks, total);
+    total += n;
+    if (total > maxBytes) throw new FileReadError(what, "EFBIG", `is larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.from(chunk.subarray(0, n)));
+  }
+}
+
 /** readRegularFile as UTF-8 text. */
 export function readRegularText(path: string, opts: { maxBytes?: number; nofollow?: boolean } = {}): string {
   return readRegularFile(path, opts).toString("utf8");

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { pluginTypeProblem } from "./delegate.ts";
 import { DELEGATE_MARK, markValue, thisProcess } from "./proc.ts";
-import { type SpawnOutput, spawnPlugin } from "./spawn.ts";
+import { type SpawnOutput, STDOUT_LIMIT, spawnPlugin } from "./spawn.ts";
 
 export type PluginVerb = "ADD" | "DEL" | "CHECK" | "STATUS" | "GC";
 
@@ -101,6 +101,14 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
       }
       throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`);
     }
+  }
+  if (res.overflowed) {
+    throw new DelegateError(
+      req,
+      `printed more than ${STDOUT_LIMIT} bytes on stdout; it and its child processes were killed`,
+      undefined,
+      excerpt(res.stderr),
+    );
   }
   if (res.timedOut) {
     throw new DelegateError(

@@ -8,6 +8,10 @@
  *   children (IPAM plugins, helpers, `sleep &`) do not outlive it.
  * - `onStart` gets the pid (= the group id) as soon as it exists, so a
  *   caller can record it for a later DEL to kill (see lib/proc.ts).
+ * - Output is bounded: a child that prints more than `maxStdout` on stdout
+ *   is killed like a timed-out one (`overflowed`); of stderr, which is
+ *   read to its end so the child never blocks on it, only the first
+ *   STDERR_KEEP bytes are kept.
  *
  * This is the runtime seam for process creation: under Bun (dist/multus)
  * Bun.spawn, which starts a child with vfork and posix_spawn-style setup;
@@ -18,6 +22,11 @@
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { bunRuntime } from "./runtime.ts";
 
+/** What a child may print on stdout by default: a CNI result (or a credential) is a few KiB. */
+export const STDOUT_LIMIT = 4 << 20;
+/** What is kept of a child's stderr: far more than any message needs. */
+export const STDERR_KEEP = 64 << 10;
+
 export interface SpawnRequest {
   file: string;
   /** Arguments after the file name (a CNI plugin gets none). */
@@ -26,8 +35,8 @@ export interface SpawnRequest {
   input: string;
   timeoutMs: number;
   onStart?: (pid: number) => void;
-  /** Bytes of stdout, and of stderr, kept at most: beyond it the group is killed (`overflowed`). */
-  outputLimit?: number;
+  /** Most bytes of stdout accepted (default STDOUT_LIMIT). */
+  maxStdout?: number;
 }
 
 export interface SpawnOutput {
@@ -37,15 +46,52 @@ export interface SpawnOutput {
   code: number | null;
   signal: string | null;
   timedOut: boolean;
-  /** stdout or stderr passed `outputLimit`: the group was killed and the output cut there. */
-  overflowed?: boolean;
+  /** It printed more than `maxStdout` and was killed (its group too); `stdout` is what came before. */
+  overflowed: boolean;
+}
+
+/**
+ * Collects a child's output up to `keep` bytes; past that, `onOverflow`
+ * runs (stdout) or the rest is dropped (stderr, without `onOverflow`).
+ */
+class Capped {
+  readonly chunks: Uint8Array[] = [];
+  private kept = 0;
+  overflowed = false;
+
+  constructor(
+    private readonly keep: number,
+    private readonly onOverflow?: () => void,
+  ) {}
+
+  /** Take a chunk; false once full and no more is wanted. */
+  add(b: Uint8Array): boolean {
+    if (this.kept + b.length <= this.keep) {
+      this.chunks.push(b);
+      this.kept += b.length;
+      return true;
+    }
+    if (this.onOverflow) {
+      if (!this.overflowed) this.onOverflow();
+      this.overflowed = true;
+      return false;
+    }
+    if (this.kept < this.keep) this.chunks.push(b.subarray(0, this.keep - this.kept));
+    this.kept = this.keep;
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
 }
 
 /** How long output already written may take to be read once the child has exited. */
 const DRAIN_MS = 25;
 
-/** SIGKILL a whole process group; a group already gone is fine. */
+/** SIGKILL a whole process group; a group already gone is fine. Never kill(0) or kill(-1): those are not a group. */
 export function killGroup(pgid: number): void {
+  if (!Number.isInteger(pgid) || pgid <= 1) return;
   try {
     process.kill(-pgid, "SIGKILL");
   } catch {
@@ -78,20 +124,6 @@ function groupTimer(pgid: number, ms: number): { readonly fired: boolean; afterE
   };
 }
 
-/** A "data" listener keeping at most `limit` bytes in `chunks`; past it, `overflow` runs and nothing more is kept. */
-function collector(chunks: Buffer[], limit = Number.POSITIVE_INFINITY, overflow: () => void): (b: Buffer) => void {
-  let size = 0;
-  let full = false;
-  return (b) => {
-    if (full) return;
-    size += b.length;
-    if (size <= limit) return void chunks.push(b);
-    chunks.push(b.subarray(0, b.length - (size - limit)));
-    full = true;
-    overflow();
-  };
-}
-
 /** node:child_process, loaded on first use: Bun never needs it (its module costs milliseconds and MiBs there). */
 let childProcess: typeof import("node:child_process") | undefined;
 
@@ -105,10 +137,13 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
       stdio: ["pipe", "pipe", "pipe"],
       detached: true,
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    let pgid = 0;
+    const out = new Capped(req.maxStdout ?? STDOUT_LIMIT, () => {
+      killGroup(pgid);
+      child.stdout.destroy();
+    });
+    const err = new Capped(STDERR_KEEP);
     let settled = false;
-    let overflowed = false;
     let timer: ReturnType<typeof groupTimer> | undefined;
 
     const finish = (code: number | null, signal: string | null): void => {
@@ -118,12 +153,12 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
       child.stdout.destroy();
       child.stderr.destroy();
       resolve({
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
+        stdout: out.text(),
+        stderr: err.text(),
         code,
         signal,
         timedOut: timer?.fired ?? false,
-        ...(overflowed ? { overflowed } : {}),
+        overflowed: out.overflowed,
       });
     };
 
@@ -134,16 +169,12 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
       reject(e);
     });
     if (child.pid === undefined) return; // spawn failed: "error" follows
-    const pgid = child.pid;
+    pgid = child.pid;
     req.onStart?.(pgid);
     timer = groupTimer(pgid, req.timeoutMs);
 
-    const overflow = () => {
-      overflowed = true;
-      killGroup(pgid);
-    };
-    child.stdout.on("data", collector(out, req.outputLimit, overflow));
-    child.stderr.on("data", collector(err, req.outputLimit, overflow));
+    child.stdout.on("data", (b: Buffer) => out.add(b));
+    child.stderr.on("data", (b: Buffer) => err.add(b));
     let closed = false;
     child.on("close", (code, signal) => {
       closed = true;
@@ -175,39 +206,21 @@ export interface BunSpawnApi {
   };
 }
 
-/**
- * Read a pipe into chunks until EOF or until stopped (a descendant may hold
- * it open forever); past `limit` bytes `onOverflow` runs and reading ends.
- */
-function drain(
-  stream: ReadableStream<Uint8Array>,
-  limit = Number.POSITIVE_INFINITY,
-  onOverflow: () => void = () => {},
-): { chunks: Uint8Array[]; ended: Promise<void>; stop(): void } {
-  const chunks: Uint8Array[] = [];
+/** Read a pipe into `into` until EOF, until it wants no more, or until stopped (a descendant may hold it open forever). */
+function drain(stream: ReadableStream<Uint8Array>, into: Capped): { ended: Promise<void>; stop(): void } {
   const reader = stream.getReader();
   const ended = (async () => {
-    let size = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return;
-        size += value.length;
-        if (size > limit) {
-          chunks.push(value.subarray(0, value.length - (size - limit)));
-          onOverflow();
-          return;
-        }
-        chunks.push(value);
+        if (done || !into.add(value)) return;
       }
     } catch {
       // cancelled, or the pipe failed: keep what was read
     }
   })();
-  return { chunks, ended, stop: () => void reader.cancel().catch(() => {}) };
+  return { ended, stop: () => void reader.cancel().catch(() => {}) };
 }
-
-const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString("utf8");
 
 async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnOutput> {
   // detached: setsid() in the child, so it leads a new process group (pgid = pid).
@@ -224,13 +237,10 @@ async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnO
   const pgid = child.pid;
   req.onStart?.(pgid);
   const timer = groupTimer(pgid, req.timeoutMs);
-  let overflowed = false;
-  const overflow = () => {
-    overflowed = true;
-    killGroup(pgid);
-  };
-  const out = drain(child.stdout, req.outputLimit, overflow);
-  const err = drain(child.stderr, req.outputLimit, overflow);
+  const stdout = new Capped(req.maxStdout ?? STDOUT_LIMIT, () => killGroup(pgid));
+  const stderr = new Capped(STDERR_KEEP);
+  const out = drain(child.stdout, stdout);
+  const err = drain(child.stderr, stderr);
   try {
     await child.exited;
     timer.afterExit();
@@ -245,11 +255,11 @@ async function spawnWithBun(bun: BunSpawnApi, req: SpawnRequest): Promise<SpawnO
     err.stop();
   }
   return {
-    stdout: text(out.chunks),
-    stderr: text(err.chunks),
+    stdout: stdout.text(),
+    stderr: stderr.text(),
     code: child.signalCode ? null : child.exitCode,
     signal: child.signalCode,
     timedOut: timer.fired,
-    ...(overflowed ? { overflowed } : {}),
+    overflowed: stdout.overflowed,
   };
 }

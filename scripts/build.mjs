@@ -122,8 +122,9 @@ function runtimeFor(t) {
  * changed to "=", which no shell, setenv(3) or env(1) puts in a variable's
  * name. The ones that run code or write files must each be found exactly
  * once, or the build stops: a new Bun version must be checked again
- * (tests/bun-env.test.ts). (JavaScriptCore's BUN_JSC_* options are matched
- * by prefix in code, not by name, and stay.)
+ * (tests/bun-env.test.ts). JavaScriptCore's options (BUN_JSC_<option>=…:
+ * a bogus one makes every call exit 1, a tiny stack breaks DEL) are not
+ * looked up by name; see jscOptionsOff.
  */
 const MUST_IGNORE = [
   "BUN_OPTIONS",
@@ -137,7 +138,85 @@ const MUST_IGNORE = [
   "BUN_FEATURE_FLAG_NO_ORPHANS",
 ];
 
-function hardenedRuntime(src, out) {
+const JSC_PREFIX = [...Buffer.from("BUN_JSC_")];
+
+/** x64: `cmp byte [base+k], imm8` (optional REX, 0x80 /7, no index) at `at`: its base register and where its imm8 is. */
+function x64CmpByte(buf, at, k) {
+  let i = at;
+  const rex = (buf[i] & 0xf0) === 0x40 ? buf[i++] : 0;
+  if (buf[i++] !== 0x80) return undefined;
+  const modrm = buf[i++];
+  const mod = modrm >> 6;
+  if (((modrm >> 3) & 7) !== 7 || mod > 1) return undefined;
+  let base = modrm & 7;
+  if (base === 4) {
+    const sib = buf[i++];
+    if (((sib >> 3) & 7) !== 4) return undefined;
+    base = sib & 7;
+  }
+  if (mod === 0 && base === 5) return undefined; // rip-relative or absolute: not a pointer in a register
+  const disp = mod === 1 ? buf[i++] : 0;
+  if (disp !== k || buf[i] !== JSC_PREFIX[k]) return undefined;
+  return { base: base | ((rex & 1) << 3), imm: i, next: i + 1 };
+}
+
+/** x64: the first-byte immediates of every `env[0] == 'B' && … && env[7] == '_'` chain (cmp, jne, cmp, jne …). */
+function x64PrefixChecks(buf) {
+  const found = [];
+  for (let at = buf.indexOf(0x80); at >= 0; at = buf.indexOf(0x80, at + 1)) {
+    const first = x64CmpByte(buf, (buf[at - 1] & 0xf0) === 0x40 ? at - 1 : at, 0);
+    if (!first) continue;
+    let c = first;
+    for (let k = 1; c && k < JSC_PREFIX.length; k++) {
+      const j = buf[c.next] === 0x75 ? c.next + 2 : buf[c.next] === 0x0f && buf[c.next + 1] === 0x85 ? c.next + 6 : -1;
+      const n = j < 0 ? undefined : x64CmpByte(buf, j, k);
+      c = n && n.base === first.base ? n : undefined;
+    }
+    if (c) found.push(first.imm);
+  }
+  return found;
+}
+
+/** arm64: the `cmp wT, #'B'` of every `ldrb wT, [xN, #k]; cmp wT, #c; b.ne` × 8 chain. */
+function arm64PrefixChecks(buf) {
+  const word = (i) => buf.readUInt32LE(i);
+  const ldrb = (w) => ((w & 0xffc00000) === 0x39400000 ? { k: (w >> 10) & 0xfff, n: (w >> 5) & 31, t: w & 31 } : undefined);
+  const cmpImm = (w, t) => ((w & 0xffc003ff) === (0x7100001f | (t << 5)) ? (w >> 10) & 0xfff : undefined);
+  const bne = (w) => (w & 0xff00001f) === 0x54000001;
+  const found = [];
+  for (let i = 0; i + 4 * 3 * JSC_PREFIX.length <= buf.length; i += 4) {
+    const l0 = ldrb(word(i));
+    if (!l0 || l0.k !== 0 || cmpImm(word(i + 4), l0.t) !== JSC_PREFIX[0]) continue;
+    let ok = true;
+    for (let k = 0; ok && k < JSC_PREFIX.length; k++) {
+      const at = i + 12 * k;
+      const l = ldrb(word(at));
+      ok = !!l && l.k === k && l.n === l0.n && cmpImm(word(at + 4), l.t) === JSC_PREFIX[k] && bne(word(at + 8));
+    }
+    if (ok) found.push(i + 4);
+  }
+  return found;
+}
+
+/**
+ * JavaScriptCore's options come from the environment too: at start-up Bun
+ * walks environ and hands every entry that starts with "BUN_JSC_" to
+ * JSC::Options::setOption (any of hundreds of engine knobs; an unknown one
+ * makes the process exit 1 before any of our code runs). The prefix is not
+ * a string in the binary but eight byte comparisons in machine code; the
+ * first compares with 'B'. It becomes '=' as for the getenv names: no
+ * entry's name starts with "=". Exactly one such comparison must be found,
+ * or the build stops.
+ */
+function jscOptionsOff(buf, cpu, src) {
+  const found = cpu === "x64" ? x64PrefixChecks(buf) : arm64PrefixChecks(buf);
+  if (found.length !== 1)
+    throw new Error(`${src}: found the BUN_JSC_ prefix check ${found.length} times, expected once; check this Bun version by hand`);
+  if (cpu === "x64") buf[found[0]] = 0x3d;
+  else buf.writeUInt32LE((buf.readUInt32LE(found[0]) & ~(0xfff << 10)) | (0x3d << 10), found[0]);
+}
+
+function hardenedRuntime(src, out, cpu) {
   const buf = readFileSync(src);
   const found = new Map();
   const prefix = Buffer.from("\0BUN_");
@@ -153,6 +232,7 @@ function hardenedRuntime(src, out) {
     if (found.get(name) !== 1)
       throw new Error(`${src}: found the getenv name ${name} ${found.get(name) ?? 0} times, expected once; check this Bun version by hand`);
   }
+  jscOptionsOff(buf, cpu, src);
   writeFileSync(out, buf, { mode: 0o755 });
   return out;
 }
@@ -265,7 +345,7 @@ if (withExe) {
     const bun = hostBun();
     for (const t of TARGETS) {
       if (t.cpu !== "x64" && !withArm64) continue;
-      const runtime = hardenedRuntime(runtimeFor(t), join(work, `bun-${t.pkgArch}`));
+      const runtime = hardenedRuntime(runtimeFor(t), join(work, `bun-${t.pkgArch}`), t.cpu);
       const exe = join(dist, t.file);
       execFileSync(
         bun,

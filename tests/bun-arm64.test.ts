@@ -60,6 +60,9 @@ if (missing.length > 0) {
     });
     const v = await arm64({}, "", ["version"]);
     t.match(v.stdout, /^multus \d+\.\d+\.\d+ /);
+    // The arm64 runtime's BUN_JSC_ prefix check is patched too (scripts/build.mjs).
+    const jsc = await arm64({ CNI_COMMAND: "VERSION", BUN_JSC_bogus: "1" }, "");
+    t.equal(jsc.code, 0, `BUN_JSC_bogus=1 is not read: ${jsc.stdout}${jsc.stderr}`);
   });
 
   t.test("dist/multus-arm64 ADD, CHECK, DEL with [bridge, ptp] in a netns (the host's amd64 delegates)", async (t) => {

@@ -3,9 +3,10 @@
 // runtime's working directory and environment. Bun would otherwise read
 // ./.env and ./bunfig.toml (off by build flags), BUN_OPTIONS (--preload …),
 // BUN_INSPECT* (a debugger, a preload), BUN_BE_BUN (become the bun CLI) and
-// BUN_BYTECODE_*_OUT (write files there); scripts/build.mjs makes the
-// executables from a runtime that reads no BUN_* variable. NODE_OPTIONS is
-// not read by Bun at all (checked here too).
+// BUN_BYTECODE_*_OUT (write files there) and BUN_JSC_* (JavaScriptCore's
+// options: an unknown one exits 1, a tiny stack breaks calls);
+// scripts/build.mjs makes the executables from a runtime that reads no
+// BUN_* variable. NODE_OPTIONS is not read by Bun at all (checked here too).
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -155,4 +156,32 @@ t.test("ADD and DEL in that directory and environment: the runtime's CNI_* value
   t.equal(del.code, 0, del.stdout + del.stderr);
   t.same(links(ns.name), []);
   t.notOk(existsSync(h.marker), "no preload ran");
+});
+
+t.test("BUN_JSC_* never reaches JavaScriptCore: an unknown option, a tiny stack, an options dump", async (t) => {
+  const h = hostileCwd(t);
+  const jsc = { BUN_JSC_bogus: "1", BUN_JSC_maxPerThreadStackUsage: "1000", BUN_JSC_dumpOptions: "1" };
+  for (const [k, v] of Object.entries(jsc)) {
+    const r = await run(h.dir, { CNI_COMMAND: "VERSION", [k]: v });
+    t.equal(r.code, 0, `${k}=${v}: ${r.stdout}${r.stderr}`);
+    t.same(JSON.parse(r.stdout), VERSION_REPLY, `${k}=${v}: the CNI answer`);
+    t.equal(r.stderr, "", `${k}=${v}: nothing from the engine on stderr`);
+  }
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const conf = JSON.stringify(s.netconf([s.bridge()]));
+  const env = (command: string) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: "jsc-1",
+    CNI_NETNS: ns.path,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: "/usr/lib/cni",
+    ...jsc,
+  });
+  const add = await run(h.dir, env("ADD"), conf);
+  t.equal(add.code, 0, add.stdout + add.stderr);
+  t.same(links(ns.name), ["eth0"]);
+  const del = await run(h.dir, env("DEL"), conf);
+  t.equal(del.code, 0, del.stdout + del.stderr);
+  t.same(links(ns.name), []);
 });

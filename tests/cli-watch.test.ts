@@ -211,22 +211,38 @@ t.test(
   },
 );
 
+/** The watcher's quiet period before it acts on events (lib/cli/watch.ts). */
+const DEBOUNCE_MS = 200;
+
 t.test("a burst of writes is one regeneration (debounced); our own conf's edits cause none", async (t) => {
   const n = node(t);
-  const w = startWatch(t, n, []);
+  // Events only: the periodic re-scan would add a pass of its own whenever it falls in the burst.
+  const w = startWatch(t, n, ["--rescan-interval", "3600"]);
   await until("installed", w, delegate0Is(n, flannel));
   await until("the first pass logged", w, () => /wrote /.test(w.log()));
   const updates = () => lines(w.log(), /updated .*00-multus\.conf/).length;
   const start = updates();
   let last: Json = flannel;
+  const writtenAt: number[] = [];
   for (let i = 0; i < 20; i++) {
     last = { ...flannel, plugins: [{ type: "flannel", delegate: { isDefaultGateway: true, mtu: 1400 + i } }, flannel.plugins[1]] };
     writeFileSync(join(n.confDir, "10-flannel.conflist"), JSON.stringify(last));
+    writtenAt.push(performance.now());
     await sleep(5);
   }
+  // On a loaded machine this loop itself can stall between two writes for as
+  // long as the debounce: each such stall is a quiet period, and may rightly
+  // be one regeneration more. The allowance is measured, not guessed, so the
+  // assertion holds however slowly the test ran (the writes are meant to be
+  // 5 ms apart: without a debounce this burst would be ~20 regenerations).
+  const stalls = writtenAt.slice(1).filter((at, i) => at - writtenAt[i] >= DEBOUNCE_MS / 2).length;
   await until("delegates[0] is the burst's last version", w, delegate0Is(n, last));
-  await sleep(500);
-  t.ok(updates() - start <= 4, `${updates() - start} regeneration(s) for 20 writes (a few at most, when the test itself is slowed down)`);
+  await sleep(2 * DEBOUNCE_MS);
+  const regenerations = updates() - start;
+  t.ok(
+    regenerations >= 1 && regenerations <= 1 + stalls,
+    `${regenerations} regeneration(s) for 20 writes, with ${stalls} stall(s) of ${DEBOUNCE_MS / 2} ms or more between writes`,
+  );
   t.ok(delegate0Is(n, last)(), "and the result is the last version");
 
   // A user edit of our conf is not "the cluster network changed".

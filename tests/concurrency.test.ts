@@ -1,11 +1,11 @@
 // Calls for one container are serialised by a lock under cniDir: two ADDs at
 // once, an ADD racing a DEL, and a lock left by a killed process.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { links, makeNetns, reservations } from "./helpers/netns.ts";
-import { runPlugin } from "./helpers/run-plugin.ts";
+import { cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 t.test("two ADDs of one container at once: one attaches, the other is refused and destroys nothing", async (t) => {
@@ -110,4 +110,28 @@ t.test("temp files a killed call left in the lock dir are swept by the next call
   t.equal((await runPlugin({ command: "ADD", containerId: "sweep-1", netns: ns.path, stdin: conf })).code, 0);
   t.same(cacheEntries(s.cniDir), [`.locks/sweep-1.${alive.pid}.tmp`, "sweep-1"], "the dead callers' files are gone, the live one's kept");
   t.equal((await runPlugin({ command: "DEL", containerId: "sweep-1", netns: ns.path, stdin: conf })).code, 0);
+});
+
+t.test("a call killed while it waits for the lock leaves nothing in the lock dir", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const holder = spawn("sleep", ["30"]);
+  t.teardown(() => holder.kill("SIGKILL"));
+  const start = readFileSync(`/proc/${holder.pid}/stat`, "utf8").split(") ")[1].split(" ")[19];
+  const locks = join(s.cniDir, ".locks");
+  mkdirSync(locks, { recursive: true });
+  writeFileSync(join(locks, "waiter-1"), JSON.stringify({ pid: holder.pid, start }));
+  const conf = s.netconf([s.bridge(), s.ptp()]);
+  const waiter = spawn(PLUGIN, [], {
+    env: cniEnv({ command: "ADD", containerId: "waiter-1", netns: ns.path, stdin: "" }),
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  waiter.stdin.end(JSON.stringify(conf));
+  const exited = new Promise((r) => waiter.on("exit", r));
+  await new Promise((r) => setTimeout(r, 1000)); // it is waiting now (the lock's holder lives on)
+  t.equal(waiter.exitCode, null, "still waiting");
+  t.same(readdirSync(locks), ["waiter-1"], "while it waits, only the lock is there");
+  waiter.kill("SIGKILL");
+  await exited;
+  t.same(readdirSync(locks), ["waiter-1"], "and after the kill, nothing of the waiter's");
 });

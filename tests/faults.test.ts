@@ -2,23 +2,14 @@
 // every failure is a clean CNI error and nothing is left behind.
 
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import t, { type Test } from "tap";
+import t from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
-import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
+import { fakeBin } from "./helpers/fake-plugins.ts";
+import { links, makeNetns, reservations } from "./helpers/netns.ts";
 import { CNI_BIN, type CniCall, cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { cacheEntries, scenario } from "./helpers/scenario.ts";
-
-/** A dir of fake plugins, searched before the reference plugins. */
-function fakeBin(t: Test, plugins: Record<string, string>): string {
-  const dir = tempDir(t);
-  for (const [name, body] of Object.entries(plugins)) {
-    writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
-    chmodSync(join(dir, name), 0o755);
-  }
-  return `${dir}:${CNI_BIN}`;
-}
 
 const faults: [string, string, RegExp][] = [
   ["hangs", "exec sleep 30", /timed out after 1s; it and its child processes were killed/],
@@ -90,6 +81,23 @@ t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", asyn
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
   t.same(cacheEntries(s.cniDir), []);
+});
+
+t.test("CHECK of a container whose ADD was killed mid-way fails: the ADD never completed", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const marker = join(s.dir, "slow-started");
+  const path = fakeBin(t, { slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 1; exec ${CNI_BIN}/ptp` });
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
+  await addKilledAt(marker, { containerId: "killed-3", netns: ns.path, path, stdin: conf });
+  await new Promise((r) => setTimeout(r, 1500)); // the orphan finishes its ADD: both interfaces exist
+  const check = await runPlugin({ command: "CHECK", containerId: "killed-3", netns: ns.path, path, stdin: conf });
+  t.equal(check.code, 1, "CHECK fails");
+  t.equal(check.json?.code, 101);
+  t.match(String(check.json?.msg), "the ADD of container killed-3 did not complete");
+  t.equal((await runPlugin({ command: "DEL", containerId: "killed-3", netns: ns.path, path, stdin: conf })).code, 0);
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
 });
 
 /** Pids of running processes whose environment names this container. */

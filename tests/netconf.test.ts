@@ -3,7 +3,15 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { pluginConfig, pluginTypeProblem } from "../lib/delegate.ts";
-import { DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_LOG_ROTATION, decodeNetconf, loadNetconf, MAX_DURATION_S, NETCONF_FIELDS } from "../lib/netconf.ts";
+import {
+  DEFAULT_BIN_DIR,
+  DEFAULT_CNI_DIR,
+  DEFAULT_LOG_ROTATION,
+  decodeNetconf,
+  loadNetconf,
+  MAX_DURATION_S,
+  NETCONF_FIELDS,
+} from "../lib/netconf.ts";
 import { links, makeNetns, reservations } from "./helpers/netns.ts";
 import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";

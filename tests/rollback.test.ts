@@ -1,9 +1,10 @@
 // A failed ADD undoes everything it did: interfaces, address reservations, cache record.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { addresses, links, makeNetns, reservations } from "./helpers/netns.ts";
-import { runPlugin } from "./helpers/run-plugin.ts";
+import { fakeBin, recorder } from "./helpers/fake-plugins.ts";
+import { addresses, links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
+import { CNI_BIN, runPlugin } from "./helpers/run-plugin.ts";
 import { cacheEntries, scenario } from "./helpers/scenario.ts";
 
 t.test("delegate 3 of 4 fails at run time: 3, 2 and 1 are rolled back, nothing leaks", async (t) => {
@@ -81,4 +82,67 @@ t.test("a delegate result nested 100,000 deep is that delegate's failure: rolled
   t.same(reservations(s.ipamDir), [], "no address reserved");
   t.same(cacheEntries(s.cniDir), [], "no record, no temp file");
   t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
+t.test("the delegate whose ADD failed is DELed by the rollback too (it may have reserved something first)", async (t) => {
+  const dir = tempDir(t);
+  const calls = join(dir, "calls");
+  const path = fakeBin(t, {
+    good: recorder(calls).replace("$CNI_COMMAND", "good $CNI_COMMAND"),
+    bad: `echo "bad $CNI_COMMAND" >> ${calls}; cat >/dev/null; [ "$CNI_COMMAND" = ADD ] || exit 0; echo '{"code":11,"msg":"no room"}'; exit 1`,
+  });
+  const conf = {
+    cniVersion: "1.0.0",
+    name: "rb",
+    type: "multus",
+    cniDir: join(dir, "cache"),
+    delegates: [
+      { cniVersion: "1.0.0", name: "good-net", type: "good" },
+      { cniVersion: "1.0.0", name: "bad-net", type: "bad" },
+    ],
+  };
+  const r = await runPlugin({ command: "ADD", containerId: "rb6", netns: makeNetns(t).path, path, stdin: conf });
+  t.equal(r.json?.code, 100);
+  t.match(String(r.json?.msg), /cannot attach network "bad-net" as net1: plugin "bad" failed: no room/);
+  t.same(
+    readFileSync(calls, "utf8").trim().split("\n"),
+    ["good ADD eth0", "bad ADD", "bad DEL", "good DEL eth0"],
+    "newest first, the failed one included",
+  );
+  t.notOk(existsSync(join(dir, "cache", "rb6")));
+});
+
+t.test("an attachment whose rollback DEL fails stays in the record, so the runtime's DEL releases its address", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const broken = join(s.dir, "del-broken");
+  writeFileSync(broken, "");
+  // ptp whose DEL fails while `broken` exists (a plugin or its datastore down for a while).
+  const path = fakeBin(t, {
+    flaky: `[ "$CNI_COMMAND" = DEL ] && [ -e ${broken} ] && { cat >/dev/null; echo '{"code":11,"msg":"datastore down"}'; exit 1; }; exec ${CNI_BIN}/ptp`,
+    refuses: `cat >/dev/null; [ "$CNI_COMMAND" = ADD ] || exit 0; echo '{"code":7,"msg":"refused"}'; exit 1`,
+  });
+  const conf = s.netconf([s.ptp({ type: "flaky" }), { cniVersion: "1.0.0", name: "refusing", type: "refuses" }]);
+  const call = { containerId: "rb5", netns: ns.path, path, stdin: conf };
+  const add = await runPlugin({ ...call, command: "ADD" });
+  t.equal(add.json?.code, 100);
+  t.match(String(add.json?.details), /rollback:\nDEL network "ptp-net" \(eth0\): .*datastore down/);
+  t.equal(reservations(s.ipamDir).length, 1, "the address the rollback could not release");
+  t.ok(existsSync(join(s.cniDir, "rb5")), "the record stays");
+  const rec = existsSync(join(s.cniDir, "rb5")) ? JSON.parse(readFileSync(join(s.cniDir, "rb5"), "utf8")) : { attachments: [] };
+  t.same(
+    rec.attachments.map((a: { network: string; result?: unknown }) => [a.network, a.result !== undefined]),
+    [["ptp-net", true]],
+    "the record keeps that attachment, with its result, and only it",
+  );
+  // The runtime's DEL while the plugin is still broken: it fails and says so (it will retry).
+  const del = await runPlugin({ ...call, command: "DEL" });
+  t.equal(del.json?.code, 100, "DEL fails while the address cannot be released");
+  t.match(String(del.json?.msg), /DEL of network "ptp-net" on eth0: plugin "flaky" failed: datastore down/);
+  rmSync(broken);
+  const retry = await runPlugin({ ...call, command: "DEL" });
+  t.equal(retry.code, 0, retry.stdout);
+  t.same(reservations(s.ipamDir), [], "released");
+  t.same(links(ns.name), []);
+  t.notOk(existsSync(join(s.cniDir, "rb5")));
 });

@@ -14,13 +14,14 @@ import { withExtraArgs } from "../cni/args.ts";
 import { convertResult } from "../cni/convert.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { type AnyResult, normaliseResult, type Result100, withDefaultRoutes } from "../cni/result.ts";
-import { addDelegate, delDelegate, type ExecOptions } from "../delegate-exec.ts";
+import { addDelegate, delDelegate, type ExecOptions, MAX_PARALLEL_DELEGATES } from "../delegate-exec.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import type { PodEvent } from "../k8s/events.ts";
 import type { Pod } from "../k8s/pod.ts";
 import { buildNetworkStatus } from "../network-status.ts";
 import { findPlugin } from "../plugin-exec.ts";
+import { settleBounded } from "../pool.ts";
 import { startTime, thisProcess } from "../proc.ts";
 import { waitForReadiness } from "../readiness.ts";
 import { UndoStack } from "../undo.ts";
@@ -278,8 +279,8 @@ class AddTransaction {
   private async attachAll(): Promise<void> {
     const attachOne = (a: PlannedAttachment, i: number) => this.attachOne(a, i);
     if (this.ctx.netconf.parallel) {
-      // All delegates at once; the first failure (in plan order) is reported once all have settled.
-      const outcomes = await Promise.allSettled(this.plan.map(attachOne));
+      // All delegates, a bounded number at a time; the first failure (in plan order) is reported once all have settled.
+      const outcomes = await settleBounded(this.plan, MAX_PARALLEL_DELEGATES, attachOne);
       const failed = outcomes.find((x): x is PromiseRejectedResult => x.status === "rejected");
       if (failed) throw failed.reason;
     } else {
@@ -324,7 +325,7 @@ class AddTransaction {
     try {
       cached.result = await addDelegate(a.delegate, { ...exec, timeoutMs, onStart: (pid) => this.recordRunning(pid) });
       // Read back: the delegate may have written the file itself (it got it as CNIDeviceInfoFile).
-      if (devInfo && infoFile) this.deviceInfo[i] = devInfo.readDeviceInfo(infoFile);
+      if (devInfo && infoFile) this.deviceInfo[i] = devInfo.readDeviceInfo(infoFile, ctx.log);
       ctx.log.info("attached", { network: attachmentName(a), interface: a.ifName });
     } catch (e) {
       const inner = e as CniError;

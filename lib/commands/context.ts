@@ -69,6 +69,7 @@ export async function openKubeClient(ctx: CommandContext, deadlineMs?: number): 
 export async function withContainerLock<T>(ctx: CommandContext, fn: () => Promise<T>): Promise<T> {
   const lock = await lockContainer(ctx.netconf.cniDir, ctx.args.containerId, lockWaitMs(ctx.netconf));
   if (lock.takenOver) ctx.log.info("took over the lock of a call that died", { pid: lock.takenOver.pid });
+  if (lock.replaced) ctx.log.error("removed what stood where the container's lock belongs", { problem: lock.replaced });
   try {
     return await fn();
   } finally {

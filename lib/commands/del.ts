@@ -15,8 +15,9 @@ import { type CachedAttachment, type CacheRecord, cachedRequest, removeCache, wr
 import { withExtraArgs } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { isMultusPluginType } from "../delegate.ts";
-import { delDelegate } from "../delegate-exec.ts";
+import { delDelegate, MAX_PARALLEL_DELEGATES } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
+import { settleBounded } from "../pool.ts";
 import { isRunning, killOrphans, waitGone } from "../proc.ts";
 import { removeUpstreamResults } from "../upstream-record.ts";
 import { type CommandContext, openKubeClient, pluginEnv, readRecord, withContainerLock } from "./context.ts";
@@ -74,7 +75,9 @@ export async function delLocked(ctx: CommandContext): Promise<void> {
 /** An ADD killed mid-way may have left delegates running: stop them before tearing down. */
 async function stopOrphans(ctx: CommandContext, rec: CacheRecord): Promise<void> {
   if (rec.complete || !rec.owner || isRunning(rec.owner)) return;
-  const killed = killOrphans(rec.owner, rec.running ?? []);
+  const { killed, skipped, otherBoot } = killOrphans(rec.owner, rec.running ?? []);
+  if (otherBoot) ctx.log.info("not stopping what a killed ADD left running", { reason: otherBoot });
+  for (const s of skipped) ctx.log.error("not stopping a process the cache record lists", s);
   if (!killed.length) return;
   ctx.log.info("stopped delegates left running by a killed ADD", { pids: killed });
   await waitGone(killed);
@@ -121,7 +124,7 @@ async function detachAll(ctx: CommandContext, targets: DelTarget[]): Promise<Fai
       failed.push({ target: t, message: (e as Error).message });
     }
   };
-  if (ctx.netconf.parallel) await Promise.all(targets.map(detach));
+  if (ctx.netconf.parallel) await settleBounded(targets, MAX_PARALLEL_DELEGATES, detach);
   else for (const t of [...targets].reverse()) await detach(t);
   return failed;
 }

@@ -137,7 +137,7 @@ export async function execCredential(exec: JsonObject, run: ExecRun): Promise<Ex
       env: pluginEnv(exec, apiVersion, run),
       input: "",
       timeoutMs: run.timeoutMs,
-      outputLimit: OUTPUT_LIMIT,
+      maxStdout: OUTPUT_LIMIT,
     });
   } catch (e) {
     throw failure(run, `"${command}" cannot be run: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
