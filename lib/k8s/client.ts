@@ -63,6 +63,16 @@ async function readAnswer(body: Body, what: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * A transport failure as "<code or name>: <message>". Only a string code
+ * names one (ECONNREFUSED, UND_ERR_…): a DOMException's `code` is its legacy
+ * number (a timeout's is 23), which says nothing.
+ */
+function failureOf(e: unknown): string {
+  const err = e as Error & { code?: unknown };
+  return `${typeof err.code === "string" ? err.code : err.name}: ${err.message}`;
+}
+
 /** The JSON object of a 2xx answer; any other answer as an ApiError (Status body, Retry-After). */
 async function decodeAnswer(res: Awaited<ReturnType<typeof request>>, what: string, origin: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -70,8 +80,7 @@ async function decodeAnswer(res: Awaited<ReturnType<typeof request>>, what: stri
     text = await readAnswer(res.body, what);
   } catch (e) {
     if (e instanceof CniError) throw e;
-    const err = e as Error & { code?: string };
-    throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${err.code ?? err.name}: ${err.message}`);
+    throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${failureOf(e)}`);
   }
   if (res.statusCode >= 200 && res.statusCode < 300) {
     try {
@@ -141,8 +150,7 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      const err = e as Error & { code?: string };
-      throw new ApiError(what, 0, "", `no answer from ${origin}: ${err.code ?? err.name}: ${err.message}`);
+      throw new ApiError(what, 0, "", `no answer from ${origin}: ${failureOf(e)}`);
     }
     return decodeAnswer(res, what, origin);
   }
