@@ -46,6 +46,7 @@ function node(t: Parameters<typeof tempDir>[0]) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
+  mkdirSync(binDir);
   writeFileSync(join(confDir, "10-flannel.conflist"), JSON.stringify(flannel));
   writeFileSync(join(confDir, "99-loopback.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "lo", type: "loopback" }));
   return { root, binDir, confDir, flannel };
@@ -82,7 +83,7 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
   t.match(dry.stdout, /would copy .* to .*\/bin\/multus/);
   t.match(dry.stdout, /"kubeconfig": ".*multus.kubeconfig"/);
   t.notOk(existsSync(join(n.confDir, "00-multus.conf")));
-  t.notOk(existsSync(n.binDir));
+  t.notOk(existsSync(join(n.binDir, "multus")));
   const r = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--kubeconfig", kc]);
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(readFileSync(join(n.confDir, "00-multus.conf"), "utf8")).kubeconfig, kc);
@@ -311,7 +312,7 @@ for (const [how, run] of runners) {
     );
     for (const bad of ["x/00-multus.conf", "00-multus.yaml", "multus", ".00-multus.conf"]) {
       const r = await run([...dirs(n), "--conf-name", bad]);
-      t.equal(r.code, 1, bad);
+      t.equal(r.code, 2, `${bad}: a usage mistake`);
       t.match(r.stderr, /--conf-name must be a file name ending in \.conf, \.conflist or \.json/);
     }
     const r = await run([...dirs(n), "--conf-name", "00-a-multus.conf"]);
@@ -346,6 +347,7 @@ for (const [how, run] of runners) {
 t.test("install without any network config says what to do", async (t) => {
   const root = tempDir(t);
   mkdirSync(join(root, "empty"));
+  mkdirSync(join(root, "bin"));
   const r = await human(["install", "--bin-dir", join(root, "bin"), "--conf-dir", join(root, "empty")]);
   t.equal(r.code, 1);
   t.match(r.stderr, /no network config .* to delegate to: install the cluster network first/);
@@ -403,7 +405,7 @@ t.test(
     const pending = human(args);
     await new Promise((r) => setTimeout(r, 700));
     t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written while the indicator is missing");
-    t.notOk(existsSync(n.binDir));
+    t.notOk(existsSync(join(n.binDir, "multus")));
     writeFileSync(ready, "");
     const r = await pending;
     t.equal(r.code, 0, r.stderr);
@@ -559,7 +561,8 @@ t.test(
       [["--cluster-network-conf", "00-multus.conf"], /00-multus\.conf is a multus config, never a cluster network/],
     ] as const) {
       const e = await human([...dirs, ...bad]);
-      t.equal(e.code, 1, bad.join(" "));
+      // A malformed value is a usage mistake (2); a conf dir that does not allow it, a refusal (1).
+      t.equal(e.code, bad[0] === "--cluster-network-conf" && bad[1] !== "../x.conf" ? 1 : 2, bad.join(" "));
       t.match(e.stderr, re, bad.join(" "));
     }
   },

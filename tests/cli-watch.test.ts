@@ -29,6 +29,7 @@ function node(t: Test) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
+  mkdirSync(binDir);
   writeFileSync(join(confDir, "10-flannel.conflist"), JSON.stringify(flannel));
   return {
     root,
