@@ -59,7 +59,7 @@ const describe = (text: string, i: number): string => {
 };
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-// Built from a string: a regex literal may not hold control characters (lint).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a JSON string may not hold U+0000-U+001F unescaped
 const STRING_BODY = /[^"\\\u0000-\u001f]*/y;
 
 /**
