@@ -33,6 +33,9 @@ export function positionAt(text: string, offset: number): Position {
   return { line, column: offset - start + 1 };
 }
 
+/** How an error names the config the plugin read on stdin, in `<stdin>:line:column`. */
+export const STDIN = "<stdin>";
+
 /** "line:column". */
 export const formatPosition = (p: Position): string => `${p.line}:${p.column}`;
 

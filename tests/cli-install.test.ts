@@ -628,3 +628,66 @@ t.test(
     t.match(ours.stderr, /00-multus\.conf is a FIFO, not a regular file, so install cannot keep/);
   },
 );
+
+t.test("a --bin-dir or --conf-dir that does not exist is an error naming the flag; nothing is created", async (t) => {
+  for (const [how, run] of runners) {
+    const n = node(t);
+    const typo = join(n.root, "opt/cni/bni");
+    const r = await run(["install", "--bin-dir", typo, "--conf-dir", n.confDir]);
+    t.equal(r.code, 1, `${how}: ${r.stderr}`);
+    t.match(r.stderr, `${typo} does not exist: --bin-dir must name the runtime's CNI plugin dir`, how);
+    t.notOk(existsSync(join(n.root, "opt")), `${how}: no dir created`);
+    t.notOk(existsSync(join(n.confDir, "00-multus.conf")), `${how}: no conf written`);
+    const dry = await run(["install", "--bin-dir", typo, "--conf-dir", n.confDir, "--dry-run"]);
+    t.equal(dry.code, 1, `${how}: --dry-run fails the same way`);
+    const conf = await run(["install", "--bin-dir", n.binDir, "--conf-dir", join(n.root, "net.d.typo")]);
+    t.equal(conf.code, 1);
+    t.match(conf.stderr, /net\.d\.typo does not exist: --conf-dir must name the runtime's network config dir/);
+    writeFileSync(join(n.root, "file"), "");
+    const notDir = await run(["install", "--bin-dir", join(n.root, "file"), "--conf-dir", n.confDir]);
+    t.match(notDir.stderr, /file is not a directory: --bin-dir must name/);
+  }
+});
+
+t.test("--readiness-timeout: the wait says what it waits for every 5 s, and gives up with exit 1 having written nothing", async (t) => {
+  const n = node(t);
+  const ready = join(n.root, "flannel-subnet.env");
+  const r = await human([
+    "install",
+    "--bin-dir",
+    n.binDir,
+    "--conf-dir",
+    n.confDir,
+    "--readiness-indicator-file",
+    ready,
+    "--readiness-timeout",
+    "6",
+  ]);
+  t.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trimEnd().split("\n");
+  t.match(lines, [
+    `multus install: waiting for the readiness indicator ${ready} before writing anything (giving up after 6s)`,
+    /^multus install: still waiting for .*flannel-subnet\.env \(5s\)$/,
+    `multus install: the readiness indicator ${ready} did not appear within 6s (--readiness-timeout): nothing was written; is the cluster network's own pod running?`,
+  ]);
+  t.equal(lines.length, 3, r.stderr);
+  t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "no conf");
+  t.notOk(existsSync(join(n.binDir, "multus")), "no binary");
+  // --watch waits the same way, and ends the same way (the pod restarts and shows it).
+  const w = await human([
+    "install",
+    "--bin-dir",
+    n.binDir,
+    "--conf-dir",
+    n.confDir,
+    "--readiness-indicator-file",
+    ready,
+    "--readiness-timeout",
+    "0.5",
+    "--watch",
+  ]);
+  t.equal(w.code, 1, w.stderr);
+  t.match(w.stderr, /waiting for the readiness indicator .* \(giving up after 0\.5s\)/);
+  t.match(w.stderr, /did not appear within 0\.5s \(--readiness-timeout\): nothing was written/);
+  t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "no conf");
+});
