@@ -176,9 +176,13 @@ conf or conflist, or YAML manifests holding NetworkAttachmentDefinitions,
 legacy Network objects and pods (their network annotations). A DIR stands
 for its .conf, .conflist, .json, .yaml and .yml files, subdirs included.
 Prints every problem as FILE:LINE:COLUMN: OBJECT: FIELD: MESSAGE (the line
-and column of the value the rule rejects, or of a syntax error). --json
-prints them as one JSON object. Exit code 1 when there is an error
-(warnings alone leave it 0).
+and column of the value the rule rejects, or of a syntax error). Files
+given together are checked together: each pod is resolved as its ADD would
+be (without a cluster) against the NADs, Network objects and multus netconf
+among the files, when they hold any NAD: a NAD name not there, two networks
+on one interface, a resourceName no container requests, overlapping subnets.
+--json prints every problem as one JSON object. Exit code 1 when there is
+an error (warnings alone leave it 0).
 `,
   version: "usage: multus version\n",
 };
