@@ -214,8 +214,26 @@ function annotationsOf(doc: JsonObject): Record<string, string> {
   return out;
 }
 
+/**
+ * The given netconf as validate resolves pods with it: a `clusterNetwork` or
+ * `defaultNetworks` entry that is not a NAD among the files (a conf file or
+ * path on some node) is left out, the cluster network then stood in for.
+ */
+function withoutNodeFiles(conf: JsonObject, nads: readonly ManifestObject[]): JsonObject {
+  const ns = typeof conf.multusNamespace === "string" && conf.multusNamespace ? conf.multusNamespace : "kube-system";
+  const given = (n: unknown) => typeof n === "string" && nads.some((o) => o.namespace === ns && o.name === n);
+  const cluster = given(conf.clusterNetwork) ? conf.clusterNetwork : undefined;
+  const delegates = Array.isArray(conf.delegates) && conf.delegates.length ? conf.delegates : STAND_IN.delegates;
+  return {
+    ...conf,
+    clusterNetwork: cluster,
+    defaultNetworks: Array.isArray(conf.defaultNetworks) ? conf.defaultNetworks.filter(given) : undefined,
+    delegates: cluster ? (conf.delegates ?? []) : delegates,
+  };
+}
+
 /** The netconf pods are resolved with: the multus netconf given, when in Kubernetes mode and loadable, else a stand-in. */
-function netconfFor(given: GivenNetconf | undefined): { netconf: NetConf; note?: string } {
+function netconfFor(given: GivenNetconf | undefined, nads: readonly ManifestObject[]): { netconf: NetConf; note?: string } {
   const standIn = loadNetconf(STAND_IN);
   if (!given) return { netconf: standIn };
   const { conf } = given;
@@ -226,7 +244,7 @@ function netconfFor(given: GivenNetconf | undefined): { netconf: NetConf; note?:
     };
   }
   try {
-    return { netconf: loadNetconf(conf) };
+    return { netconf: loadNetconf(withoutNodeFiles(conf, nads)) };
   } catch {
     return { netconf: standIn }; // its problems are said with its file
   }
@@ -237,7 +255,7 @@ export async function checkPods(objects: readonly ManifestObject[], given: Given
   const nads = objects.filter((o) => o.kind === "NetworkAttachmentDefinition");
   // Without any NAD among the files there is nothing to resolve a pod's networks against.
   if (nads.length === 0) return [];
-  const { netconf, note } = netconfFor(given);
+  const { netconf, note } = netconfFor(given, nads);
   const client = new FilesClient(objects);
   const out: Finding[] = [];
   for (const pod of objects.filter((o) => o.kind === "Pod")) {
