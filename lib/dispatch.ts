@@ -39,14 +39,14 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefi
   return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) });
 }
 
-async function run(verb: Verb, args: CniArgs, raw: JsonObject, log: Logger): Promise<unknown> {
+async function run(verb: Verb, args: CniArgs, raw: JsonObject, text: string, log: Logger): Promise<unknown> {
   checkVersion(raw);
   // Every problem of the config at once, before anything runs; an ADD logs
   // its warnings. A DEL or GC is never blocked by it (the cache record says
   // what to remove): there its findings only go to the log, so it runs only
   // when there is a log.
   if (verb !== "DEL" && verb !== "GC") {
-    (await import("./validate.ts")).assertValid({ netconf: raw }, verb === "ADD" ? { log } : {});
+    (await import("./validate.ts")).assertValid({ netconf: raw }, { netconfText: text, ...(verb === "ADD" ? { log } : {}) });
   } else if (log.enabled("error")) {
     const { validateInput, problemLine } = await import("./validate.ts");
     const a = validateInput({ netconf: raw });
@@ -131,9 +131,9 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
     } catch (e) {
       envError = e;
     }
-    const bytes = readStdin();
+    const text = Buffer.from(readStdin()).toString("utf8");
     try {
-      raw = decodeNetconf(bytes);
+      raw = decodeNetconf(text);
     } catch (e) {
       throw envError ?? e;
     }
@@ -142,7 +142,7 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
     const parent = env[DELEGATE_MARK];
     if (parent) return calledByMultus(verb, parent, log);
     const started = Date.now();
-    const result = await run(verb, args, raw, log);
+    const result = await run(verb, args, raw, text, log);
     log.info(`${verb} done`, { ms: Date.now() - started });
     return { stdout: result === undefined ? "" : json(result), exitCode: 0 };
   } catch (e) {

@@ -6,6 +6,7 @@ import { CniError, ErrorCode } from "./cni/errors.ts";
 import { IMPLICIT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "./cni/version.ts";
 import { type Delegate, loadDelegate } from "./delegate.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
+import { formatPosition, positionAt, STDIN, syntaxError } from "./json-position.ts";
 
 export const DEFAULT_CNI_DIR = "/var/lib/cni/multus";
 export const DEFAULT_BIN_DIR = "/opt/cni/bin";
@@ -216,7 +217,10 @@ export function decodeNetconf(bytes: Uint8Array | string): JsonObject {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodeFailure, `error decoding network config: ${(e as Error).message}`);
+    // Where, by our own tokenizer (the runtime's parser may say no position, and says it its own way).
+    const s = syntaxError(text);
+    const where = s && `${STDIN}:${formatPosition(positionAt(text, s.offset))}: ${s.message}`;
+    throw new CniError(ErrorCode.DecodeFailure, `error decoding network config: ${(e as Error).message}`, where);
   }
   if (!isJsonObject(v)) throw new CniError(ErrorCode.DecodeFailure, "error decoding network config: not a JSON object");
   if (depthExceeds(v, MAX_JSON_DEPTH)) {

@@ -10,6 +10,7 @@ import { instantiate, type Validator } from "../wasm/pkg/multus_validator.js";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { atomicWrite, readRegularText } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
+import { formatPosition, STDIN, valuePosition } from "./json-position.ts";
 import type { Logger } from "./log.ts";
 import { wasmBytes, wasmId } from "./wasm-bytes.ts";
 
@@ -196,6 +197,18 @@ export interface AssertOptions {
   memoDir?: string;
   /** Where the input's warnings go (level info). */
   log?: Logger;
+  /** The text `input.netconf` was parsed from (stdin): an error's details then say where each problem is in it. */
+  netconfText?: string;
+}
+
+/** The details of an invalid input: every problem a line, each led by `<stdin>:line:column:` when the text is known. */
+function detailLines(errors: Problem[], text: string | undefined): string {
+  return errors
+    .map((p) => {
+      const at = text === undefined ? undefined : valuePosition(text, p.path);
+      return at ? `${STDIN}:${formatPosition(at)}: ${problemLine(p)}` : problemLine(p);
+    })
+    .join("\n");
 }
 
 /**
@@ -213,7 +226,7 @@ export function assertValid(input: ValidatorInput, opts: AssertOptions = {}): Pr
   if (!warnings) {
     const a = validateInput(input);
     if (a.type === "invalid") {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), a.errors.map(problemLine).join("\n"));
+      throw new CniError(ErrorCode.InvalidNetworkConfig, problemLine(a.errors[0]), detailLines(a.errors, opts.netconfText));
     }
     warnings = a.warnings;
     if (entry) remember(entry, warnings, dir);

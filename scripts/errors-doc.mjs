@@ -85,11 +85,20 @@ function skipLiteral(src, i) {
   return i;
 }
 
+// What to do about one message, where the code's advice is not enough.
+const SPECIFIC = [
+  [
+    /^cannot load kubeconfig/,
+    "The netconf's `kubeconfig` (or `multus install --kubeconfig`) must name a readable kubeconfig on the node: check the path in the conf (`multus doctor` reads it); the DaemonSet writes one with `multus install --generate-kubeconfig`.",
+  ],
+];
+
 const rows = new Map();
 const add = (name, text, f) => {
   const t = text.replace(/\|/g, "\\|").replace(/\s+/g, " ");
   const key = `${codes[name]} ${t}`;
-  if (!rows.has(key)) rows.set(key, { code: codes[name], name, text: t, file: relative(root, f) });
+  const fix = SPECIFIC.find(([re]) => re.test(t))?.[1];
+  if (!rows.has(key)) rows.set(key, { code: codes[name], name, text: t, file: relative(root, f), ...(fix ? { fix } : {}) });
 };
 for (const f of files(join(root, "lib"))) {
   const src = readFileSync(f, "utf8");
@@ -97,6 +106,14 @@ for (const f of files(join(root, "lib"))) {
     if (!(m[1] in codes)) continue;
     const text = literal(src, m.index + m[0].length);
     if (text !== undefined) add(m[1], text, f);
+  }
+  // A local helper that makes the error from its first argument (`function invalid(msg: string) { return new CniError(ErrorCode.X, msg) }`): its calls.
+  for (const h of src.matchAll(/function (\w+)\((\w+): string[^)]*\)[^{]*\{\s*return new CniError\(ErrorCode\.(\w+),\s*(\w+)[,)]/g)) {
+    if (h[2] !== h[4] || !(h[3] in codes)) continue;
+    for (const m of src.matchAll(new RegExp(`\\b${h[1]}\\(\\s*`, "g"))) {
+      const text = literal(src, m.index + m[0].length);
+      if (text !== undefined) add(h[3], text, f);
+    }
   }
   // The annotation parsers report through fail(key, message): invalid config.
   for (const m of src.matchAll(/\bfail\(\s*key,\s*/g)) {
@@ -118,7 +135,7 @@ for (const [name, text] of [
 for (const [k, r] of rows) if ((r.text.match(/[A-Za-z]/g) ?? []).length < 3) rows.delete(k);
 const sorted = [...rows.values()].sort((a, b) => a.code - b.code || a.text.localeCompare(b.text));
 let table = "| code | message (… is filled in) | where | what to do |\n|---|---|---|---|\n";
-for (const r of sorted) table += `| ${r.code} | \`${r.text}\` | ${r.file} | ${FIX[r.name] ?? ""} |\n`;
+for (const r of sorted) table += `| ${r.code} | \`${r.text}\` | ${r.file} | ${r.fix ?? FIX[r.name] ?? ""} |\n`;
 
 const readmePath = join(root, "docs", "reference.md");
 const readme = readFileSync(readmePath, "utf8");

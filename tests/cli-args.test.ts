@@ -1,7 +1,7 @@
 // Command-line parsing of the commands for a person (node:util parseArgs,
 // strict): unknown options, options without their value, values given to
 // options that take none and stray arguments are errors that name the option
-// and point at the command's --help; nothing is done. In-process and through
+// and point at the command's --help (exit code 2: a usage mistake); nothing is done. In-process and through
 // the built file.
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ function node(t: Parameters<typeof tempDir>[0]) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
+  mkdirSync(binDir);
   writeFileSync(
     join(confDir, "10-flannel.conflist"),
     JSON.stringify({ cniVersion: "0.4.0", name: "cbr0", plugins: [{ type: "flannel" }] }),
@@ -56,7 +57,7 @@ for (const [how, run] of [
     ];
     for (const [argv, stderr] of cases) {
       const r = await run(argv);
-      t.equal(r.code, 1, argv.join(" "));
+      t.equal(r.code, 2, argv.join(" "));
       t.equal(r.stderr, stderr, argv.join(" "));
       t.equal(r.stdout, "", "nothing on stdout");
     }
@@ -83,7 +84,7 @@ for (const [how, run] of [
     ];
     for (const [argv, stderr] of cases) {
       const r = await run(argv);
-      t.equal(r.code, 1, argv.join(" "));
+      t.equal(r.code, 2, argv.join(" "));
       t.match(r.stderr, stderr, argv.join(" "));
     }
     t.same(readdirSync(n.confDir), ["10-flannel.conflist"], "install wrote nothing");
@@ -105,7 +106,7 @@ for (const [how, run] of [
     ];
     for (const [argv, stderr] of cases) {
       const r = await run(argv);
-      t.equal(r.code, 1, argv.join(" "));
+      t.equal(r.code, 2, argv.join(" "));
       t.equal(r.stderr, stderr, argv.join(" "));
     }
     t.same(readdirSync(n.confDir), ["10-flannel.conflist"], "install wrote nothing");
@@ -135,7 +136,7 @@ for (const [how, run] of [
       t.equal(v.code, 0, v.stdout);
       t.match(v.stdout, /1 file\(s\) valid/);
       const none = await run(["validate"]);
-      t.equal(none.code, 1);
+      t.equal(none.code, 2);
       t.match(none.stderr, /name at least one file/);
     },
   );

@@ -1,6 +1,6 @@
 // `multus doctor` against a temp node layout and the test API server.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
@@ -185,4 +185,46 @@ t.test("doctor knows upstream's binary and upstream's thick config for what they
     r.stdout,
     /FAIL {2}bin dir: .*\/multus is upstream Multus, gopkg\.in\/k8snetworkplumbingwg\/multus-cni\.v4\/cmd\/multus, not this program\n {6}fix: run multus install/,
   );
+});
+
+/** Every path under `root` with its type, mode, size and mtime (what any write, create or remove would change). */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      out.push(`${p} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  const st = statSync(root);
+  out.push(`${root} ${st.mode.toString(8)} ${st.mtimeMs}`);
+  walk(root);
+  return out;
+}
+
+t.test("doctor, validate, status and install --dry-run change nothing on the node: every path of a scratch root as it was", async (t) => {
+  const api = await startApiServer();
+  t.teardown(() => api.stop());
+  const n = await installed(t, ["bridge", "host-local"], (dir) => api.writeKubeconfig(dir, { auth: "token" }));
+  mkdirSync(n.cache);
+  const ready = join(n.root, "ready");
+  const before = snapshot(n.root);
+  await new Promise((r) => setTimeout(r, 20)); // an mtime written now would differ
+  const dirs = ["--bin-dir", n.binDir, "--conf-dir", n.confDir];
+  for (const argv of [
+    ["doctor", ...dirs],
+    ["doctor", ...dirs, "--json"],
+    ["validate", n.confDir],
+    ["validate", "--json", join(n.confDir, "00-multus.conf")],
+    ["status", "--cni-dir", n.cache],
+    ["status", "--cni-dir", n.cache, "--json"],
+    ["install", ...dirs, "--dry-run"],
+    ["install", ...dirs, "--dry-run", "--json", "--readiness-indicator-file", ready, "--log-level", "debug"],
+  ]) {
+    const r = await human(argv);
+    t.ok(r.code === 0, `${argv.join(" ")}: ${r.stdout}${r.stderr}`);
+    t.same(snapshot(n.root), before, `${argv[0]} ${argv.slice(-1)[0]}: nothing written, created or removed`);
+  }
 });

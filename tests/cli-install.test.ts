@@ -46,6 +46,7 @@ function node(t: Parameters<typeof tempDir>[0]) {
   const binDir = join(root, "bin");
   const confDir = join(root, "net.d");
   mkdirSync(confDir);
+  mkdirSync(binDir);
   writeFileSync(join(confDir, "10-flannel.conflist"), JSON.stringify(flannel));
   writeFileSync(join(confDir, "99-loopback.conf"), JSON.stringify({ cniVersion: "0.4.0", name: "lo", type: "loopback" }));
   return { root, binDir, confDir, flannel };
@@ -82,7 +83,7 @@ t.test("install --kubeconfig writes Kubernetes mode; --dry-run writes nothing", 
   t.match(dry.stdout, /would copy .* to .*\/bin\/multus/);
   t.match(dry.stdout, /"kubeconfig": ".*multus.kubeconfig"/);
   t.notOk(existsSync(join(n.confDir, "00-multus.conf")));
-  t.notOk(existsSync(n.binDir));
+  t.notOk(existsSync(join(n.binDir, "multus")));
   const r = await human(["install", "--bin-dir", n.binDir, "--conf-dir", n.confDir, "--kubeconfig", kc]);
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(readFileSync(join(n.confDir, "00-multus.conf"), "utf8")).kubeconfig, kc);
@@ -311,7 +312,7 @@ for (const [how, run] of runners) {
     );
     for (const bad of ["x/00-multus.conf", "00-multus.yaml", "multus", ".00-multus.conf"]) {
       const r = await run([...dirs(n), "--conf-name", bad]);
-      t.equal(r.code, 1, bad);
+      t.equal(r.code, 2, `${bad}: a usage mistake`);
       t.match(r.stderr, /--conf-name must be a file name ending in \.conf, \.conflist or \.json/);
     }
     const r = await run([...dirs(n), "--conf-name", "00-a-multus.conf"]);
@@ -346,6 +347,7 @@ for (const [how, run] of runners) {
 t.test("install without any network config says what to do", async (t) => {
   const root = tempDir(t);
   mkdirSync(join(root, "empty"));
+  mkdirSync(join(root, "bin"));
   const r = await human(["install", "--bin-dir", join(root, "bin"), "--conf-dir", join(root, "empty")]);
   t.equal(r.code, 1);
   t.match(r.stderr, /no network config .* to delegate to: install the cluster network first/);
@@ -403,7 +405,7 @@ t.test(
     const pending = human(args);
     await new Promise((r) => setTimeout(r, 700));
     t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "nothing written while the indicator is missing");
-    t.notOk(existsSync(n.binDir));
+    t.notOk(existsSync(join(n.binDir, "multus")));
     writeFileSync(ready, "");
     const r = await pending;
     t.equal(r.code, 0, r.stderr);
@@ -559,7 +561,8 @@ t.test(
       [["--cluster-network-conf", "00-multus.conf"], /00-multus\.conf is a multus config, never a cluster network/],
     ] as const) {
       const e = await human([...dirs, ...bad]);
-      t.equal(e.code, 1, bad.join(" "));
+      // A malformed value is a usage mistake (2); a conf dir that does not allow it, a refusal (1).
+      t.equal(e.code, bad[0] === "--cluster-network-conf" && bad[1] !== "../x.conf" ? 1 : 2, bad.join(" "));
       t.match(e.stderr, re, bad.join(" "));
     }
   },
@@ -625,3 +628,66 @@ t.test(
     t.match(ours.stderr, /00-multus\.conf is a FIFO, not a regular file, so install cannot keep/);
   },
 );
+
+t.test("a --bin-dir or --conf-dir that does not exist is an error naming the flag; nothing is created", async (t) => {
+  for (const [how, run] of runners) {
+    const n = node(t);
+    const typo = join(n.root, "opt/cni/bni");
+    const r = await run(["install", "--bin-dir", typo, "--conf-dir", n.confDir]);
+    t.equal(r.code, 1, `${how}: ${r.stderr}`);
+    t.match(r.stderr, `${typo} does not exist: --bin-dir must name the runtime's CNI plugin dir`, how);
+    t.notOk(existsSync(join(n.root, "opt")), `${how}: no dir created`);
+    t.notOk(existsSync(join(n.confDir, "00-multus.conf")), `${how}: no conf written`);
+    const dry = await run(["install", "--bin-dir", typo, "--conf-dir", n.confDir, "--dry-run"]);
+    t.equal(dry.code, 1, `${how}: --dry-run fails the same way`);
+    const conf = await run(["install", "--bin-dir", n.binDir, "--conf-dir", join(n.root, "net.d.typo")]);
+    t.equal(conf.code, 1);
+    t.match(conf.stderr, /net\.d\.typo does not exist: --conf-dir must name the runtime's network config dir/);
+    writeFileSync(join(n.root, "file"), "");
+    const notDir = await run(["install", "--bin-dir", join(n.root, "file"), "--conf-dir", n.confDir]);
+    t.match(notDir.stderr, /file is not a directory: --bin-dir must name/);
+  }
+});
+
+t.test("--readiness-timeout: the wait says what it waits for every 5 s, and gives up with exit 1 having written nothing", async (t) => {
+  const n = node(t);
+  const ready = join(n.root, "flannel-subnet.env");
+  const r = await human([
+    "install",
+    "--bin-dir",
+    n.binDir,
+    "--conf-dir",
+    n.confDir,
+    "--readiness-indicator-file",
+    ready,
+    "--readiness-timeout",
+    "6",
+  ]);
+  t.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trimEnd().split("\n");
+  t.match(lines, [
+    `multus install: waiting for the readiness indicator ${ready} before writing anything (giving up after 6s)`,
+    /^multus install: still waiting for .*flannel-subnet\.env \(5s\)$/,
+    `multus install: the readiness indicator ${ready} did not appear within 6s (--readiness-timeout): nothing was written; is the cluster network's own pod running?`,
+  ]);
+  t.equal(lines.length, 3, r.stderr);
+  t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "no conf");
+  t.notOk(existsSync(join(n.binDir, "multus")), "no binary");
+  // --watch waits the same way, and ends the same way (the pod restarts and shows it).
+  const w = await human([
+    "install",
+    "--bin-dir",
+    n.binDir,
+    "--conf-dir",
+    n.confDir,
+    "--readiness-indicator-file",
+    ready,
+    "--readiness-timeout",
+    "0.5",
+    "--watch",
+  ]);
+  t.equal(w.code, 1, w.stderr);
+  t.match(w.stderr, /waiting for the readiness indicator .* \(giving up after 0\.5s\)/);
+  t.match(w.stderr, /did not appear within 0\.5s \(--readiness-timeout\): nothing was written/);
+  t.notOk(existsSync(join(n.confDir, "00-multus.conf")), "no conf");
+});

@@ -112,9 +112,18 @@ t.test("every problem of the config is reported at once: the first in msg, all i
   const r = await dispatchCall({ ...env, command: "ADD", stdin: bad });
   t.equal(r.json!.code, 7);
   t.equal(r.json!.msg, "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24");
-  t.same(String(r.json!.details).split("\n"), [
-    "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24",
-    'delegates[1].type: "../ptp" is a path; it must be a bare plugin name such as "bridge"',
-    "delegates[2].ipam.subnet: 10.2.0.0/33 is not a valid CIDR (address/prefix)",
-  ]);
+  const details = String(r.json!.details).split("\n");
+  // Each at its place in the text on stdin (one line here; tests/json-position.test.ts has more).
+  t.ok(
+    details.every((l) => /^<stdin>:1:\d+: /.test(l)),
+    "each problem at <stdin>:LINE:COLUMN",
+  );
+  t.same(
+    details.map((l) => l.replace(/^<stdin>:1:\d+: /, "")),
+    [
+      "delegates[0].ipam.rangeStart: 10.9.0.5 is outside subnet 10.1.0.0/24",
+      'delegates[1].type: "../ptp" is a path; it must be a bare plugin name such as "bridge"',
+      "delegates[2].ipam.subnet: 10.2.0.0/33 is not a valid CIDR (address/prefix)",
+    ],
+  );
 });

@@ -6,6 +6,9 @@
  */
 import { parseArgs } from "node:util";
 
+/** A mistake in how a command was called (exit code 2), as opposed to a problem it found (1). */
+export class UsageError extends Error {}
+
 export interface ArgSpec {
   /** Options that take a value: --name VALUE or --name=VALUE. */
   strings?: readonly string[];
@@ -29,7 +32,7 @@ type Token =
   | { kind: "positional"; value: string }
   | { kind: "option-terminator" };
 
-/** Parse the arguments of `multus CMD`; throws an Error (message without the "multus CMD: " prefix) for a mistake. */
+/** Parse the arguments of `multus CMD`; throws a UsageError (message without the "multus CMD: " prefix) for a mistake. */
 export function parseCommandArgs(cmd: string, args: readonly string[], spec: ArgSpec): ParsedArgs {
   const strings = spec.strings ?? [];
   const booleans = spec.booleans ?? [];
@@ -48,7 +51,7 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
       positionals: string[];
     });
   } catch (e) {
-    throw new Error(
+    throw new UsageError(
       `${explain(argv, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`,
     );
   }
@@ -56,7 +59,7 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
   for (const [k, v] of Object.entries(values)) {
     if (switches.includes(k)) {
       if (v !== "true" && v !== "false")
-        throw new Error(`option --${k} takes no value, or =true or =false (got ${JSON.stringify(v)}); see multus ${cmd} --help`);
+        throw new UsageError(`option --${k} takes no value, or =true or =false (got ${JSON.stringify(v)}); see multus ${cmd} --help`);
       out.switches.set(k, v === "true");
     } else if (typeof v === "string") out.strings.set(k, v);
     else if (v === true) out.booleans.add(k);

@@ -23,9 +23,23 @@ export interface DoctorOptions {
 interface Check {
   /** "warn": worth knowing, not a failure (exit code 0). */
   level: "ok" | "warn" | "fail";
+  /** "AREA: what was found" (areas: conf dir, config, conf, bin dir, cache dir, kubernetes, kubeconfig, api, crd, rbac). */
   what: string;
   fix?: string;
 }
+
+/** One check as `multus doctor --json` prints it. */
+export interface CheckReport {
+  level: Check["level"];
+  area: string;
+  message: string;
+  fix?: string;
+}
+
+const report = (c: Check): CheckReport => {
+  const at = c.what.indexOf(": ");
+  return { level: c.level, area: c.what.slice(0, at), message: c.what.slice(at + 2), ...(c.fix ? { fix: c.fix } : {}) };
+};
 
 const ok = (what: string): Check => ({ level: "ok", what });
 const fail = (what: string, fix: string): Check => ({ level: "fail", what, fix });
@@ -137,7 +151,7 @@ function binChecks(binDir: string, multus: JsonObject | undefined): Check[] {
   for (const t of multus ? pluginTypes(multus) : []) {
     const bad = pluginTypeProblem(t);
     if (bad) {
-      out.push(fail(`plugin type ${bad}`, "use a bare plugin name in the config"));
+      out.push(fail(`bin dir: plugin type ${bad}`, "use a bare plugin name in the config"));
       continue;
     }
     try {
@@ -172,7 +186,7 @@ function cacheCheck(cniDir: string): Check {
   }
 }
 
-export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: boolean }> {
+export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: boolean; checks: CheckReport[] }> {
   const conf = confChecks(o.confDir);
   const { multus } = conf;
   const checks: Check[] = [...conf.checks];
@@ -186,7 +200,7 @@ export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: b
 
   const tag = { ok: "ok  ", warn: "warn", fail: "FAIL" };
   const lines = checks.map((c) => `${tag[c.level]}  ${c.what}${c.fix ? `\n      fix: ${c.fix}` : ""}`);
-  return { lines, ok: checks.every((c) => c.level !== "fail") };
+  return { lines, ok: checks.every((c) => c.level !== "fail"), checks: checks.map(report) };
 }
 
 async function apiChecks(kubeconfig: string): Promise<Check[]> {

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { SUPPORTED_VERSIONS } from "../cni/version.ts";
 import { DEFAULT_CNI_DIR } from "../netconf.ts";
-import { type ParsedArgs, parseCommandArgs } from "./args.ts";
+import { type ParsedArgs, parseCommandArgs, UsageError } from "./args.ts";
 
 declare const MULTUS_VERSION: string | undefined;
 
@@ -28,6 +28,12 @@ Commands for a person:
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
 
+status, validate, doctor and install take --json: one JSON object on stdout
+(docs/reference.md, "Command-line interface", has each schema).
+Exit codes: 0 done, nothing wrong; 1 a problem found (validate, doctor) or the
+command refused or failed (install, uninstall); 2 a usage mistake (an unknown
+command or option, a missing or malformed value).
+
 Example (legacy delegates mode):
   echo '{"cniVersion":"1.0.0","name":"multi","type":"multus","delegates":[
           {"type":"bridge","bridge":"br0","ipam":{"type":"host-local","subnet":"10.10.0.0/24"}},
@@ -39,15 +45,16 @@ CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}
 `;
 
 const HELP: Record<string, string> = {
-  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force]
+  install: `usage: multus install [--bin-dir DIR] [--conf-dir DIR] [--conf-name NAME] [--dry-run] [--force] [--json]
                       [--kubeconfig PATH | --generate-kubeconfig [--service-account-dir DIR]]
-                      [--readiness-indicator-file PATH] [--cluster-network-conf FILE]
+                      [--readiness-indicator-file PATH [--readiness-timeout SECONDS]] [--cluster-network-conf FILE]
                       [--namespace-isolation[=true|false]] [--global-namespaces NS,...]
                       [--log-level LEVEL] [--log-file PATH] [--log-to-stderr[=true|false]]
                       [--additional-bin-dir DIR] [--cni-version VERSION]
                       [--watch [--cleanup-on-exit] [--rescan-interval SECONDS]]
 
-Copies this file to DIR/multus (default /opt/cni/bin) atomically, finds the
+Copies this file to DIR/multus (default /opt/cni/bin, which must exist: install
+creates neither dir) atomically, finds the
 node's current default network config (the first .conf/.conflist/.json by
 name in the conf dir, default /etc/cni/net.d, that is not a multus config)
 and writes our conf there, delegating to it: Kubernetes mode when
@@ -93,8 +100,16 @@ given, the conf keeps what it has:
 
 --readiness-indicator-file PATH
     Wait until PATH exists (the cluster network writes it once it is up)
-    before writing anything, and write it into our conf as
-    "readinessindicatorfile", so that every ADD waits for it too.
+    before writing anything, saying so on stderr every 5 seconds, and write
+    it into our conf as "readinessindicatorfile", so that every ADD waits
+    for it too. --dry-run does not wait.
+--readiness-timeout SECONDS
+    Give up waiting after SECONDS (exit code 1, nothing written). Without
+    it install waits as long as it takes (the DaemonSet's way).
+--json
+    Print what was done (with --dry-run: what would be) as one JSON object:
+    the bin file, the conf with its full content, files set aside, warnings.
+    Not with --watch.
 --generate-kubeconfig
     Write the plugin's kubeconfig, CONFDIR/multus.d/multus.kubeconfig, from
     this pod's service account (the DaemonSet): the API server from
@@ -132,12 +147,13 @@ containers still have a cache record in the conf's cniDir (default
 ${DEFAULT_CNI_DIR}; upstream Multus's records count too): their DEL runs
 DIR/multus. --force removes anyway, also files multus install did not write.
 `,
-  status: `usage: multus status [--cni-dir DIR]
+  status: `usage: multus status [--cni-dir DIR] [--json]
 
 Lists the containers with cached attachments (default dir ${DEFAULT_CNI_DIR}):
-container ID, state, netns and interface=network pairs.
+container ID, state, netns and interface=network pairs. --json prints them
+as one JSON object. Exit code 0 (also when there are none).
 `,
-  doctor: `usage: multus doctor [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH]
+  doctor: `usage: multus doctor [--bin-dir DIR] [--conf-dir DIR] [--kubeconfig PATH] [--json]
 
 Checks the node and prints one line per check, with a fix for each failure:
 is multus the first config in the conf dir (default /etc/cni/net.d); does
@@ -149,41 +165,60 @@ every plugin it delegates to there; can the cache dir be written; with a
 kubeconfig (given, or from the multus config): is it readable, is the API
 reachable, is the NetworkAttachmentDefinition CRD installed, and does RBAC
 allow what the plugin needs. A check only looks: nothing on the node is
-written or created. Exit code 1 when a check fails ("warn" lines do not).
+written or created. --json prints the checks as one JSON object. Exit code 1
+when a check fails ("warn" lines do not).
 `,
-  validate: `usage: multus validate FILE...
+  validate: `usage: multus validate [--json] FILE|DIR...
 
 Checks each file with the validator the plugin runs before attaching
 anything: a netconf (.conf/.json with "delegates" or "kubeconfig"), a CNI
 conf or conflist, or YAML manifests holding NetworkAttachmentDefinitions,
-legacy Network objects and pods (their network annotations). Prints every
-problem as FILE: OBJECT: FIELD: MESSAGE. Exit code 1 when there is an error.
+legacy Network objects and pods (their network annotations). A DIR stands
+for its .conf, .conflist, .json, .yaml and .yml files, subdirs included.
+Prints every problem as FILE:LINE:COLUMN: OBJECT: FIELD: MESSAGE (the line
+and column of the value the rule rejects, or of a syntax error). Files
+given together are checked together: each pod is resolved as its ADD would
+be (without a cluster) against the NADs, Network objects and multus netconf
+among the files, when they hold any NAD: a NAD name not there, two networks
+on one interface, a resourceName no container requests, overlapping subnets.
+--json prints every problem as one JSON object. Exit code 1 when there is
+an error (warnings alone leave it 0).
 `,
   version: "usage: multus version\n",
 };
 
 export type CliAnswer = { stdout: string; stderr?: string; exitCode: number } | undefined;
 
+/** Option checks made before anything is done: a mistake there is a usage error (exit code 2). */
+function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+  }
+}
+
 /** The options of install's DaemonSet mode (--watch, --generate-kubeconfig ...), checked together before anything is done. */
 async function daemonOptions(f: ParsedArgs, common: { confDir: string; confName?: string; dryRun: boolean }) {
   const watch = f.booleans.has("watch");
   const generate = f.booleans.has("generate-kubeconfig");
-  if (f.booleans.has("cleanup-on-exit") && !watch)
-    throw new Error("--cleanup-on-exit needs --watch: it removes what install wrote when the watching process is stopped");
-  if (f.strings.has("rescan-interval") && !watch) throw new Error("--rescan-interval needs --watch");
-  if (watch && common.dryRun) throw new Error("--watch and --dry-run do not go together");
-  if (generate && f.strings.has("kubeconfig")) throw new Error("give --generate-kubeconfig or --kubeconfig, not both");
-  if (f.strings.has("service-account-dir") && !generate) throw new Error("--service-account-dir needs --generate-kubeconfig");
-  let rescanMs = 10_000;
-  const interval = f.strings.get("rescan-interval");
-  if (interval !== undefined) {
-    const s = Number(interval);
-    if (!(interval.trim() !== "" && Number.isFinite(s) && s > 0))
-      throw new Error(`--rescan-interval must be a number of seconds greater than 0, got ${JSON.stringify(interval)}`);
-    rescanMs = Math.max(1, Math.round(s * 1000));
-  }
   const { confNameOf } = await import("./install.ts");
-  confNameOf(common);
+  const rescanMs = usage(() => {
+    if (f.booleans.has("cleanup-on-exit") && !watch)
+      throw new Error("--cleanup-on-exit needs --watch: it removes what install wrote when the watching process is stopped");
+    if (f.strings.has("rescan-interval") && !watch) throw new Error("--rescan-interval needs --watch");
+    if (watch && common.dryRun) throw new Error("--watch and --dry-run do not go together");
+    if (watch && f.booleans.has("json")) throw new Error("--watch and --json do not go together: --watch logs one line per action");
+    if (generate && f.strings.has("kubeconfig")) throw new Error("give --generate-kubeconfig or --kubeconfig, not both");
+    if (f.strings.has("service-account-dir") && !generate) throw new Error("--service-account-dir needs --generate-kubeconfig");
+    if (f.strings.has("readiness-timeout") && !f.strings.has("readiness-indicator-file"))
+      throw new Error("--readiness-timeout needs --readiness-indicator-file");
+    confNameOf(common);
+    const interval = f.strings.get("rescan-interval");
+    return interval === undefined ? 10_000 : seconds("--rescan-interval", interval);
+  });
+  const readinessTimeout = f.strings.get("readiness-timeout");
+  const readinessTimeoutMs = readinessTimeout === undefined ? undefined : usage(() => seconds("--readiness-timeout", readinessTimeout));
   let serviceAccountDir: string | undefined;
   let kubeconfig: string | undefined;
   if (generate) {
@@ -195,13 +230,24 @@ async function daemonOptions(f: ParsedArgs, common: { confDir: string; confName?
   return {
     serviceAccountDir,
     kubeconfig,
+    ...(readinessTimeoutMs !== undefined ? { readinessTimeoutMs } : {}),
     watch: watch
       ? { cleanupOnExit: f.booleans.has("cleanup-on-exit"), rescanMs, ...(serviceAccountDir ? { serviceAccountDir } : {}) }
       : undefined,
   };
 }
 
+/** A number of seconds greater than 0, in ms. */
+function seconds(flag: string, value: string): number {
+  const s = Number(value);
+  if (!(value.trim() !== "" && Number.isFinite(s) && s > 0))
+    throw new Error(`${flag} must be a number of seconds greater than 0, got ${JSON.stringify(value)}`);
+  return Math.max(1, Math.round(s * 1000));
+}
+
 const ok = (lines: string[]): CliAnswer => ({ stdout: lines.length ? `${lines.join("\n")}\n` : "", exitCode: 0 });
+/** The answer of a command run with --json: one JSON object on stdout. */
+const json = (value: object, exitCode: number): NonNullable<CliAnswer> => ({ stdout: `${JSON.stringify(value, null, 2)}\n`, exitCode });
 
 /** Handle a person's invocation; undefined means "not a human invocation". */
 export async function cli(argv: readonly string[]): Promise<CliAnswer> {
@@ -212,131 +258,164 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
     const h = HELP[cmd];
     return h ? { stdout: h, exitCode: 0 } : { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };
   }
+  const end = args.indexOf("--");
+  const wantsJson = (end < 0 ? args : args.slice(0, end)).includes("--json") && JSON_COMMANDS.has(cmd);
   try {
-    switch (cmd) {
-      case "version":
-      case "--version":
-      case "-v":
-        parseCommandArgs("version", args, {});
-        return { stdout: `multus ${PRODUCT_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})\n`, exitCode: 0 };
-      case "install":
-      case "uninstall": {
-        const f =
-          cmd === "install"
-            ? parseCommandArgs(cmd, args, {
-                strings: [
-                  "bin-dir",
-                  "conf-dir",
-                  "conf-name",
-                  "kubeconfig",
-                  "readiness-indicator-file",
-                  "service-account-dir",
-                  "rescan-interval",
-                  "cluster-network-conf",
-                  "global-namespaces",
-                  "log-level",
-                  "log-file",
-                  "additional-bin-dir",
-                  "cni-version",
-                ],
-                booleans: ["dry-run", "force", "watch", "cleanup-on-exit", "generate-kubeconfig"],
-                switches: ["namespace-isolation", "log-to-stderr"],
-              })
-            : parseCommandArgs(cmd, args, { strings: ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], booleans: ["dry-run", "force"] });
-        const m = await import("./install.ts");
-        const confName = f.strings.get("conf-name");
-        const common = {
-          binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
-          confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
-          ...(confName !== undefined ? { confName } : {}),
-          dryRun: f.booleans.has("dry-run"),
-          force: f.booleans.has("force"),
-        };
-        if (cmd === "uninstall") {
-          if (f.strings.has("kubeconfig")) throw new Error("uninstall takes no --kubeconfig");
-          return ok(m.uninstall(common));
-        }
-        const d = await daemonOptions(f, common);
-        const kubeconfig = d.kubeconfig ?? f.strings.get("kubeconfig");
-        const readinessFile = f.strings.get("readiness-indicator-file");
-        const { settingsFrom } = await import("./conf-merge.ts");
-        const settings = settingsFrom(
-          {
-            namespaceIsolation: f.switches.get("namespace-isolation"),
-            logToStderr: f.switches.get("log-to-stderr"),
-            globalNamespaces: f.strings.get("global-namespaces"),
-            logLevel: f.strings.get("log-level"),
-            logFile: f.strings.get("log-file"),
-            additionalBinDir: f.strings.get("additional-bin-dir"),
-            cniVersion: f.strings.get("cni-version"),
-          },
-          SUPPORTED_VERSIONS,
-        );
-        const clusterNetworkConf = f.strings.get("cluster-network-conf");
-        if (clusterNetworkConf && !/^[^/\\\0]+\.(conf|conflist|json)$/.test(clusterNetworkConf))
-          throw new Error(
-            `--cluster-network-conf must be the name of a .conf, .conflist or .json file in the conf dir, got ${JSON.stringify(clusterNetworkConf)}`,
-          );
-        const options = {
-          ...common,
-          ...(kubeconfig ? { kubeconfig } : {}),
-          ...(d.kubeconfig ? { kubeconfigGenerated: true } : {}),
-          ...(readinessFile ? { readinessFile } : {}),
-          ...(Object.keys(settings).length ? { settings } : {}),
-          ...(clusterNetworkConf !== undefined ? { clusterNetworkConf } : {}),
-          self: m.selfPath(),
-          version: PRODUCT_VERSION,
-        };
-        if (d.watch) {
-          const { watchInstall } = await import("./watch.ts");
-          return { stdout: "", exitCode: await watchInstall({ ...options, ...d.watch }) };
-        }
-        const lines: string[] = [];
-        if (readinessFile && !common.dryRun) {
-          const { waitForReadiness } = await import("./watch.ts");
-          await waitForReadiness(readinessFile, (line) => process.stderr.write(`multus install: ${line}\n`));
-        } else if (readinessFile && !existsSync(readinessFile)) {
-          lines.push(`note: the readiness indicator ${readinessFile} does not exist yet: install waits for it before writing anything`);
-        }
-        if (d.serviceAccountDir) {
-          // install's own checks first: a refused install writes no kubeconfig either.
-          if (!common.dryRun) m.install({ ...options, dryRun: true });
-          const { syncKubeconfig } = await import("./serviceaccount.ts");
-          lines.push(...syncKubeconfig(common.confDir, d.serviceAccountDir, { dryRun: common.dryRun }).actions);
-        }
-        lines.push(...m.install(options));
-        return ok(lines);
-      }
-      case "validate": {
-        const f = parseCommandArgs("validate", args, { positionals: true });
-        if (f.positionals.length === 0) throw new Error("name at least one file (multus validate --help)");
-        const { validateFile, formatFinding } = await import("./validate.ts");
-        const findings = f.positionals.flatMap(validateFile);
-        const errors = findings.filter((x) => x.severity === "error").length;
-        const lines = findings.map(formatFinding);
-        lines.push(errors ? `${errors} problem(s) in ${f.positionals.length} file(s)` : `${f.positionals.length} file(s) valid`);
-        return { stdout: `${lines.join("\n")}\n`, exitCode: errors ? 1 : 0 };
-      }
-      case "doctor": {
-        const f = parseCommandArgs("doctor", args, { strings: ["bin-dir", "conf-dir", "kubeconfig"] });
-        const { doctor } = await import("./doctor.ts");
-        const kubeconfig = f.strings.get("kubeconfig");
-        const r = await doctor({
-          binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
-          confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
-          ...(kubeconfig ? { kubeconfig } : {}),
-        });
-        return { stdout: `${r.lines.join("\n")}\n`, exitCode: r.ok ? 0 : 1 };
-      }
-      case "status": {
-        const f = parseCommandArgs("status", args, { strings: ["cni-dir"] });
-        const { status } = await import("./status.ts");
-        return ok(status(f.strings.get("cni-dir") ?? DEFAULT_CNI_DIR));
-      }
-      default:
-        return { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };
-    }
+    return await run(cmd, args);
   } catch (e) {
-    return { stdout: "", stderr: `multus ${cmd}: ${(e as Error).message}\n`, exitCode: 1 };
+    const message = (e as Error).message;
+    const exitCode = e instanceof UsageError ? 2 : 1;
+    const stderr = `multus ${cmd}: ${message}\n`;
+    // With --json stdout is always one JSON object, a failure too.
+    return wantsJson ? { ...json({ ok: false, error: message }, exitCode), stderr } : { stdout: "", stderr, exitCode };
   }
 }
+
+const JSON_COMMANDS = new Set(["install", "status", "validate", "doctor"]);
+
+async function run(cmd: string, args: string[]): Promise<CliAnswer> {
+  switch (cmd) {
+    case "version":
+    case "--version":
+    case "-v":
+      parseCommandArgs("version", args, {});
+      return { stdout: `multus ${PRODUCT_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})\n`, exitCode: 0 };
+    case "install":
+    case "uninstall":
+      return installCommand(cmd, args);
+    case "validate": {
+      const f = parseCommandArgs("validate", args, { positionals: true, booleans: ["json"] });
+      if (f.positionals.length === 0) throw new UsageError("name at least one file (multus validate --help)");
+      const { validatePaths, formatFinding } = await import("./validate.ts");
+      const r = await validatePaths(f.positionals);
+      const errors = r.findings.filter((x) => x.severity === "error").length;
+      const warnings = r.findings.length - errors;
+      if (f.booleans.has("json"))
+        return json({ ok: errors === 0, files: r.files.length, errors, warnings, problems: r.findings }, errors ? 1 : 0);
+      const lines = r.findings.map(formatFinding);
+      lines.push(errors ? `${errors} problem(s) in ${r.files.length} file(s)` : `${r.files.length} file(s) valid`);
+      return { stdout: `${lines.join("\n")}\n`, exitCode: errors ? 1 : 0 };
+    }
+    case "doctor": {
+      const f = parseCommandArgs("doctor", args, { strings: ["bin-dir", "conf-dir", "kubeconfig"], booleans: ["json"] });
+      const { doctor } = await import("./doctor.ts");
+      const kubeconfig = f.strings.get("kubeconfig");
+      const r = await doctor({
+        binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
+        confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
+        ...(kubeconfig ? { kubeconfig } : {}),
+      });
+      if (f.booleans.has("json")) return json({ ok: r.ok, checks: r.checks }, r.ok ? 0 : 1);
+      return { stdout: `${r.lines.join("\n")}\n`, exitCode: r.ok ? 0 : 1 };
+    }
+    case "status": {
+      const f = parseCommandArgs("status", args, { strings: ["cni-dir"], booleans: ["json"] });
+      const { containers, status } = await import("./status.ts");
+      const cniDir = f.strings.get("cni-dir") ?? DEFAULT_CNI_DIR;
+      const list = containers(cniDir);
+      return f.booleans.has("json") ? json({ ok: true, cniDir, containers: list }, 0) : ok(status(cniDir, list));
+    }
+    default:
+      return { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };
+  }
+}
+
+async function installCommand(cmd: "install" | "uninstall", args: string[]): Promise<CliAnswer> {
+  const f =
+    cmd === "install"
+      ? parseCommandArgs(cmd, args, {
+          strings: [
+            "bin-dir",
+            "conf-dir",
+            "conf-name",
+            "kubeconfig",
+            "readiness-indicator-file",
+            "readiness-timeout",
+            "service-account-dir",
+            "rescan-interval",
+            "cluster-network-conf",
+            "global-namespaces",
+            "log-level",
+            "log-file",
+            "additional-bin-dir",
+            "cni-version",
+          ],
+          booleans: ["dry-run", "force", "watch", "cleanup-on-exit", "generate-kubeconfig", "json"],
+          switches: ["namespace-isolation", "log-to-stderr"],
+        })
+      : parseCommandArgs(cmd, args, { strings: ["bin-dir", "conf-dir", "conf-name", "kubeconfig"], booleans: ["dry-run", "force"] });
+  const m = await import("./install.ts");
+  const confName = f.strings.get("conf-name");
+  const common = {
+    binDir: f.strings.get("bin-dir") ?? "/opt/cni/bin",
+    confDir: f.strings.get("conf-dir") ?? "/etc/cni/net.d",
+    ...(confName !== undefined ? { confName } : {}),
+    dryRun: f.booleans.has("dry-run"),
+    force: f.booleans.has("force"),
+  };
+  if (cmd === "uninstall") {
+    if (f.strings.has("kubeconfig")) throw new UsageError("uninstall takes no --kubeconfig");
+    return ok(m.uninstall(common));
+  }
+  const d = await daemonOptions(f, common);
+  const kubeconfig = d.kubeconfig ?? f.strings.get("kubeconfig");
+  const readinessFile = f.strings.get("readiness-indicator-file");
+  const { settingsFrom } = await import("./conf-merge.ts");
+  const settings = usage(() =>
+    settingsFrom(
+      {
+        namespaceIsolation: f.switches.get("namespace-isolation"),
+        logToStderr: f.switches.get("log-to-stderr"),
+        globalNamespaces: f.strings.get("global-namespaces"),
+        logLevel: f.strings.get("log-level"),
+        logFile: f.strings.get("log-file"),
+        additionalBinDir: f.strings.get("additional-bin-dir"),
+        cniVersion: f.strings.get("cni-version"),
+      },
+      SUPPORTED_VERSIONS,
+    ),
+  );
+  const clusterNetworkConf = f.strings.get("cluster-network-conf");
+  if (clusterNetworkConf && !/^[^/\\\0]+\.(conf|conflist|json)$/.test(clusterNetworkConf))
+    throw new UsageError(
+      `--cluster-network-conf must be the name of a .conf, .conflist or .json file in the conf dir, got ${JSON.stringify(clusterNetworkConf)}`,
+    );
+  const options = {
+    ...common,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(d.kubeconfig ? { kubeconfigGenerated: true } : {}),
+    ...(readinessFile ? { readinessFile } : {}),
+    ...(Object.keys(settings).length ? { settings } : {}),
+    ...(clusterNetworkConf !== undefined ? { clusterNetworkConf } : {}),
+    self: m.selfPath(),
+    version: PRODUCT_VERSION,
+  };
+  if (d.watch) {
+    const { watchInstall } = await import("./watch.ts");
+    return { stdout: "", exitCode: await watchInstall({ ...options, ...d.watch, ...readinessOf(d) }) };
+  }
+  const notes: string[] = [];
+  if (readinessFile && !common.dryRun) {
+    const { waitForReadiness } = await import("./watch.ts");
+    await waitForReadiness(readinessFile, (line) => process.stderr.write(`multus install: ${line}\n`), readinessOf(d));
+  } else if (readinessFile && !existsSync(readinessFile)) {
+    notes.push(`note: the readiness indicator ${readinessFile} does not exist yet: install waits for it before writing anything`);
+  }
+  const lines = [...notes];
+  let kubeconfigActions: string[] = [];
+  if (d.serviceAccountDir) {
+    // install's own checks first: a refused install writes no kubeconfig either.
+    if (!common.dryRun) m.install({ ...options, dryRun: true });
+    const { syncKubeconfig } = await import("./serviceaccount.ts");
+    kubeconfigActions = syncKubeconfig(common.confDir, d.serviceAccountDir, { dryRun: common.dryRun }).actions;
+    lines.push(...kubeconfigActions);
+  }
+  const done = m.installPlanned(options);
+  if (f.booleans.has("json"))
+    return json({ ok: true, ...done.report, notes: [...notes, ...done.report.notes], kubeconfig: kubeconfigActions }, 0);
+  lines.push(...done.lines);
+  return ok(lines);
+}
+
+const readinessOf = (d: { readinessTimeoutMs?: number }) =>
+  d.readinessTimeoutMs !== undefined ? { readinessTimeoutMs: d.readinessTimeoutMs } : {};

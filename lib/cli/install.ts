@@ -23,7 +23,7 @@
  * only with --force. Every check is made before anything is written.
  */
 
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { listCachedContainers } from "../cache.ts";
 import { atomicCopy, atomicWrite, readRegularText, sameContent } from "../files.ts";
@@ -216,14 +216,30 @@ function binState(o: InstallOptions, target: string): BinState {
   return up ? { kind: "upstream", what: describeUpstream(up) } : { kind: "foreign" };
 }
 
+/** What an install did (or, with --dry-run, would do): `multus install --json` prints it. */
+export interface InstallReport {
+  dryRun: boolean;
+  /** `none`: the bin dir is left alone (the watch loop after its first pass). */
+  bin: { path: string; action: "none" | "unchanged" | "copy"; replaces?: string };
+  conf: { path: string; action: "write" | "replace" | "update" | "unchanged"; delegatesTo: string; content: JsonObject };
+  /** Second multus configs renamed to FILE.old. */
+  setAside: string[];
+  warnings: string[];
+  /** What was kept, adopted or regenerated, as the text output says it. */
+  notes: string[];
+}
+
 /** Returns the lines to print. Throws an Error whose message says what to fix (the CLI prints it, exit 1). */
 export function install(o: InstallOptions): string[] {
   return installPlanned(o).lines;
 }
 
-/** install, also saying which file our conf is (the watch loop keeps to it). */
-export function installPlanned(o: InstallOptions): { lines: string[]; confFile: string } {
+/** install, also saying which file our conf is (the watch loop keeps to it) and what was done. */
+export function installPlanned(o: InstallOptions): { lines: string[]; confFile: string; report: InstallReport } {
   const out: string[] = [];
+  // Neither dir is created: a mistyped path would make a plugin dir the runtime never searches.
+  requireDir(o.confDir, "--conf-dir", "the runtime's network config dir");
+  if (!o.confOnly) requireDir(o.binDir, "--bin-dir", "the runtime's CNI plugin dir (where the cluster network's plugins are)");
   const plan = planConfDir(o);
   const { target: confName } = plan;
   const bin = join(o.binDir, "multus");
@@ -278,15 +294,26 @@ export function installPlanned(o: InstallOptions): { lines: string[]; confFile: 
 
   const would = (done: string, planned: string) => (o.dryRun ? planned : done);
   const conf = confText(o, plan, source, fresh, cluster.file, confFile, would);
+  const report: InstallReport = {
+    dryRun: o.dryRun,
+    bin: {
+      path: bin,
+      action: b.kind === "skip" ? "none" : b.kind === "same" ? "unchanged" : "copy",
+      ...(b.kind === "upstream" ? { replaces: b.what } : b.kind === "foreign" ? { replaces: "a file that is not this program" } : {}),
+    },
+    conf: { path: confFile, action: conf.action, delegatesTo: cluster.file, content: conf.value },
+    setAside: plan.aside.map((e) => e.file),
+    warnings: out.map((l) => l.replace(/^warning: /, "")),
+    notes: conf.detail.map((l) => l.trim()),
+  };
 
   if (o.dryRun) {
     if (b.kind !== "skip") out.push(b.kind === "same" ? `${bin}: unchanged` : `would copy ${o.self} to ${bin} (mode 0755)${binNote(b)}`);
     out.push(conf.headline, ...conf.detail, ...asideLines(plan.aside, would));
     if (conf.text !== undefined) out.push(conf.text.trimEnd());
-    return { lines: out, confFile };
+    return { lines: out, confFile, report };
   }
   if (b.kind !== "skip") {
-    mkdirSync(o.binDir, { recursive: true });
     if (b.kind === "same") out.push(`${bin}: unchanged`);
     else {
       atomicCopy(o.self, bin, 0o755);
@@ -296,7 +323,23 @@ export function installPlanned(o: InstallOptions): { lines: string[]; confFile: 
   if (conf.text !== undefined) atomicWrite(confFile, conf.text, 0o644);
   for (const e of plan.aside) renameSync(e.file, `${e.file}.old`);
   out.push(conf.headline, ...conf.detail, ...asideLines(plan.aside, would));
-  return { lines: out, confFile };
+  return { lines: out, confFile, report };
+}
+
+/** A dir install writes into but never creates: missing, it is an Error naming the flag. */
+function requireDir(dir: string, flag: string, what: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "ENOENT"
+        ? `${dir} does not exist: ${flag} must name ${what}; install creates no dir (check the path, or create it first)`
+        : `${dir} cannot be read (${code}): ${flag} must name ${what}`,
+    );
+  }
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory: ${flag} must name ${what}`);
 }
 
 const binNote = (b: BinState): string =>
@@ -336,6 +379,9 @@ interface ConfText {
   text?: string;
   headline: string;
   detail: string[];
+  action: InstallReport["conf"]["action"];
+  /** The conf as it is after the install. */
+  value: JsonObject;
 }
 
 /** The conf to write and what to say about it. */
@@ -354,12 +400,15 @@ function confText(
   const mode = (c: JsonObject) => `delegates to ${from}${typeof c.kubeconfig === "string" ? `, Kubernetes mode with ${c.kubeconfig}` : ""}`;
   const detail: string[] = [];
   if (!source) {
-    const text = textOf(stored(fresh, shape));
+    const value = stored(fresh, shape);
+    const text = textOf(value);
     if (existing.kind === "absent") {
       return {
         text,
         headline: o.dryRun ? `would write ${confFile}, delegating to ${clusterFile}:` : `wrote ${confFile} (${mode(fresh)})`,
         detail,
+        action: "write",
+        value,
       };
     }
     const why = existing.kind === "bad" ? existing.why : "";
@@ -367,6 +416,8 @@ function confText(
       text,
       headline: `${would("wrote", "would write")} ${confFile} from scratch (--force), ${mode(fresh)}${o.dryRun ? ":" : ""}`,
       detail: [`  ${would("replaced", "would replace")} ${plan.target}, which ${why}`],
+      action: "replace",
+      value,
     };
   }
   const m = mergeConf(source.conf, fresh, givenSettings(o));
@@ -407,7 +458,7 @@ function confText(
       `  note: "clusterNetwork" is set (${JSON.stringify(m.conf.clusterNetwork)}), so the plugin uses that network, not delegates[0], and ignores the delegates list`,
     );
   }
-  return { ...(text !== undefined ? { text } : {}), headline, detail };
+  return { ...(text !== undefined ? { text } : {}), headline, detail, action: changed ? "update" : "unchanged", value };
 }
 
 /**

@@ -23,6 +23,7 @@
  */
 import { existsSync, type FSWatcher, watch as fsWatch, rmSync } from "node:fs";
 import { basename, join } from "node:path";
+import { awaitIndicator } from "../readiness.ts";
 import { isOurs as isOursConf, readConf, sortingBefore } from "./conf-dir.ts";
 import { clusterNetworkIn, confNameOf, type InstallOptions, installPlanned, planConfDir } from "./install.ts";
 import { removeGenerated, syncKubeconfig } from "./serviceaccount.ts";
@@ -33,6 +34,8 @@ export interface WatchOptions extends Omit<InstallOptions, "dryRun" | "confOnly"
   serviceAccountDir?: string;
   /** The safety-net re-scan. */
   rescanMs: number;
+  /** --readiness-timeout: how long to wait for the readiness indicator (default: as long as it takes). */
+  readinessTimeoutMs?: number;
   /** Events closer together than this are one change. */
   debounceMs?: number;
   log?: (line: string) => void;
@@ -96,20 +99,9 @@ class StopSignal {
   }
 }
 
-/** Wait until `file` exists; false when a signal came first. */
-async function waitForFile(file: string, stop: StopSignal, pollMs = 200): Promise<boolean> {
-  while (!existsSync(file)) {
-    if (stop.signal) return false;
-    await stop.sleep(pollMs);
-  }
-  return !stop.signal;
-}
-
 /** One-shot install's readiness wait (no signal handling: the default, exit, is right there). */
-export async function waitForReadiness(file: string, log: (line: string) => void): Promise<void> {
-  if (existsSync(file)) return;
-  log(`waiting for the readiness indicator ${file} before writing anything`);
-  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 200));
+export async function waitForReadiness(file: string, log: (line: string) => void, o: { readinessTimeoutMs?: number } = {}): Promise<void> {
+  await awaitIndicator(file, { progress: log, ...(o.readinessTimeoutMs !== undefined ? { timeoutMs: o.readinessTimeoutMs } : {}) });
 }
 
 /**
@@ -181,8 +173,13 @@ class ConfWatcher {
   async run(): Promise<number> {
     const { o } = this;
     if (o.readinessFile && !existsSync(o.readinessFile)) {
-      this.log(`waiting for the readiness indicator ${o.readinessFile} before writing anything`);
-      if (!(await waitForFile(o.readinessFile, this.stop))) return this.finish();
+      const ready = await awaitIndicator(o.readinessFile, {
+        progress: this.log,
+        sleep: (ms) => this.stop.sleep(ms),
+        stopped: () => this.stop.signal !== undefined,
+        ...(o.readinessTimeoutMs !== undefined ? { timeoutMs: o.readinessTimeoutMs } : {}),
+      });
+      if (!ready) return this.finish();
       this.log(`readiness indicator ${o.readinessFile} exists`);
     }
     if (this.stop.ended) return this.finish();
