@@ -119,8 +119,12 @@ function onScratchNode(scratch: string, body: string, env: Record<string, string
     `cat > /etc/cni/net.d/10-bridge.conflist <<'EOF'
 {"cniVersion": "1.0.0", "name": "cbr0", "plugins": [{"type": "bridge", "bridge": "mtqs0", "ipam": {"type": "host-local", "subnet": "10.231.0.0/24"}}, {"type": "portmap", "capabilities": {"portMappings": true}}]}
 EOF`,
+    // An empty /tmp; the checkout (under /tmp in a CI clone) stays where it is, through /mnt.
+    `R=${JSON.stringify(ROOT)}`,
+    'mount --bind "$R" /mnt',
     "mount -t tmpfs tmpfs /tmp",
-    `cd ${JSON.stringify(ROOT)}`,
+    'mkdir -p "$R" && mount --move /mnt "$R"',
+    'cd "$R"',
     'exec bash -c "$QUICKSTART"',
   ].join("\n");
   writeFileSync(join(scratch, "ca.crt"), ca);
