@@ -97,8 +97,7 @@ t.test("agrees with JSON.parse on what is JSON, over 3000 mutated configs (seede
   t.equal(disagree, 0);
 });
 
-const call = (stdin: string) =>
-  runPlugin({ command: "ADD", containerId: "mtjsonpos", netns: "/var/run/netns/mtns-jsonpos-none", stdin });
+const call = (stdin: string) => runPlugin({ command: "ADD", containerId: "mtjsonpos", netns: "/var/run/netns/mtns-jsonpos-none", stdin });
 
 t.test("ADD: a netconf that is not JSON says where, in details", async (t) => {
   const r = await call('{\n  "cniVersion": "1.0.0",\n  "name": "m"\n  "type": "multus"\n}\n');

@@ -345,9 +345,14 @@ fn whereabouts_range(obj: &Map<String, Value>, path: &str, required: bool, r: &m
             None => Some(ip.value),
         }
     };
-    let first = inside(start, "range_start").or(dash_start.map(|ip| ip.value));
-    let last = inside(end, "range_end").or(dash_end.map(|ip| ip.value));
-    Some(Pool { cidr: c, first: first.unwrap_or(c.network()), last: last.unwrap_or(c.last()), narrowed: first.is_some() || last.is_some() })
+    let first = inside(start, "range_start").or_else(|| dash_start.map(|ip| ip.value));
+    let last = inside(end, "range_end").or_else(|| dash_end.map(|ip| ip.value));
+    Some(Pool {
+        cidr: c,
+        first: first.unwrap_or_else(|| c.network()),
+        last: last.unwrap_or_else(|| c.last()),
+        narrowed: first.is_some() || last.is_some(),
+    })
 }
 
 /// whereabouts: `range` (or none: a flat file on the node may give it) and
