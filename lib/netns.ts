@@ -1,12 +1,20 @@
 /**
- * The only code that looks or acts inside the pod's network namespace
- * (through nsenter and ip, without a shell): the interface names already
- * there (checked before an ADD runs anything), and moving the default route
- * to the attachments a pod asked for with `default-route`.
+ * The only code that looks or acts inside the pod's network namespace,
+ * without a shell: which of the interface names an ADD plans are already
+ * there (checked before it runs anything), and moving the default route to
+ * the attachments a pod asked for with `default-route`.
+ *
+ * The check is on every ADD: under Bun it is done in this process
+ * (./netns-probe.ts: setns(2) into the pod's namespace and back, around
+ * if_nametoindex(3)), a fraction of a millisecond; elsewhere, and for the
+ * route changes, `ip` runs in the namespace (`ip -n` for a named one, else
+ * through nsenter) by the one process seam, lib/spawn.ts.
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
+import { bunRuntime } from "./runtime.ts";
+import { spawnPlugin } from "./spawn.ts";
 
 interface IpRun {
   /** Exit code; "missing" when nsenter or ip is not installed. */
@@ -15,29 +23,42 @@ interface IpRun {
   stderr: string;
 }
 
+const NAMED_NETNS_DIRS = ["/run/netns", "/var/run/netns"];
+
 /** `ip` in the netns; `batch` lines go to `ip -batch -` on stdin. */
-function run(netns: string, args: string[], batch?: string[]): Promise<IpRun> {
-  return new Promise((resolve) => {
-    const argv = [`--net=${netns}`, "--", "ip", ...args, ...(batch ? ["-batch", "-"] : [])];
-    const child = execFile("nsenter", argv, { timeout: 10_000 }, (err, stdout, stderr) => {
-      // The exit code, or "ENOENT" when nsenter is missing; nsenter exits 126/127 when it cannot execute ip.
-      const exit = (err as { code?: unknown } | null)?.code;
-      const missing = exit === "ENOENT" || exit === 126 || exit === 127;
-      const code = missing ? "missing" : typeof exit === "number" ? exit : err ? 1 : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr).trim() });
+async function run(netns: string, args: string[], batch?: string[]): Promise<IpRun> {
+  const tail = [...args, ...(batch ? ["-batch", "-"] : [])];
+  // A netns `ip netns` names is entered by ip itself: one process instead of two.
+  const named = NAMED_NETNS_DIRS.includes(dirname(netns));
+  const [file, argv] = named ? ["ip", ["-n", basename(netns), ...tail]] : ["nsenter", [`--net=${netns}`, "--", "ip", ...tail]];
+  try {
+    const r = await spawnPlugin({
+      file,
+      args: argv,
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+      input: batch ? `${batch.join("\n")}\n` : "",
+      timeoutMs: 10_000,
     });
-    child.stdin?.on("error", () => {});
-    child.stdin?.end(batch ? `${batch.join("\n")}\n` : "");
-  });
+    // nsenter exits 126/127 when it cannot execute ip.
+    const code = !named && (r.code === 126 || r.code === 127) ? "missing" : (r.code ?? 1);
+    return { code, stdout: r.stdout, stderr: r.stderr.trim() };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { code: "missing", stdout: "", stderr: "" };
+    throw e;
+  }
 }
 
 /**
- * The names of the interfaces in the pod's network namespace. A CNI_NETNS
+ * Which of `names` the pod's network namespace has already. A CNI_NETNS
  * that does not exist or is not a network namespace is code 4; undefined
- * when nsenter or ip is not installed (the check is then skipped).
+ * when there is no way to look (no ip or nsenter outside Bun).
  */
-export async function podInterfaces(netns: string): Promise<string[] | undefined> {
+export async function interfacesPresent(netns: string, names: readonly string[]): Promise<string[] | undefined> {
   if (!existsSync(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${netns} does not exist`);
+  if (bunRuntime()) {
+    const found = await (await import("./netns-probe.ts")).probeInterfaces(netns, names);
+    if (found) return found;
+  }
   const r = await run(netns, ["-o", "link", "show"]);
   if (r.code === "missing") return undefined;
   if (r.code !== 0) {
@@ -47,7 +68,8 @@ export async function podInterfaces(netns: string): Promise<string[] | undefined
     );
   }
   // "7: eth0@if12: <BROADCAST,..." (the part after @ names the peer)
-  return r.stdout.split("\n").flatMap((l) => /^\d+:\s*([^:@\s]+)/.exec(l)?.[1] ?? []);
+  const present = new Set(r.stdout.split("\n").flatMap((l) => /^\d+:\s*([^:@\s]+)/.exec(l)?.[1] ?? []));
+  return names.filter((n) => present.has(n));
 }
 
 /** One interface's part in `default-route`: the gateways it asked for (none: it only loses its default routes). */

@@ -296,6 +296,8 @@ const common = {
   minify: true,
   legalComments: "none",
   loader: { ".wasm": "binary" },
+  // Bun's own modules (lib/netns-probe.ts imports bun:ffi, only when Bun runs it).
+  external: ["bun:*"],
   define: { MULTUS_VERSION: JSON.stringify(pkg.version) },
   plugins: [embedWasm, absentOptional],
   logLevel: "warning",

@@ -172,8 +172,11 @@ async function planStep(ctx: CommandContext, requests: AttachmentRequest[], from
  * back with its DEL, which deletes the pod's interface of that name.
  */
 async function refuseTakenNames(ctx: CommandContext, plan: PlannedAttachment[]): Promise<void> {
-  const { podInterfaces } = await import("../netns.ts");
-  const present = await podInterfaces(ctx.args.netns);
+  const { interfacesPresent } = await import("../netns.ts");
+  const present = await interfacesPresent(
+    ctx.args.netns,
+    plan.map((a) => a.ifName),
+  );
   if (!present) {
     ctx.log.info("interface names not checked: nsenter or ip is not installed");
     return;
