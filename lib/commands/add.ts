@@ -269,6 +269,13 @@ class AddTransaction {
   }
 
   /** Written before the first delegate runs: a DEL after a crash still knows what to remove. */
+  /**
+   * Written, and synced, before the first delegate runs. The fsync is what
+   * lets a DEL after a power loss find the attachments: without it the
+   * rename may reach the disk before the data (an empty or missing record),
+   * and that DEL would fall back to the config's delegates, leaking the
+   * addresses of every network the pod got from elsewhere (NADs).
+   */
   private recordPlan(): void {
     const { cniDir } = this.ctx.netconf;
     writeCache(cniDir, this.record);
@@ -386,10 +393,16 @@ class AddTransaction {
     await writeNetworkStatus(this.k8s.client, this.k8s.pod, statuses);
   }
 
+  /**
+   * Not synced: lost to a power loss, the record falls back to the synced
+   * plan, which names the same attachments (a DEL after the reboot releases
+   * them all; only the results it would give as prevResult are missing, and
+   * the pod is gone with the reboot anyway). The rename is still atomic.
+   */
   private commit(): void {
     this.record.complete = true;
     delete this.record.running;
-    writeCache(this.ctx.netconf.cniDir, this.record);
+    writeCache(this.ctx.netconf.cniDir, this.record, { durable: false });
     this.undo.commit();
   }
 
