@@ -21,10 +21,8 @@ import {
   constants,
   fstatSync,
   fsyncSync,
-  linkSync,
   openSync,
   readdirSync,
-  readFileSync,
   readlinkSync,
   readSync,
   realpathSync,
@@ -32,13 +30,13 @@ import {
   rmSync,
   type Stats,
   statSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { tryLock } from "./file-lock.ts";
 import { tempFilesOf, tempPath } from "./files.ts";
 import type { LogRotation } from "./netconf.ts";
-import { isProcessId, isRunning, type ProcessId, sameProcess, startTime, thisProcess } from "./proc.ts";
+import { startTime } from "./proc.ts";
 
 /**
  * Appends lines to the log file, one write(2) per line with O_APPEND, so
@@ -125,61 +123,7 @@ function listBackups(file: string): Backup[] {
 }
 
 // ---------------------------------------------------------------------------
-// The rotation lock: never waited for, so it costs a writer nothing.
-
-function readOwner(lock: string): ProcessId | undefined {
-  try {
-    const v: unknown = JSON.parse(readFileSync(lock, "utf8"));
-    return isProcessId(v) ? v : { pid: 0, start: "" };
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : { pid: 0, start: "" };
-  }
-}
-
-/** Remove the lock of a dead owner, and only that one: set aside first, put back if it is someone else's. */
-function breakStale(lock: string, dead: ProcessId): void {
-  const aside = tempPath(`${lock}.stale`);
-  try {
-    renameSync(lock, aside);
-  } catch {
-    return;
-  }
-  const moved = readOwner(aside);
-  if (moved && !sameProcess(moved, dead) && isRunning(moved)) {
-    try {
-      linkSync(aside, lock);
-    } catch {
-      // taken again meanwhile: that one stands
-    }
-  }
-  rmSync(aside, { force: true });
-}
-
-/** Take the rotation lock if nobody alive holds it; its release, or undefined. */
-function tryLock(lock: string): (() => void) | undefined {
-  const me = thisProcess();
-  const mine = tempPath(lock);
-  writeFileSync(mine, JSON.stringify(me), { mode: 0o600 });
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(mine, lock);
-        return () => {
-          const owner = readOwner(lock);
-          if (owner && sameProcess(owner, me)) rmSync(lock, { force: true });
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
-      }
-      const owner = readOwner(lock);
-      if (owner && isRunning(owner)) return undefined;
-      if (owner) breakStale(lock, owner);
-    }
-    return undefined;
-  } finally {
-    rmSync(mine, { force: true });
-  }
-}
+// The rotation lock (./file-lock.ts tryLock) is never waited for, so it costs a writer nothing.
 
 // ---------------------------------------------------------------------------
 // Rotation
@@ -209,10 +153,6 @@ function rotateLog(file: string, r: LogRotation, incoming: number): void {
   const release = tryLock(lock);
   if (!release) return;
   try {
-    // What a process killed while taking the lock left.
-    for (const t of [...tempFilesOf(lock), ...tempFilesOf(`${lock}.stale`)]) {
-      if (startTime(t.pid) === undefined) rmSync(t.path, { force: true });
-    }
     const st = statSync(file, { throwIfNoEntry: false });
     if (!st || st.size === 0 || st.size + incoming <= r.maxBytes) return;
     const now = Date.now();

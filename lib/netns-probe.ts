@@ -39,14 +39,12 @@ export async function probeInterfaces(netns: string, names: readonly string[]): 
     if (c.setns(target, CLONE_NEWNET) !== 0) {
       throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${netns} is not a network namespace`);
     }
-    try {
-      return names.filter((n) => c.if_nametoindex(Buffer.from(`${n}\0`)) !== 0);
-    } finally {
-      // Back before anything else runs on this thread (it cannot fail for a namespace we were in).
-      if (c.setns(own, CLONE_NEWNET) !== 0) {
-        throw new CniError(ErrorCode.Internal, "cannot return to the host's network namespace after looking into the pod's");
-      }
+    // Nothing here can throw: the thread goes back before anything else runs on it.
+    const found = names.filter((n) => c.if_nametoindex(Buffer.from(`${n}\0`)) !== 0);
+    if (c.setns(own, CLONE_NEWNET) !== 0) {
+      throw new CniError(ErrorCode.Internal, "cannot return to the host's network namespace after looking into the pod's");
     }
+    return found;
   } finally {
     if (target !== undefined) closeSync(target);
     closeSync(own);

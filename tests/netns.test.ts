@@ -21,7 +21,9 @@ function elsewhere(t: Parameters<typeof tempDir>[0], ns: { path: string }): stri
   const file = join(tempDir(t), "netns");
   writeFileSync(file, "");
   sh("mount", ["--bind", ns.path, file]);
-  t.teardown(() => sh("umount", [file]));
+  t.teardown(() => {
+    sh("umount", [file]);
+  });
   return file;
 }
 
