@@ -118,6 +118,8 @@ const sixteen = Array.from({ length: 16 }, (_, i) => ({ ...ptp, name: `bench-ptp
 // Kubernetes mode: the pod selects the ptp network through a NAD.
 const { startApiServer } = await import("../tests/helpers/apiserver.ts");
 const api = await startApiServer();
+// Upstream writes events and network-status in protobuf, which the test server then answers without applying.
+if (UPSTREAM) api.acknowledgeProtobufWrites(true);
 api.putNad("bench", "ptp-net", ptp);
 const pod = api.putPod({ metadata: { name: "bench-pod", namespace: "bench", annotations: { "k8s.v1.cni.cncf.io/networks": "ptp-net" } } });
 const kubeconfig = api.writeKubeconfig(work, { auth: "token" });
@@ -181,8 +183,7 @@ if (UPSTREAM) {
   main.upstream = addDel(UPSTREAM, upstream);
   main.upstreamVersion = [step(UPSTREAM, "VERSION")];
   const upCrd = addDel(UPSTREAM, multusOf("upstream-cache", [bridge], { kubeconfig }), { id: "bench-crd", args: crdArgs });
-  // Upstream writes network-status with an update of pods/status: only where the test API server allows it.
-  // Probed asynchronously: the API server answering it runs in this process.
+  // Probed once asynchronously: the API server answering it runs in this process.
   const probe = [];
   for (const s of upCrd) probe.push(await runAsync(s));
   if (probe.every((r) => r.status === 0)) main.upstreamCrd = upCrd;

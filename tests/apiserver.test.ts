@@ -401,6 +401,23 @@ t.test("onRequest() runs a step once, when the request arrives", async (t) => {
   t.equal(ran, 1);
 });
 
+t.test("acknowledgeProtobufWrites() answers upstream's protobuf event and status writes without applying them", async (t) => {
+  const api = await startApiServer();
+  t.teardown(() => api.stop());
+  api.putPod({ metadata: { namespace: "ns1", name: "p1", annotations: { a: "1" } } });
+  const PROTOBUF = "application/vnd.kubernetes.protobuf";
+  const write = () => [
+    call(api, "POST", "/api/v1/namespaces/ns1/events", { body: "k8s\0\n\x0fv1", contentType: PROTOBUF }),
+    call(api, "PUT", "/api/v1/namespaces/ns1/pods/p1/status", { body: "k8s\0\n\x0fv1", contentType: PROTOBUF }),
+  ];
+  for (const r of await Promise.all(write())) t.equal(r.status, 400, "off: not JSON");
+  api.acknowledgeProtobufWrites(true);
+  const [ev, st] = await Promise.all(write());
+  t.equal(ev.status, 201);
+  t.equal(st.status, 200);
+  t.same((st.json.metadata as { annotations: unknown }).annotations, { a: "1" }, "the pod as it is: nothing applied");
+});
+
 t.test("the server answers on 127.0.0.1 and ::1, and the requests log their arrival time", async (t) => {
   const { api } = await setup(t);
   const before = Date.now();

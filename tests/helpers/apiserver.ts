@@ -267,6 +267,7 @@ export class ApiServer {
   private deny: ResourceAttributes[] = [];
   private rules?: PolicyRule[];
   private echo = false;
+  private protobufAck = false;
   private hooks: { method: string; prefix: string; run: () => void }[] = [];
 
   constructor(private readonly certs: Certs) {
@@ -434,6 +435,16 @@ current-context: fake-context
     this.echo = on;
   }
 
+  /**
+   * Answer the protobuf-encoded writes of upstream Multus (client-go: event
+   * POSTs, the pods/status update) with success and the object as it is,
+   * without decoding or applying them: for `npm run bench`, which times
+   * upstream's calls, not their effect. Off: they are refused as not JSON.
+   */
+  acknowledgeProtobufWrites(on: boolean): void {
+    this.protobufAck = on;
+  }
+
   /** `run` once, when the next request with `method` whose path starts with `pathPrefix` arrives (before it is served). */
   onRequest(method: string, pathPrefix: string, run: () => void): void {
     this.hooks.push({ method: method.toUpperCase(), prefix: pathPrefix, run });
@@ -528,8 +539,17 @@ current-context: fake-context
 
   // ----- endpoints
 
+  /** A protobuf write acknowledged (see acknowledgeProtobufWrites): an event as created, a pod as it is. */
+  private acknowledged(method: string, t: Target): [number, unknown] {
+    if (method === "POST" && `${t.prefix}/${t.resource}` === EVENTS) return [201, { kind: "Event", apiVersion: "v1", metadata: {} }];
+    const pod = this.objects.get(`${t.prefix}/namespaces/${t.namespace}/${t.resource}/${t.name}`);
+    if (method === "PUT" && t.subresource === "status" && pod !== undefined) return [200, pod];
+    throw new StatusError(415, "unsupported media type");
+  }
+
   private route(method: string, t: Target | undefined, contentType = "", body = ""): [number, unknown] {
     if (t === undefined) throw noSuchPath();
+    if (this.protobufAck && contentType.startsWith("application/vnd.kubernetes.protobuf")) return this.acknowledged(method, t);
     const collection = `${t.prefix}/${t.resource}`;
     const allow = (m: string) => {
       if (method !== m) throw new StatusError(405, "the server does not allow this method on the requested resource", {});
