@@ -1,21 +1,17 @@
 /**
  * The few Kubernetes API calls we make. Credentials and TLS come from the
  * kubeconfig (kubeconfig.ts: certificates, tokens, token files, exec plugins,
- * auth providers, *-data fields, in-cluster); the HTTP goes through
- * undici with a per-request timeout, bounded retries with backoff on
- * 429/5xx/connection errors (honouring Retry-After) and a total deadline.
- * This module is loaded only in Kubernetes mode.
+ * auth providers, *-data fields, in-cluster); each exchange goes through the
+ * runtime's transport (transport.ts) with a per-request timeout, and calls
+ * get bounded retries with backoff on 429/5xx/connection errors (honouring
+ * Retry-After) within a total deadline. This module is loaded only in
+ * Kubernetes mode.
  */
-// The HTTP/1 client alone: undici's index also loads fetch, WebSocket, caches
-// and mocks, which this plugin never uses (and would pay for at start-up).
-
-import request from "undici/lib/api/api-request.js";
-import buildConnector from "undici/lib/core/connect.js";
-import Client from "undici/lib/dispatcher/client.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
-import { type Credentials, loadCredentials } from "./kubeconfig.ts";
+import { loadCredentials } from "./kubeconfig.ts";
 import { parseServer } from "./server-url.ts";
+import { type Answer, openTransport } from "./transport.ts";
 
 export interface ClientOptions {
   /** Path of the kubeconfig; empty means in-cluster config. */
@@ -44,53 +40,16 @@ export interface KubeClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** An answer larger than this is refused: objects are at most 1.5 MiB in etcd, and a server must not grow us. */
-const MAX_ANSWER = 8 << 20;
-
-type Body = Awaited<ReturnType<typeof request>>["body"];
-
-async function readAnswer(body: Body, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += (c as Buffer).length;
-    if (size > MAX_ANSWER) {
-      body.destroy();
-      throw new CniError(ErrorCode.ApiFailure, `${what}: the answer is larger than ${MAX_ANSWER} bytes`);
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/**
- * A transport failure as "<code or name>: <message>". Only a string code
- * names one (ECONNREFUSED, UND_ERR_…): a DOMException's `code` is its legacy
- * number (a timeout's is 23), which says nothing.
- */
-function failureOf(e: unknown): string {
-  const err = e as Error & { code?: unknown };
-  return `${typeof err.code === "string" ? err.code : err.name}: ${err.message}`;
-}
-
 /** The JSON object of a 2xx answer; any other answer as an ApiError (Status body, Retry-After). */
-async function decodeAnswer(res: Awaited<ReturnType<typeof request>>, what: string, origin: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readAnswer(res.body, what);
-  } catch (e) {
-    if (e instanceof CniError) throw e;
-    throw new ApiError(what, 0, "", `the answer from ${origin} was cut off: ${failureOf(e)}`);
-  }
-  if (res.statusCode >= 200 && res.statusCode < 300) {
+function decodeAnswer(a: Answer, what: string): Record<string, unknown> {
+  if (a.status >= 200 && a.status < 300) {
     try {
-      return JSON.parse(text) as Record<string, unknown>;
+      return JSON.parse(a.text) as Record<string, unknown>;
     } catch {
-      throw new ApiError(what, res.statusCode, "BadResponse", "the answer is not JSON");
+      throw new ApiError(what, a.status, "BadResponse", "the answer is not JSON");
     }
   }
-  const ra = Number(res.headers["retry-after"]);
-  throw apiErrorFromResponse(what, res.statusCode, text, Number.isFinite(ra) ? ra : undefined);
+  throw apiErrorFromResponse(what, a.status, a.text, a.retryAfter);
 }
 
 /** A path segment "." or ".." would address another object than the one named (a namespace ".." from CNI_ARGS). */
@@ -108,27 +67,6 @@ function assertPlainPath(path: string, what: string): void {
   }
 }
 
-/** The HTTP/1 connection to the API server of `creds`, with its TLS settings and per-request timeout. */
-function connection(creds: Credentials, requestTimeoutMs: number): { client: Client; origin: string; base: string } {
-  const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
-  const endpoint = parseServer(creds.server, tlsConfigured);
-  const dial = buildConnector({
-    ca: creds.ca,
-    cert: creds.cert,
-    key: creds.key,
-    rejectUnauthorized: creds.rejectUnauthorized,
-    servername: creds.servername,
-    timeout: requestTimeoutMs,
-  });
-  const client = new Client(endpoint.origin, {
-    // The address dialled is the endpoint's: an IPv6 zone has no place in a WHATWG origin.
-    connect: (o, cb) => dial({ ...o, hostname: endpoint.dialHost }, cb),
-    headersTimeout: requestTimeoutMs,
-    bodyTimeout: requestTimeoutMs,
-  });
-  return { client, origin: endpoint.origin, base: endpoint.basePath };
-}
-
 export async function createKubeClient(opts: ClientOptions): Promise<KubeClient> {
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   const deadlineMs = opts.deadlineMs ?? 20_000;
@@ -136,23 +74,15 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   // An exec credential plugin gets what one API call may take, retries included.
   const creds = await loadCredentials(opts.kubeconfig, { execTimeoutMs: deadlineMs });
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
-  const { client, origin, base } = connection(creds, requestTimeoutMs);
+  const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
+  const endpoint = parseServer(creds.server, tlsConfigured);
+  const transport = await openTransport(creds, endpoint, requestTimeoutMs);
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
     assertPlainPath(path, what);
-    let res: Awaited<ReturnType<typeof request>>;
-    try {
-      res = await request.call(client, {
-        method,
-        path: base + path,
-        headers: contentType ? { ...headers, "content-type": contentType } : headers,
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      throw new ApiError(what, 0, "", `no answer from ${origin}: ${failureOf(e)}`);
-    }
-    return decodeAnswer(res, what, origin);
+    const h = contentType ? { ...headers, "content-type": contentType } : headers;
+    const answer = await transport.send({ method, path: endpoint.basePath + path, headers: h, body, timeoutMs, what });
+    return decodeAnswer(answer, what);
   }
 
   async function call(method: Method, path: string, what: string, body?: string, contentType?: string) {
@@ -176,7 +106,6 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
     post: (path, body, what) => call("POST", path, what, JSON.stringify(body), "application/json"),
     put: (path, body, what) => call("PUT", path, what, JSON.stringify(body), "application/json"),
     postOnce: (path, body, what, timeoutMs) => once("POST", path, what, JSON.stringify(body), "application/json", timeoutMs),
-    // The process exits right after; a graceful close would wait for the server.
-    close: () => client.destroy(),
+    close: () => transport.close(),
   };
 }

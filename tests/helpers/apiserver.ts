@@ -526,7 +526,9 @@ current-context: fake-context
   /** The user: the CN of a client certificate signed by our CA, or the bearer token's user; undefined if neither. */
   private authenticate(req: IncomingMessage): string | undefined {
     const sock = req.socket as TLSSocket;
-    if (sock.authorized) return String(sock.getPeerCertificate().subject.CN);
+    // A resumed TLS session may say "authorized" without a certificate to show: then no certificate counts.
+    const cn = sock.authorized ? sock.getPeerCertificate()?.subject?.CN : undefined;
+    if (cn) return String(cn);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
     return m !== null && m[1] === this.token ? TOKEN_USER : undefined;
   }
