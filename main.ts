@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point: read env, argv and stdin, dispatch, print. */
 import { writeSync } from "node:fs";
-import { toCniError } from "./lib/cni/errors.ts";
+import { CniError, ErrorCode, toCniError } from "./lib/cni/errors.ts";
 import { CURRENT_VERSION } from "./lib/cni/version.ts";
 import { dispatch, readStdin } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
@@ -28,6 +28,14 @@ async function main(): Promise<number> {
   print(1, reply.stdout);
   return reply.exitCode;
 }
+
+// Reached only when nothing is left to wait for and no answer was given (a
+// library that lost track of a failed connection): an exit code 0 with no
+// result would tell the runtime that the call succeeded.
+process.on("beforeExit", () => {
+  print(1, `${JSON.stringify(new CniError(ErrorCode.Internal, "the plugin stopped before it had an answer").toJSON(CURRENT_VERSION))}\n`);
+  process.exit(1);
+});
 
 main().then(
   (code) => process.exit(code),

@@ -79,3 +79,18 @@ t.test("tls-server-name: the certificate is checked against that name, not the a
   t.match(String(bad.add.json?.msg), /no answer from https:\/\/127\.0\.0\.1:\d+: .*(altnames|hostname|certificate)/i);
   t.same(bad.links, [], "nothing left");
 });
+
+t.test(
+  "an IPv6 address with a zone (undici's path): it works, and a certificate that does not fit fails the ADD, never silently",
+  async (t) => {
+    const s = scenario(t);
+    const base = api.writeKubeconfig(s.dir, { auth: "token", server: `https://[::1%25lo]:${port()}`, fileName: "zone.yaml" });
+    const ok = await addDel(t, s, withServerName(base, "localhost"));
+    t.equal(ok.add.code, 0, ok.add.stdout);
+    t.ok(ok.written, "network-status written");
+    const bad = await addDel(t, s, withServerName(base, "mt-not-in-the-cert.invalid"));
+    t.equal(bad.add.code, 1, "the ADD failed");
+    t.ok(bad.add.json?.code, `with a CNI error on stdout: ${bad.add.stdout}`);
+    t.same(bad.links, [], "nothing left");
+  },
+);
