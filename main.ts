@@ -6,6 +6,7 @@ import { CURRENT_VERSION } from "./lib/cni/version.ts";
 import { dispatch, readStdin } from "./lib/dispatch.ts";
 import { tuneRuntime } from "./lib/runtime.ts";
 import { scrub } from "./lib/secrets.ts";
+import { flushTrace, mark } from "./lib/trace.ts";
 
 /** Everything we print passes the credential scrubber (the CLI's answers too: doctor reports API errors). */
 function print(fd: number, text: string | undefined): void {
@@ -13,6 +14,7 @@ function print(fd: number, text: string | undefined): void {
 }
 
 async function main(): Promise<number> {
+  mark("main");
   await tuneRuntime();
   if (!process.env.CNI_COMMAND) {
     // The CLI for people (and node:util's parseArgs) loads only when there is no CNI call.
@@ -38,7 +40,10 @@ process.on("beforeExit", () => {
 });
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    flushTrace();
+    process.exit(code);
+  },
   (e: unknown) => {
     // Outside dispatch (which answers every CNI call itself): still the spec's error shape.
     print(1, `${JSON.stringify(toCniError(e).toJSON(CURRENT_VERSION))}\n`);

@@ -12,6 +12,7 @@ import { createLogger, type Logger, NO_LOG } from "./log.ts";
 import { checkVersion, decodeNetconf, loadNetconf, peekVersion, readLogSection } from "./netconf.ts";
 import { DELEGATE_MARK } from "./proc.ts";
 import { scrub } from "./secrets.ts";
+import { mark } from "./trace.ts";
 
 export interface Reply {
   /** What goes to stdout ("" for none). */
@@ -52,6 +53,7 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, text: string, log
     const a = validateInput({ netconf: raw });
     if (a.type === "invalid") log.error("config problems (not blocking teardown)", { problems: a.errors.map(problemLine) });
   }
+  mark("validated");
   const netconf = loadNetconf(raw, { teardown: verb === "DEL" || verb === "GC" });
   if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });
   if (verb === "CHECK" || verb === "GC" || verb === "STATUS") {
@@ -141,8 +143,10 @@ export async function dispatch(env: Env, readStdin: () => Uint8Array): Promise<R
     if (!args) throw envError;
     const parent = env[DELEGATE_MARK];
     if (parent) return calledByMultus(verb, parent, log);
+    mark(`${verb} parsed`);
     const started = Date.now();
     const result = await run(verb, args, raw, text, log);
+    mark(`${verb} done`);
     log.info(`${verb} done`, { ms: Date.now() - started });
     return { stdout: result === undefined ? "" : json(result), exitCode: 0 };
   } catch (e) {

@@ -21,6 +21,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { mark } from "./trace.ts";
 
 /** What a config, record or credential file may weigh: far above any real one, far below harm. */
 export const READ_LIMIT = 4 << 20;
@@ -151,7 +152,11 @@ export function atomicWrite(file: string, data: string | Buffer, mode: number, {
     const fd = openSync(tmp, "w", mode);
     try {
       writeFileSync(fd, data);
-      if (durable) fsyncSync(fd);
+      if (durable) {
+        mark(`write ${basename(file)}`);
+        fsyncSync(fd);
+        mark(`fsync ${basename(file)}`);
+      }
     } finally {
       closeSync(fd);
     }

@@ -17,6 +17,7 @@ import { cachePath } from "./cache.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { breakStale, readLock, releaseLock, sweepDeadTempFiles, tryLink } from "./file-lock.ts";
 import { isRunning, type ProcessId, thisProcess } from "./proc.ts";
+import { mark } from "./trace.ts";
 
 export interface ContainerLock {
   /** The process that held the lock before and died holding it. */
@@ -71,6 +72,7 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
     wait = Math.min(wait * 2, 100);
   }
   sweepDeadTempFiles(file);
+  mark("locked");
   return {
     ...(takenOver ? { takenOver } : {}),
     ...(replaced ? { replaced } : {}),

@@ -15,6 +15,7 @@ import { basename, dirname } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { bunRuntime } from "./runtime.ts";
 import { spawnPlugin } from "./spawn.ts";
+import { mark } from "./trace.ts";
 
 interface IpRun {
   /** Exit code; "missing" when nsenter or ip is not installed. */
@@ -57,6 +58,7 @@ export async function interfacesPresent(netns: string, names: readonly string[])
   if (!existsSync(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${netns} does not exist`);
   if (bunRuntime()) {
     const found = await (await import("./netns-probe.ts")).probeInterfaces(netns, names);
+    mark("netns checked");
     if (found) return found;
   }
   const r = await run(netns, ["-o", "link", "show"]);

@@ -21,6 +21,7 @@
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { bunRuntime } from "./runtime.ts";
+import { mark } from "./trace.ts";
 
 /** What a child may print on stdout by default: a CNI result (or a credential) is a few KiB. */
 export const STDOUT_LIMIT = 4 << 20;
@@ -99,9 +100,15 @@ export function killGroup(pgid: number): void {
   }
 }
 
-export function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
+export async function spawnPlugin(req: SpawnRequest): Promise<SpawnOutput> {
+  const name = req.file.slice(req.file.lastIndexOf("/") + 1);
+  mark(`spawn ${name}`);
   const bun = bunRuntime();
-  return bun ? spawnWithBun(bun, req) : spawnWithNode(req);
+  try {
+    return await (bun ? spawnWithBun(bun, req) : spawnWithNode(req));
+  } finally {
+    mark(`exited ${name}`);
+  }
 }
 
 /** The timeout of one child: SIGKILL its group, once more after its exit for what the group started since. */

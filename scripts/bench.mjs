@@ -85,6 +85,23 @@ execFileSync(
   { cwd: work, stdio: "ignore", env: { PATH, HOME: work } },
 );
 
+// The same floor, reading its clock once: how far into the process our first mark can be at best.
+const floorMarkExe = join(work, "bun-floor-mark");
+writeFileSync(join(work, "mark.js"), 'require("node:fs").appendFileSync(process.env.MULTUS_TRACE, `${performance.now()}\\n`);');
+execFileSync(
+  join(root, "node_modules/.bin/bun"),
+  [
+    "build",
+    join(work, "mark.js"),
+    "--compile",
+    "--bytecode",
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    `--outfile=${floorMarkExe}`,
+  ],
+  { cwd: work, stdio: "ignore", env: { PATH, HOME: work } },
+);
+
 // ---------------------------------------------------------------------------
 // Configs
 
@@ -249,9 +266,17 @@ function runPlan(cases, rounds) {
   });
 }
 
+// Where the time goes: one ADD, then one DEL, each process appending its marks (lib/trace.ts) to its case's file.
+const traced = (name, steps) => steps.map((s, i) => ({ ...s, env: { ...s.env, MULTUS_TRACE: join(work, `trace-${name}-${i}.jsonl`) } }));
+const [tAdd, tDel] = traced("legacy", addDel(PLUGIN, multus, { id: "bench-trace" }));
+const [tkAdd, tkDel] = traced("crd", addDel(PLUGIN, multusOf("cache", [bridge], { kubeconfig }), { id: "bench-trace-crd", args: crdArgs }));
+const tFloor = { file: floorMarkExe, input: "-", env: { PATH, MULTUS_TRACE: join(work, "trace-floor.jsonl") } };
+const trace = { traceAdd: [tAdd], traceDel: [tDel], traceCrdAdd: [tkAdd], traceCrdDel: [tkDel], traceFloor: [tFloor] };
+
 const loadStart = loadavg();
 const samples = await runPlan(main, RUNS);
 const scaleSamples = await runPlan(scale, SCALE_RUNS);
+const traceSamples = await runPlan(trace, SCALE_RUNS);
 const loadEnd = loadavg();
 await api.stop();
 
@@ -339,6 +364,50 @@ function peakRss(s) {
   const r = spawnSync("/usr/bin/time", ["-f", "%M", s.file], { env: s.env, input: s.input === "-" ? "" : readFileSync(s.input) });
   return Number(String(r.stderr).trim().split("\n").pop()) / 1024;
 }
+/**
+ * The marks of one traced case, as the median time of each step over the
+ * rounds (after warm-up): a step is named by the mark that ends it. Start-up
+ * is the first mark (the process's own clock starts at its exec); exit is
+ * what the caller waited after the last.
+ */
+function phases(name, step) {
+  const runs = readFileSync(step.env.MULTUS_TRACE, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).marks)
+    .slice(WARMUP);
+  const walls = traceSamples[name].map((x) => x.wall);
+  const rows = [];
+  runs[0].forEach(([what], i) => {
+    const ds = runs.map((m) => (m[i]?.[0] === what ? m[i][1] - (i ? m[i - 1][1] : 0) : undefined)).filter((d) => d !== undefined);
+    rows.push([i === 0 ? "runtime start-up (until our first line)" : what, quantile(ds, 0.5)]);
+  });
+  const lasts = runs.map((m) => m[m.length - 1][1]);
+  rows.push(["exit (after the last mark)", Math.max(0, quantile(walls, 0.5) - quantile(lasts, 0.5))]);
+  return rows;
+}
+const floorMarks = readFileSync(tFloor.env.MULTUS_TRACE, "utf8").trim().split("\n").map(Number).slice(WARMUP);
+const floorFirst = quantile(floorMarks, 0.5);
+const floorRest =
+  quantile(
+    traceSamples.traceFloor.map((x) => x.wall),
+    0.5,
+  ) - floorFirst;
+console.log(
+  `an empty Bun executable reads its clock at ${floorFirst.toFixed(2)} ms, and ends ${floorRest.toFixed(2)} ms after that ` +
+    "(its clock starts after exec, so start-up and exit below hold some of the runtime's own)",
+);
+for (const [name, step, title] of [
+  ["traceAdd", tAdd, "ADD [bridge, ptp]"],
+  ["traceDel", tDel, "DEL [bridge, ptp]"],
+  ["traceCrdAdd", tkAdd, "ADD, Kubernetes mode (bridge, ptp by NAD)"],
+  ["traceCrdDel", tkDel, "DEL, Kubernetes mode"],
+]) {
+  const rows = phases(name, step);
+  console.log(`where the time goes, ${title} (median ms over ${SCALE_RUNS} rounds; each step ends at its mark):`);
+  console.log(rows.map(([what, ms]) => `  ${ms.toFixed(2).padStart(7)}  ${what}`).join("\n"));
+}
+
 const [rssAdd, rssDel] = main.multus.map(peakRss);
 const rssVersion = peakRss(main.version[0]);
 const rssUp = UPSTREAM ? main.upstream.map(peakRss)[0] : undefined;

@@ -8,6 +8,7 @@
  * Kubernetes mode.
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { mark } from "../trace.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
 import { loadCredentials } from "./kubeconfig.ts";
 import { parseServer } from "./server-url.ts";
@@ -76,12 +77,15 @@ export async function createKubeClient(opts: ClientOptions): Promise<KubeClient>
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "multus-cni", ...creds.headers };
   const tlsConfigured = creds.ca !== undefined || creds.cert !== undefined || !creds.rejectUnauthorized;
   const endpoint = parseServer(creds.server, tlsConfigured);
+  mark("api credentials");
   const transport = await openTransport(creds, endpoint, requestTimeoutMs);
 
   async function once(method: Method, path: string, what: string, body?: string, contentType?: string, timeoutMs = requestTimeoutMs) {
     assertPlainPath(path, what);
     const h = contentType ? { ...headers, "content-type": contentType } : headers;
+    mark(`api ${method} ${path}`);
     const answer = await transport.send({ method, path: endpoint.basePath + path, headers: h, body, timeoutMs, what });
+    mark(`api answered ${answer.status}`);
     return decodeAnswer(answer, what);
   }
 
