@@ -2,10 +2,11 @@
  * The only code that looks or acts inside the pod's network namespace
  * (through nsenter and ip, without a shell): the interface names already
  * there (checked before an ADD runs anything), and moving the default route
- * to the attachments a pod asked for with `default-route`.
+ * to the attachments a pod asked for with `default-route`. And whether a
+ * recorded namespace is still one.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 
 interface IpRun {
@@ -83,4 +84,22 @@ export async function applyDefaultRoutes(netns: string, targets: readonly Defaul
     ErrorCode.SandboxFailure,
     `cannot add default route via ${failed.gw} on ${failed.ifName}: ${r.stderr.split("\n")[0] || `ip exited ${r.code}`}`,
   );
+}
+
+/**
+ * The recorded netns while it still is a network namespace, and not our
+ * own (the host's); else "" (a DEL without one frees the addresses only).
+ * A `/proc/<pid>/...` path is never passed: its pid may be another
+ * process's now, and DEL would remove that process's interfaces.
+ */
+export function liveNetns(path: string): string {
+  if (!path || path.startsWith("/proc/")) return "";
+  try {
+    const st = statSync(path);
+    const own = statSync("/proc/self/ns/net");
+    // Namespaces are files of one file system (nsfs); an unmounted one is not.
+    return st.dev === own.dev && st.ino !== own.ino ? path : "";
+  } catch {
+    return "";
+  }
 }

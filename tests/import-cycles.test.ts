@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
+import { functionsOf } from "../scripts/function-size.mjs";
 import { findCycles, importsOf } from "../scripts/import-cycles.mjs";
 import { tempDir } from "./helpers/netns.ts";
 import { ROOT } from "./helpers/run-plugin.ts";
@@ -41,4 +42,26 @@ t.test("type-only imports and comments load nothing", async (t) => {
 t.test("lib/ and main.ts have no import cycle", async (t) => {
   const out = execFileSync("node", [join(ROOT, "scripts", "import-cycles.mjs")], { encoding: "utf8" });
   t.match(out, /no import cycle among \d+ modules/);
+});
+
+t.test("function sizes: every function is measured, an anonymous one under its enclosing name", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "m.ts");
+  const body = Array.from({ length: 60 }, (_, i) => `  x += ${i};`).join("\n");
+  writeFileSync(
+    file,
+    `export function big(): number {\n  let x = 0;\n${body}\n  return x;\n}\nexport const small = () => 1;\nexport function outer() {\n  return [1].map((n) => {\n${body}\n    return n;\n  });\n}\n`,
+  );
+  const fns = functionsOf(file).map((f) => [f.name, f.lines]);
+  t.same(fns, [
+    ["big", 64],
+    ["small", 1],
+    ["outer", 65],
+    ["outer", 63],
+  ]);
+});
+
+t.test("the ADD/DEL path's functions have at most 50 lines (bar the listed exceptions)", async (t) => {
+  const out = execFileSync("node", [join(ROOT, "scripts", "function-size.mjs")], { encoding: "utf8" });
+  t.match(out, /modules on the ADD\/DEL path; longest function within the rule: /);
 });

@@ -174,7 +174,7 @@ async function checkPod(c: PodCheck): Promise<Finding[]> {
     return [c.say("error", annPath, e.message)];
   }
   // The validator on the pod's networks together, less what each network shows alone (said with its NAD).
-  const attachments = plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.delegate.config }));
+  const attachments = plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.config }));
   const alone = new Set(attachments.flatMap((a) => problemsOf(validateInput({ attachments: [a] })).map(key)));
   const together = validateInput({ attachments });
   for (const [severity, list] of [
