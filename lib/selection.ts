@@ -85,7 +85,7 @@ function ipFamily(s: string): 0 | 4 | 6 {
 }
 
 /** Why `s` is neither an IP address nor a CIDR, or undefined when it is one. */
-function ipOrCidrProblem(s: string): string | undefined {
+export function ipOrCidrProblem(s: string): string | undefined {
   const slash = s.indexOf("/");
   if (slash < 0) return ipFamily(s) === 0 ? "is not a valid IP address or CIDR" : undefined;
   const addr = s.slice(0, slash);
@@ -99,7 +99,7 @@ function ipOrCidrProblem(s: string): string | undefined {
 }
 
 /** True for hardware addresses of 6, 8 or 20 bytes written as hex pairs separated by ':' or '-'. */
-function isHardwareAddress(s: string): boolean {
+export function isHardwareAddress(s: string): boolean {
   for (const sep of [":", "-"]) {
     const parts = s.split(sep);
     if ([6, 8, 20].includes(parts.length) && parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return true;

@@ -57,15 +57,16 @@ export type Failure = { attachment: Attachment; message: string };
  * DEL `chosen` attachments of `rec` (all of them for the runtime's DEL, one
  * for `multus detach`), in the namespace this call was given. The record
  * keeps the others, and the failed ones when `keepFailed`; it goes when
- * nothing is left. Their device-info files and upstream's results files go
- * with the attachments that leave the record. Returns the record as
- * written (undefined: removed) and the failures.
+ * nothing is left; `finish` has the last word on what it says. Their
+ * device-info files and upstream's results files go with the attachments
+ * that leave the record. Returns the record as written (undefined: removed)
+ * and the failures.
  */
 export async function detachRecorded(
   ctx: CommandContext,
   rec: CacheRecord,
   chosen: readonly Attachment[],
-  { keepFailed }: { keepFailed: boolean },
+  { keepFailed, finish = (r) => r }: { keepFailed: boolean; finish?: (r: CacheRecord) => CacheRecord },
 ): Promise<{ record?: CacheRecord; failed: Failure[] }> {
   const failed = await detachAll(ctx, chosen, rec.cniVersion);
   const kept = new Set(keepFailed ? failed.map((f) => f.attachment) : []);
@@ -73,7 +74,7 @@ export async function detachRecorded(
   await removeDeviceInfoFiles(ctx, leaving);
   const gone = new Set(leaving);
   const attachments = rec.attachments.filter((a) => !gone.has(a));
-  const record = attachments.length ? { ...rec, attachments } : undefined;
+  const record = attachments.length ? finish({ ...rec, attachments }) : undefined;
   if (record) writeCache(ctx.netconf.cniDir, record);
   else removeCache(ctx.netconf.cniDir, ctx.args.containerId);
   removeUpstreamResults(ctx.netconf.cniDir, leaving);

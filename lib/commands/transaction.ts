@@ -118,10 +118,10 @@ export class AttachTransaction {
     const { cniDir } = this.ctx.netconf;
     writeCache(cniDir, this.record);
     this.undo.push("update cache record", () => {
-      const { owner: _o, running: _r, ...base } = this.base;
       const kept = this.record.attachments.filter((_, i) => this.leftover.has(i));
       if (this.first === 0 && kept.length === 0) return removeCache(cniDir, this.record.containerId);
-      writeCache(cniDir, { ...base, attachments: [...this.base.attachments, ...kept] });
+      // The record as it was, with the attachments that must stay for the runtime's DEL.
+      writeCache(cniDir, kept.length ? { ...this.base, attachments: [...this.base.attachments, ...kept] } : this.base);
     });
   }
 
