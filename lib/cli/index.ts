@@ -228,6 +228,28 @@ the command fails. The cluster network is refused unless --force. Any
 interface multus attached can be detached, by ADD or by attach. --json
 prints what was detached as one JSON object.
 `,
+  explain: `usage: multus explain (--pod NAMESPACE/NAME | FILE...) [--conf FILE | --conf-dir DIR] [--json]
+
+Says what an ADD would do for a pod, and attaches nothing: its networks in
+order with their interface names, what each plugin would read on stdin
+(the device-plugin device and the runtime config injected as the ADD would
+inject them; secrets redacted), the CNI_ARGS each gets, the default route,
+and every problem and warning the ADD would meet: the networks that cannot
+be resolved (a NAD missing, namespace isolation, a device), the validator's
+findings on the netconf and on the pod's networks together (interface
+names, overlapping subnets ...), a plugin that is not installed.
+
+--pod NAMESPACE/NAME runs on the node with its netconf (the first multus
+config of the conf dir, default /etc/cni/net.d, or --conf FILE): the pod and
+its NADs are read from the API, its devices from kubelet; a container the
+pod already has on this node gives its container ID and CNI_ARGS. FILE...
+reads the pod and NADs from manifests instead (no cluster needed), with the
+netconf given by --conf, else one among the files, else this node's, else a
+stand-in cluster network on eth0; a device-plugin network then shows its
+resource without a device, and a resource no container requests is an
+error. --json prints {"ok", "pods": [...]}. Exit code 1 when the ADD would
+fail (an error), 0 otherwise.
+`,
   version: "usage: multus version\n",
 };
 
@@ -362,6 +384,11 @@ async function run(cmd: string, args: string[]): Promise<CliAnswer> {
     case "attach":
     case "detach":
       return attachCommand(cmd, args);
+    case "explain": {
+      const { EXPLAIN_OPTIONS, runExplain } = await import("./explain.ts");
+      const r = await withDetails(() => runExplain(parseCommandArgs(cmd, args, EXPLAIN_OPTIONS)));
+      return args.includes("--json") ? json(r.json, r.exitCode) : { stdout: `${r.lines.join("\n")}\n`, exitCode: r.exitCode };
+    }
     default:
       return { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };
   }

@@ -34,8 +34,10 @@ export async function add(ctx: CommandContext): Promise<AnyResult> {
     const client = ctx.netconf.mode === "crd" ? await openKubeClient(ctx) : undefined;
     let pod: Pod | undefined;
     try {
-      const plan = await planned(ctx, client, (p) => {
-        pod = p;
+      const plan = await planned(ctx, client, {
+        onPod: (p) => {
+          pod = p;
+        },
       });
       await preflight(ctx, plan.attachments, { fromApi: client !== undefined });
       refuseSecondAdd(ctx);

@@ -35,12 +35,18 @@ function delegatesPlan(ctx: CommandContext): Attachment[] {
 /**
  * ADD's attachments: the netconf's delegates, or, in Kubernetes mode (with
  * `client`), the networks resolved from the pod and the API (code that loads
- * only then). `onPod` is told the pod as soon as it is read.
+ * only then). `onPod` is told the pod as soon as it is read; `devices:
+ * false` (`multus explain` without kubelet) leaves device-plugin networks
+ * without their device.
  */
-export async function planned(ctx: CommandContext, client: KubeClient | undefined, onPod?: (pod: Pod) => void): Promise<Planned> {
+export async function planned(
+  ctx: CommandContext,
+  client: KubeClient | undefined,
+  { onPod, devices = true }: { onPod?: (pod: Pod) => void; devices?: boolean } = {},
+): Promise<Planned> {
   if (!client) return { attachments: await withDeviceFiles(ctx, delegatesPlan(ctx)) };
   const { resolveKubernetesNetworks } = await import("../k8s/resolve.ts");
-  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { log: ctx.log, ...(onPod ? { onPod } : {}) });
+  const r = await resolveKubernetesNetworks(ctx.netconf, client, ctx.args.pod, { log: ctx.log, devices, ...(onPod ? { onPod } : {}) });
   const attachments = await withDeviceFiles(ctx, planAttachments(r.requests, ctx.args.ifName, ctx.args));
   return { attachments, ...(r.pod ? { pod: r.pod } : {}) };
 }
