@@ -271,6 +271,8 @@ t.test(
     );
     const delegate = rec.running![0].pid;
     t.match((await cli(["status", "--cni-dir", p.s.cniDir])).stdout, /incomplete/);
+  const check = await runPlugin({ command: "CHECK", containerId: p.id, netns: p.ns.path, args: p.args, path, stdin: p.netconf });
+  t.match(check.json, { code: 101, msg: /\(or an attach since\) did not complete/ }, "CHECK: incomplete");
     const refused = await cli(["attach", "--container", p.id, "--conf", p.conf, "ptp-net"]);
     t.match(refused.stderr, /did not complete: the runtime's DEL removes what it attached/, "no attach on a half state");
     const d = await p.del();
@@ -389,6 +391,22 @@ t.test("Kubernetes mode: a NAD attached by --pod, network-status rewritten in on
   const unknown = await cli(["attach", "--pod", `ns1/${name}`, "--conf", p0.conf, "nope"]);
   t.match(unknown.stderr, /NetworkAttachmentDefinition ns1\/nope not found/);
   t.same(links(p0.ns.name).sort(), ["eth0", "side0"]);
+
+  // network-status cannot be written (the PATCH and the update refused): the attach is rolled back.
+  const third = uniqueName("mtbr");
+  cleanupLink(t, third);
+  api.putNad("ns1", "third", {
+    ...p0.s.bridge({ name: "third", bridge: third }),
+    ipam: { type: "host-local", subnet: p0.s.subnets[2].cidr, dataDir: p0.s.ipamDir },
+  });
+  const recordBefore = readFileSync(join(p0.s.cniDir, p0.id), "utf8");
+  api.failNext(2, 403, { pathPrefix: `/api/v1/namespaces/ns1/pods/${name}/status` });
+  const unpublished = await cli(["attach", "--pod", `ns1/${name}`, "--conf", p0.conf, "third"]);
+  t.equal(unpublished.code, 1);
+  t.match(unpublished.stderr, /network-status/);
+  t.same(links(p0.ns.name).sort(), ["eth0", "side0"], "rolled back: no third interface");
+  t.equal(reservations(p0.s.ipamDir).filter((r) => r.startsWith("third/")).length, 0, "its address released");
+  t.equal(readFileSync(join(p0.s.cniDir, p0.id), "utf8"), recordBefore, "the record as it was");
 
   api.clearRequests();
   const d = await cli(["detach", "--pod", `ns1/${name}`, "--conf", p0.conf, "--interface", "side0"]);
