@@ -16,10 +16,7 @@ export const MAX_LINES = 50;
 /** Longer functions that predate the rule, `file:name`, each with why it is not split yet. */
 const KNOWN = new Map([
   ["lib/json-position.ts:scan", "a JSON tokenizer's one loop; runs only to place an error"],
-  ["lib/netconf.ts:loadNetconf", "one field after another of the netconf"],
-  ["lib/spawn.ts:spawnWithNode", "the node spawn and its event handlers in one closure"],
-  ["lib/selection.ts:parseJsonElement", "one check after another of a selection object's fields"],
-  ["lib/k8s/pod-resources.ts:callList", "one gRPC call with its stream handlers"],
+  ["lib/spawn.ts:spawnWithNode", "node's spawn and its event handlers in one closure (node and deno only)"],
   ["lib/k8s/client.ts:createKubeClient", "the client object's methods"],
 ]);
 
