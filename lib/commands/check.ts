@@ -25,7 +25,7 @@ async function checkLocked(ctx: CommandContext): Promise<void> {
   if (read.state === "corrupt") throw new CniError(ErrorCode.CacheFailure, `cache record unusable: ${read.problem}`);
   const rec = read.record;
   if (!rec.complete) {
-    throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} (or an attach since) did not complete`);
+    throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} did not complete`);
   }
   for (const a of recorded(rec)) {
     const d = delegateOf(a, rec.cniVersion);
