@@ -1,59 +1,53 @@
 /**
- * The per-container cache record: what an ADD attached, so that DEL and CHECK
- * never depend on the config or the API server still being there.
- * One file per container, `<cniDir>/<containerId>`, mode 0600, replaced
- * atomically (temp file, fsync, rename) so a crash never leaves half a record.
+ * The per-container cache record: what an ADD attached (and `multus attach`
+ * added since), so that DEL and CHECK never depend on the config or the API
+ * server still being there. One file per container, `<cniDir>/<containerId>`,
+ * mode 0600, replaced atomically (temp file, fsync, rename) so a crash never
+ * leaves half a record.
+ *
+ * Format: `kind` "multusCacheV1" and `version`. Version 2 (this release) names
+ * every attachment's `cniArgs` and the runtime's CNI_PATH (`cniPath`), and its
+ * attachments may be added and removed after the ADD. A record without
+ * `version` is of version 1 (release 0.1.0 and its successors until version
+ * 2): an attachment without `cniArgs` had the record's. A revision only adds
+ * fields, and keeps the kind, so that an older release still reads (and
+ * DELs) what a newer one recorded; an incompatible change would be a new kind.
+ * Records upstream Multus wrote are read too (lib/upstream-record.ts).
  */
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { AttachmentDevice, AttachmentRequest } from "./attachment.ts";
+import type { Attachment } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { CURRENT_VERSION } from "./cni/version.ts";
-import { loadDelegate } from "./delegate.ts";
 import { atomicWrite, FileReadError, readRegularText, tempFilesOf } from "./files.ts";
-import { isJsonObject, type JsonObject } from "./json.ts";
+import { isJsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 import { readUpstreamRecord, type UpstreamContext } from "./upstream-record.ts";
 
 export const CACHE_KIND = "multusCacheV1";
-
-export interface CachedAttachment {
-  network: string;
-  ifName: string;
-  isClusterNetwork: boolean;
-  /** The delegate config exactly as executed (conf or conflist). */
-  config: JsonObject;
-  /** The delegate's result as it printed it; absent until its ADD succeeded. */
-  result?: JsonObject;
-  /** Runtime config given to this attachment's plugins (filtered by their capabilities). */
-  runtimeConfig?: JsonObject;
-  /** CNI_ARGS this attachment's plugins got. */
-  cniArgs?: string;
-  /** Its name in network-status. */
-  statusName?: string;
-  /** Its device-plugin device and device-info file: DEL removes the file without asking anyone. */
-  device?: AttachmentDevice;
-  /** An attachment upstream Multus made: its libcni results file, removed with it (lib/upstream-record.ts). */
-  resultsFile?: string;
-}
+/** The record format this release writes. */
+export const CACHE_VERSION = 2;
 
 export interface CacheRecord {
   kind: typeof CACHE_KIND;
+  version: number;
   containerId: string;
   netns: string;
   /** CNI_IFNAME of the ADD. */
   ifName: string;
   cniArgs: string;
-  /** Our netconf's cniVersion at ADD time. */
+  /** Our netconf's cniVersion at ADD time (for a delegate config without one). */
   cniVersion: string;
-  /** false while the ADD is in progress (or was killed mid-way). */
+  /** CNI_PATH of the ADD: where `multus attach` finds plugins as the runtime's call did. */
+  cniPath?: string[];
+  /** false while an ADD or an attach is in progress (or was killed mid-way). */
   complete: boolean;
-  /** The plugin process doing the ADD, written before any delegate runs. */
+  /** The plugin process doing the ADD (or the attach), written before any delegate runs. */
   owner?: ProcessId;
-  /** Delegate process groups the ADD started (a DEL kills those still running if the owner died). */
+  /** Delegate process groups it started (a DEL kills those still running if the owner died). */
   running?: ProcessId[];
-  attachments: CachedAttachment[];
+  attachments: Attachment[];
 }
 
 export function cachePath(cniDir: string, containerId: string): string {
@@ -82,35 +76,43 @@ export type CacheRead = { state: "missing" } | { state: "corrupt"; problem: stri
 /** For a record of upstream Multus, what it does not say; without it, CNI_IFNAME eth0 and our newest version. */
 const UPSTREAM_DEFAULTS: UpstreamContext = { ifName: "eth0", cniVersion: CURRENT_VERSION };
 
+function fromUpstream(list: unknown[], where: { cniDir: string; containerId: string }, upstream: UpstreamContext): CacheRecord | string {
+  // Upstream Multus's record: after an upgrade in place, its attachments are ours to remove.
+  const r = readUpstreamRecord(list, where.cniDir, where.containerId, upstream);
+  if (typeof r === "string") return r;
+  return {
+    kind: CACHE_KIND,
+    version: CACHE_VERSION,
+    containerId: where.containerId,
+    netns: r.netns,
+    ifName: upstream.ifName,
+    cniArgs: r.cniArgs,
+    cniVersion: upstream.cniVersion,
+    // Upstream writes its record before the first delegate runs; each result is cached once its ADD succeeded.
+    complete: r.attachments.every((a) => a.result !== undefined),
+    attachments: r.attachments,
+  };
+}
+
 function checkRecord(v: unknown, where: { cniDir: string; containerId: string }, upstream: UpstreamContext): CacheRecord | string {
-  const { containerId } = where;
-  if (Array.isArray(v)) {
-    // Upstream Multus's record: after an upgrade in place, its attachments are ours to remove.
-    const attachments = readUpstreamRecord(v, where.cniDir, containerId, upstream);
-    if (typeof attachments === "string") return attachments;
-    return {
-      kind: CACHE_KIND,
-      containerId,
-      // GC passes it on while the namespace exists (the runtime's DEL brings its own).
-      netns: attachments.find((a) => a.netns)?.netns ?? "",
-      ifName: upstream.ifName,
-      cniArgs: attachments[0].cniArgs ?? "",
-      cniVersion: upstream.cniVersion,
-      // Upstream writes its record before the first delegate runs; each result is cached once its ADD succeeded.
-      complete: attachments.every((a) => a.result !== undefined),
-      attachments,
-    };
-  }
+  if (Array.isArray(v)) return fromUpstream(v, where, upstream);
   if (!isJsonObject(v)) return "not a JSON object";
   if (v.kind !== CACHE_KIND) return `unknown kind ${JSON.stringify(v.kind)}`;
-  if (v.containerId !== containerId) return `belongs to container ${JSON.stringify(v.containerId)}`;
+  if (v.containerId !== where.containerId) return `belongs to container ${JSON.stringify(v.containerId)}`;
+  const version = v.version ?? 1;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) return `has a malformed version ${JSON.stringify(v.version)}`;
   if (!Array.isArray(v.attachments)) return "has no attachments list";
   for (const a of v.attachments) {
     if (!isJsonObject(a) || typeof a.network !== "string" || typeof a.ifName !== "string" || !isJsonObject(a.config)) {
       return "has a malformed attachment";
     }
   }
-  return v as unknown as CacheRecord;
+  const rec = v as unknown as CacheRecord;
+  const cniArgs = typeof rec.cniArgs === "string" ? rec.cniArgs : "";
+  // Version 1: an attachment without cniArgs had the record's.
+  const attachments = rec.attachments.map((a) => (typeof a.cniArgs === "string" ? a : { ...a, cniArgs }));
+  // Read as this release's version (a newer one's added fields are kept as they are).
+  return { ...rec, version: Math.max(version as number, CACHE_VERSION), cniArgs, attachments };
 }
 
 /**
@@ -158,20 +160,4 @@ export function listCachedContainers(cniDir: string): string[] {
     return [];
   }
   return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
-}
-
-/**
- * Rebuild a recorded attachment's request, as it was executed. `allowMultus`
- * (DEL): a record of an older release naming a Multus plugin is still read.
- */
-export function cachedRequest(rec: CacheRecord, index: number, netconfName: string, { allowMultus = false } = {}): AttachmentRequest {
-  const a = rec.attachments[index];
-  const path = `cached attachment ${index} ("${a.network}")`;
-  const delegate = loadDelegate(a.config, path, index, { name: netconfName, cniVersion: rec.cniVersion }, { allowMultus });
-  return {
-    delegate,
-    ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
-    ...(a.statusName ? { statusName: a.statusName } : {}),
-    ...(isJsonObject(a.device) && typeof a.device.resourceName === "string" ? { device: a.device } : {}),
-  };
 }

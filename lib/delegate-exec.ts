@@ -1,13 +1,15 @@
 /**
- * Run one delegate for one attachment: ADD, DEL or CHECK. A conflist runs its
- * plugins in order for ADD (each gets the previous result) and in reverse
- * for DEL, like a runtime does.
+ * The one way a delegate runs, for every verb: ADD, DEL and CHECK of one
+ * attachment, STATUS and GC of one network. A conflist runs its plugins in
+ * order (for ADD each gets the previous result) and in reverse for DEL, like
+ * a runtime does.
  */
 
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { versionAllows, versionAtLeast } from "./cni/version.ts";
 import { type Delegate, isMultusPluginType, pluginConfig } from "./delegate.ts";
 import { isJsonObject, type JsonObject, nestedDeeperThan } from "./json.ts";
+import type { ValidAttachment } from "./netconf.ts";
 import { invokePlugin, type PluginEnv, type PluginVerb } from "./plugin-exec.ts";
 
 /**
@@ -53,9 +55,9 @@ function decodeResult(stdout: string, d: Delegate, pluginType: string): JsonObje
   return v;
 }
 
-/** Plugin `i` of a delegate, with its stdin built from the delegate and the attachment. */
-function runPlugin(d: Delegate, i: number, verb: PluginVerb, o: ExecOptions, prevResult?: JsonObject): Promise<string> {
-  const config = pluginConfig(d, i, prevResult, o.runtimeConfig);
+/** Plugin `i` of a delegate, with its stdin built from the delegate and the attachment (and `extra` keys, for GC). */
+function runPlugin(d: Delegate, i: number, verb: PluginVerb, o: ExecOptions, prevResult?: JsonObject, extra?: JsonObject): Promise<string> {
+  const config = { ...pluginConfig(d, i, prevResult, o.runtimeConfig), ...extra };
   return invokePlugin({ pluginType: d.pluginTypes[i], verb, env: o.env, config, timeoutMs: o.timeoutMs, onStart: o.onStart });
 }
 
@@ -101,4 +103,25 @@ export async function checkDelegate(d: Delegate, o: ExecOptions, prevResult: Jso
   for (let i = 0; i < d.pluginTypes.length; i++) {
     await runPlugin(d, i, "CHECK", o, prevResult);
   }
+}
+
+/** STATUS of a network, plugin by plugin; the first failure is thrown (a DelegateError with the plugin's code). */
+export async function statusDelegate(d: Delegate, o: ExecOptions): Promise<void> {
+  for (let i = 0; i < d.pluginTypes.length; i++) await runPlugin(d, i, "STATUS", o);
+}
+
+/** The runtime's list of the attachments still in use, as GC hands it to a delegate. */
+export const VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments";
+
+/** GC of a network: every plugin is given the attachments that stay, each tried; the failures are thrown together. */
+export async function gcDelegate(d: Delegate, o: ExecOptions, valid: readonly ValidAttachment[]): Promise<void> {
+  const failures: string[] = [];
+  for (let i = 0; i < d.pluginTypes.length; i++) {
+    try {
+      await runPlugin(d, i, "GC", o, undefined, { [VALID_ATTACHMENTS_KEY]: valid });
+    } catch (e) {
+      failures.push((e as Error).message);
+    }
+  }
+  if (failures.length) throw new CniError(ErrorCode.DelegateFailed, failures.join("; "));
 }

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type AttachmentDevice, attachmentName, type PlannedAttachment } from "./attachment.ts";
+import { type Attachment, type AttachmentDevice, attachmentName } from "./attachment.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { atomicWrite, FileReadError, readRegularText } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
@@ -35,7 +35,7 @@ export function dpDeviceInfoPath(dir: string, resourceName: string, deviceID: st
  * Attachments with a device get their device-info file, also passed as
  * runtimeConfig `CNIDeviceInfoFile` (to plugins with that capability).
  */
-export function withDeviceInfoFiles(plan: PlannedAttachment[], dir: string, containerId: string): PlannedAttachment[] {
+export function withDeviceInfoFiles(plan: readonly Attachment[], dir: string, containerId: string): Attachment[] {
   return plan.map((a) => {
     if (!a.device) return a;
     const infoFile = cniDeviceInfoPath(dir, attachmentName(a), containerId, a.ifName);

@@ -69,121 +69,151 @@ const STRING_BODY = /[^"\\\u0000-\u001f]*/y;
  * Walk `text` as JSON, calling `onValue(path, offset)` where each value
  * starts; returns the first syntax error, or undefined for a valid text.
  */
-function scan(text: string, onValue?: (path: string, offset: number) => void): JsonSyntaxError | undefined {
-  let i = 0;
-  const stack: Frame[] = [];
-  const ws = () => {
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
+/** One pass over a JSON text; its methods are the steps of the tokenizer, sharing the position `i`. */
+class Scanner {
+  private i = 0;
+  private readonly stack: Frame[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly onValue?: (path: string, offset: number) => void,
+  ) {}
+
+  private ws(): void {
+    const { text } = this;
+    while (this.i < text.length) {
+      const c = text.charCodeAt(this.i);
       if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-      i++;
+      this.i++;
     }
-  };
-  const string = (): string => {
-    const start = i;
-    i++; // the opening quote
+  }
+
+  private string(): string {
+    const { text } = this;
+    const start = this.i;
+    this.i++; // the opening quote
     let out = "";
     for (;;) {
-      STRING_BODY.lastIndex = i;
+      STRING_BODY.lastIndex = this.i;
       const m = STRING_BODY.exec(text)!;
       out += m[0];
-      i += m[0].length;
+      this.i += m[0].length;
+      const i = this.i;
       if (i >= text.length) throw new Stop(start, "a string that is never closed (a missing '\"')");
-      const c = text[i];
-      if (c === '"') {
-        i++;
+      if (text[i] === '"') {
+        this.i++;
         return out;
       }
-      if (c !== "\\") throw new Stop(i, `${describe(text, i)} inside a string: write it as an escape (\\n, \\t, \\u00XX)`);
+      if (text[i] !== "\\") throw new Stop(i, `${describe(text, i)} inside a string: write it as an escape (\\n, \\t, \\u00XX)`);
       const e = text[i + 1];
       if (e === "u") {
         if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new Stop(i, "\\u must be followed by 4 hex digits");
         out += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 6), 16));
-        i += 6;
+        this.i += 6;
       } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
         out += e;
-        i += 2;
+        this.i += 2;
       } else throw new Stop(i, `\\${e ?? ""} is not a JSON escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)`);
     }
-  };
-  /** A value starts at i: a scalar is consumed; a container is pushed, and the path of its first value returned. */
-  const value = (path: string): string | undefined => {
-    ws();
-    onValue?.(path, i);
-    const c = text[i];
-    if (c === "{" || c === "[") {
-      i++;
-      ws();
-      if (text[i] === (c === "{" ? "}" : "]")) {
-        i++;
-        return undefined;
-      }
-      if (c === "[") {
-        stack.push({ kind: "array", path, index: 0 });
-        return `${path}[0]`;
-      }
-      const frame: Frame & { kind: "object" } = { kind: "object", path };
-      stack.push(frame);
-      return key(frame);
-    }
+  }
+
+  /** A value starts here: a scalar is consumed; a container is pushed, and the path of its first value returned. */
+  private value(path: string): string | undefined {
+    this.ws();
+    this.onValue?.(path, this.i);
+    const { text } = this;
+    const c = text[this.i];
+    if (c === "{" || c === "[") return this.open(c, path);
     if (c === '"') {
-      string();
+      this.string();
       return undefined;
     }
     for (const word of ["true", "false", "null"]) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
+      if (text.startsWith(word, this.i)) {
+        this.i += word.length;
         return undefined;
       }
     }
-    NUMBER.lastIndex = i;
+    NUMBER.lastIndex = this.i;
     const m = NUMBER.exec(text);
     if (m && m[0] !== "-") {
-      i += m[0].length;
+      this.i += m[0].length;
       return undefined;
     }
-    throw new Stop(i, `expected a value (an object, list, string, number, true, false or null), got ${describe(text, i)}`);
-  };
+    throw new Stop(this.i, `expected a value (an object, list, string, number, true, false or null), got ${describe(text, this.i)}`);
+  }
+
+  /** An object or list opens: empty, it is consumed; else pushed, and the path of its first value returned. */
+  private open(c: "{" | "[", path: string): string | undefined {
+    this.i++;
+    this.ws();
+    if (this.text[this.i] === (c === "{" ? "}" : "]")) {
+      this.i++;
+      return undefined;
+    }
+    if (c === "[") {
+      this.stack.push({ kind: "array", path, index: 0 });
+      return `${path}[0]`;
+    }
+    const frame: Frame & { kind: "object" } = { kind: "object", path };
+    this.stack.push(frame);
+    return this.key(frame);
+  }
+
   /** An object member's key and colon; the path of its value. */
-  const key = (frame: Frame & { kind: "object" }): string => {
-    ws();
-    if (text[i] !== '"') throw new Stop(i, `expected a key in double quotes, got ${describe(text, i)}`);
-    const k = string();
-    ws();
-    if (text[i] !== ":") throw new Stop(i, `expected ":" after the key ${JSON.stringify(k)}, got ${describe(text, i)}`);
-    i++;
+  private key(frame: Frame & { kind: "object" }): string {
+    const { text } = this;
+    this.ws();
+    if (text[this.i] !== '"') throw new Stop(this.i, `expected a key in double quotes, got ${describe(text, this.i)}`);
+    const k = this.string();
+    this.ws();
+    if (text[this.i] !== ":") throw new Stop(this.i, `expected ":" after the key ${JSON.stringify(k)}, got ${describe(text, this.i)}`);
+    this.i++;
     frame.key = k;
     return frame.path ? `${frame.path}.${k}` : k;
-  };
-  try {
-    // Iterative: the next value to read, or (undefined) a "," or closing bracket of the innermost container.
-    let next: string | undefined = "";
-    for (;;) {
-      if (next !== undefined) {
-        next = value(next);
-        continue;
-      }
-      ws();
-      const top = stack[stack.length - 1];
-      if (!top) break;
-      const close = top.kind === "object" ? "}" : "]";
-      if (text[i] === close) {
-        i++;
-        stack.pop();
-      } else if (text[i] === ",") {
-        i++;
-        next = top.kind === "object" ? key(top) : `${top.path}[${++top.index}]`;
-      } else {
-        const after = top.kind === "object" ? `the value of ${JSON.stringify(top.key)}` : `item ${top.index}`;
-        throw new Stop(i, `expected "," or "${close}" after ${after}, got ${describe(text, i)}`);
-      }
-    }
-    if (i < text.length) throw new Stop(i, `text after the JSON value: ${describe(text, i)}`);
-    return undefined;
-  } catch (e) {
-    if (e instanceof Stop) return { offset: e.offset, message: e.message };
-    throw e;
   }
+
+  /** After a value inside a container: a "," and the path of the next value, or the container's end (undefined). */
+  private after(top: Frame): string | undefined {
+    const close = top.kind === "object" ? "}" : "]";
+    if (this.text[this.i] === close) {
+      this.i++;
+      this.stack.pop();
+      return undefined;
+    }
+    if (this.text[this.i] === ",") {
+      this.i++;
+      return top.kind === "object" ? this.key(top) : `${top.path}[${++top.index}]`;
+    }
+    const what = top.kind === "object" ? `the value of ${JSON.stringify(top.key)}` : `item ${top.index}`;
+    throw new Stop(this.i, `expected "," or "${close}" after ${what}, got ${describe(this.text, this.i)}`);
+  }
+
+  /** Iterative: the next value to read, or (undefined) a "," or closing bracket of the innermost container. */
+  run(): JsonSyntaxError | undefined {
+    try {
+      let next: string | undefined = "";
+      for (;;) {
+        if (next !== undefined) {
+          next = this.value(next);
+          continue;
+        }
+        this.ws();
+        const top = this.stack[this.stack.length - 1];
+        if (!top) break;
+        next = this.after(top);
+      }
+      if (this.i < this.text.length) throw new Stop(this.i, `text after the JSON value: ${describe(this.text, this.i)}`);
+      return undefined;
+    } catch (e) {
+      if (e instanceof Stop) return { offset: e.offset, message: e.message };
+      throw e;
+    }
+  }
+}
+
+function scan(text: string, onValue?: (path: string, offset: number) => void): JsonSyntaxError | undefined {
+  return new Scanner(text, onValue).run();
 }
 
 /** The first syntax error of `text`, or undefined when it is valid JSON. */

@@ -351,6 +351,54 @@ function readValidAttachments(raw: JsonObject): ValidAttachment[] | undefined {
   });
 }
 
+/** Every timeout of the netconf; `teardown` gives a malformed one its default instead of refusing it. */
+function readTimeouts(raw: JsonObject, teardown: boolean): Timeouts {
+  const seconds = (key: string, fallback: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== "number" || !(v > 0)) {
+      if (teardown) return fallback * 1000;
+      throw invalid(`netconf: "${key}" must be a number of seconds greater than 0 and at most ${MAX_DURATION_S}`);
+    }
+    // The validator refuses a longer one where it gates (ADD, CHECK, STATUS); a DEL or GC
+    // it does not gate gets the longest allowed instead, never a timer that overflows.
+    return Math.min(v, MAX_DURATION_S) * 1000;
+  };
+  return {
+    delegateMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
+    addMs: seconds("addTimeout", DEFAULT_ADD_TIMEOUT_S),
+    readinessMs: seconds("readinessTimeout", DEFAULT_READINESS_TIMEOUT_S),
+    apiRequestMs: seconds("apiTimeout", 5),
+    apiDeadlineMs: seconds("apiDeadline", 20),
+  };
+}
+
+function readDevices(raw: JsonObject): DevicesSection {
+  return {
+    podResourcesSocket: optString(raw, "podResourcesSocket") || DEFAULT_POD_RESOURCES_SOCKET,
+    kubeletCheckpoint: optString(raw, "kubeletCheckpoint") || DEFAULT_KUBELET_CHECKPOINT,
+    deviceInfoDir: optString(raw, "deviceInfoDir") || DEFAULT_DEVICE_INFO_DIR,
+  };
+}
+
+function readKubernetes(raw: JsonObject, kubeconfig: string | undefined, clusterNetwork: string | undefined): KubernetesSection {
+  const globalNamespaces = (optString(raw, "globalNamespaces") || "default")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const kubernetes: KubernetesSection = {
+    multusNamespace: optString(raw, "multusNamespace") || "kube-system",
+    systemNamespaces: optStringList(raw, "systemNamespaces", ["kube-system"]),
+    defaultNetworks: optStringList(raw, "defaultNetworks", []),
+    namespaceIsolation: optBool(raw, "namespaceIsolation"),
+    globalNamespaces,
+    alwaysUseDefault: optBool(raw, "always_use_default"),
+    podEvents: raw.podEvents === undefined ? true : optBool(raw, "podEvents"),
+  };
+  if (kubeconfig) kubernetes.kubeconfig = kubeconfig;
+  if (clusterNetwork) kubernetes.clusterNetwork = clusterNetwork;
+  return kubernetes;
+}
+
 /**
  * `teardown` (DEL, GC): a delegate that is a Multus is read, not refused, so
  * that a config an older install wrote (a Multus nested as the cluster
@@ -367,17 +415,6 @@ export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf
 
   const kubeconfig = optString(raw, "kubeconfig") || undefined;
   const clusterNetwork = optString(raw, "clusterNetwork") || undefined;
-  const seconds = (key: string, fallback: number): number => {
-    const v = raw[key] ?? fallback;
-    if (typeof v !== "number" || !(v > 0)) {
-      if (teardown) return fallback * 1000;
-      throw invalid(`netconf: "${key}" must be a number of seconds greater than 0 and at most ${MAX_DURATION_S}`);
-    }
-    // The validator refuses a longer one where it gates (ADD, CHECK, STATUS); a DEL or GC
-    // it does not gate gets the longest allowed instead, never a timer that overflows.
-    return Math.min(v, MAX_DURATION_S) * 1000;
-  };
-
   const list = raw.delegates ?? [];
   if (!Array.isArray(list)) throw invalid(`netconf: "delegates" must be a list of CNI configs`);
   if (list.length === 0 && !kubeconfig && !clusterNetwork) {
@@ -385,22 +422,7 @@ export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf
   }
   const defaults = { name, cniVersion };
   const delegates = list.map((d, i) => loadDelegate(d, `delegates[${i}]`, i, defaults, { allowMultus: teardown }));
-
-  const globalNamespaces = (optString(raw, "globalNamespaces") || "default")
-    .split(",")
-    .map((x) => x.trim())
-    .filter(Boolean);
-  const kubernetes: KubernetesSection = {
-    multusNamespace: optString(raw, "multusNamespace") || "kube-system",
-    systemNamespaces: optStringList(raw, "systemNamespaces", ["kube-system"]),
-    defaultNetworks: optStringList(raw, "defaultNetworks", []),
-    namespaceIsolation: optBool(raw, "namespaceIsolation"),
-    globalNamespaces,
-    alwaysUseDefault: optBool(raw, "always_use_default"),
-    podEvents: raw.podEvents === undefined ? true : optBool(raw, "podEvents"),
-  };
-  if (kubeconfig) kubernetes.kubeconfig = kubeconfig;
-  if (clusterNetwork) kubernetes.clusterNetwork = clusterNetwork;
+  const kubernetes = readKubernetes(raw, kubeconfig, clusterNetwork);
 
   const log = readLogSection(raw);
   optBool(raw, "logToStderr");
@@ -417,19 +439,9 @@ export function loadNetconf(raw: JsonObject, { teardown = false } = {}): NetConf
     cniDir: optString(raw, "cniDir") || DEFAULT_CNI_DIR,
     binDir: optString(raw, "binDir") || DEFAULT_BIN_DIR,
     confDir: optString(raw, "confDir") || DEFAULT_CONF_DIR,
-    timeouts: {
-      delegateMs: seconds("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT_S),
-      addMs: seconds("addTimeout", DEFAULT_ADD_TIMEOUT_S),
-      readinessMs: seconds("readinessTimeout", DEFAULT_READINESS_TIMEOUT_S),
-      apiRequestMs: seconds("apiTimeout", 5),
-      apiDeadlineMs: seconds("apiDeadline", 20),
-    },
+    timeouts: readTimeouts(raw, teardown),
     kubernetes,
-    devices: {
-      podResourcesSocket: optString(raw, "podResourcesSocket") || DEFAULT_POD_RESOURCES_SOCKET,
-      kubeletCheckpoint: optString(raw, "kubeletCheckpoint") || DEFAULT_KUBELET_CHECKPOINT,
-      deviceInfoDir: optString(raw, "deviceInfoDir") || DEFAULT_DEVICE_INFO_DIR,
-    },
+    devices: readDevices(raw),
     log,
     parallel: optBool(raw, "parallel"),
     // Our DEL keeps failed attachments by default; false is upstream's default.

@@ -2,7 +2,8 @@
  * The only code that looks or acts inside the pod's network namespace,
  * without a shell: which of the interface names an ADD plans are already
  * there (checked before it runs anything), and moving the default route to
- * the attachments a pod asked for with `default-route`.
+ * the attachments a pod asked for with `default-route`. And whether a
+ * recorded namespace is still one.
  *
  * The check is on every ADD: under Bun it is done in this process
  * (./netns-probe.ts: setns(2) into the pod's namespace and back, around
@@ -10,7 +11,7 @@
  * route changes, `ip` runs in the namespace (`ip -n` for a named one, else
  * through nsenter) by the one process seam, lib/spawn.ts.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { bunRuntime } from "./runtime.ts";
@@ -107,4 +108,22 @@ export async function applyDefaultRoutes(netns: string, targets: readonly Defaul
     ErrorCode.SandboxFailure,
     `cannot add default route via ${failed.gw} on ${failed.ifName}: ${r.stderr.split("\n")[0] || `ip exited ${r.code}`}`,
   );
+}
+
+/**
+ * A recorded netns while it still is a network namespace, and not our own
+ * (the host's); else "" (a DEL without one frees the addresses only).
+ * A `/proc/<pid>/...` path is never passed: its pid may be another
+ * process's now, and DEL would remove that process's interfaces.
+ */
+export function liveNetns(path: string): string {
+  if (!path || path.startsWith("/proc/")) return "";
+  try {
+    const st = statSync(path);
+    const own = statSync("/proc/self/ns/net");
+    // Namespaces are files of one file system (nsfs); an unmounted one is not.
+    return st.dev === own.dev && st.ino !== own.ino ? path : "";
+  } catch {
+    return "";
+  }
 }

@@ -68,6 +68,58 @@ function excerpt(s: string): string {
   return t.length > STDERR_LIMIT ? `${t.slice(0, STDERR_LIMIT)}…` : t;
 }
 
+/** Spawn the plugin; ETXTBSY (the binary is being replaced, e.g. by an installer) is retried briefly. */
+async function spawnRetrying(req: InvokeRequest, file: string, env: Record<string, string>): Promise<SpawnOutput> {
+  const input = JSON.stringify(req.config);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await spawnPlugin({ file, env, input, timeoutMs: req.timeoutMs, onStart: req.onStart });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ETXTBSY" && attempt < 4) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Why a plugin run failed: its own CNI error object on stdout when it printed one, else what happened to it. */
+function failureOf(req: InvokeRequest, res: SpawnOutput): DelegateError {
+  if (res.overflowed) {
+    return new DelegateError(
+      req,
+      `printed more than ${STDOUT_LIMIT} bytes on stdout; it and its child processes were killed`,
+      undefined,
+      excerpt(res.stderr),
+    );
+  }
+  if (res.timedOut) {
+    return new DelegateError(
+      req,
+      `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`,
+      undefined,
+      excerpt(res.stderr),
+    );
+  }
+  if (res.signal) return new DelegateError(req, `killed by ${res.signal}`, undefined, excerpt(res.stderr));
+  let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
+  try {
+    const v: unknown = JSON.parse(res.stdout);
+    if (typeof v === "object" && v !== null) parsed = v as typeof parsed;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed.msg === "string") {
+    const detail = typeof parsed.details === "string" && parsed.details ? parsed.details : excerpt(res.stderr);
+    const pcode = typeof parsed.code === "number" ? parsed.code : undefined;
+    return new DelegateError(req, parsed.msg, pcode, detail);
+  }
+  const said = excerpt(res.stderr) || excerpt(res.stdout) || "no output";
+  return new DelegateError(req, `exited with code ${res.code}: ${said}`);
+}
+
 /**
  * Run one plugin. Returns its stdout on success; throws DelegateError with the
  * plugin's own CNI error (or stderr) otherwise.
@@ -86,55 +138,8 @@ export async function invokePlugin(req: InvokeRequest): Promise<string> {
     // after we were killed can find what we left running.
     [DELEGATE_MARK]: markValue(thisProcess()),
   };
-  const input = JSON.stringify(req.config);
-  let res: SpawnOutput | undefined;
-  // ETXTBSY: the binary is being replaced (e.g. by an installer); retry briefly.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      res = await spawnPlugin({ file, env, input, timeoutMs: req.timeoutMs, onStart: req.onStart });
-      break;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ETXTBSY" && attempt < 4) {
-        await new Promise((r) => setTimeout(r, 200));
-        continue;
-      }
-      throw new DelegateError(req, `cannot execute ${file}: ${(e as Error).message}`);
-    }
-  }
-  if (res.overflowed) {
-    throw new DelegateError(
-      req,
-      `printed more than ${STDOUT_LIMIT} bytes on stdout; it and its child processes were killed`,
-      undefined,
-      excerpt(res.stderr),
-    );
-  }
-  if (res.timedOut) {
-    throw new DelegateError(
-      req,
-      `timed out after ${Number((req.timeoutMs / 1000).toFixed(1))}s; it and its child processes were killed`,
-      undefined,
-      excerpt(res.stderr),
-    );
-  }
-  if (res.code === 0) return res.stdout;
-  if (res.signal) {
-    throw new DelegateError(req, `killed by ${res.signal}`, undefined, excerpt(res.stderr));
-  }
-  // A failing plugin prints a CNI error object on stdout.
-  let parsed: { code?: unknown; msg?: unknown; details?: unknown } | undefined;
-  try {
-    const v: unknown = JSON.parse(res.stdout);
-    if (typeof v === "object" && v !== null) parsed = v as typeof parsed;
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed && typeof parsed.msg === "string") {
-    const detail = typeof parsed.details === "string" && parsed.details ? parsed.details : excerpt(res.stderr);
-    const pcode = typeof parsed.code === "number" ? parsed.code : undefined;
-    throw new DelegateError(req, parsed.msg, pcode, detail);
-  }
-  const said = excerpt(res.stderr) || excerpt(res.stdout) || "no output";
-  throw new DelegateError(req, `exited with code ${res.code}: ${said}`);
+  const res = await spawnRetrying(req, file, env);
+  // Success only when it exited 0 on its own (not killed for its output or its time).
+  if (res.code === 0 && !res.overflowed && !res.timedOut) return res.stdout;
+  throw failureOf(req, res);
 }

@@ -85,7 +85,7 @@ function ipFamily(s: string): 0 | 4 | 6 {
 }
 
 /** Why `s` is neither an IP address nor a CIDR, or undefined when it is one. */
-function ipOrCidrProblem(s: string): string | undefined {
+export function ipOrCidrProblem(s: string): string | undefined {
   const slash = s.indexOf("/");
   if (slash < 0) return ipFamily(s) === 0 ? "is not a valid IP address or CIDR" : undefined;
   const addr = s.slice(0, slash);
@@ -99,7 +99,7 @@ function ipOrCidrProblem(s: string): string | undefined {
 }
 
 /** True for hardware addresses of 6, 8 or 20 bytes written as hex pairs separated by ':' or '-'. */
-function isHardwareAddress(s: string): boolean {
+export function isHardwareAddress(s: string): boolean {
   for (const sep of [":", "-"]) {
     const parts = s.split(sep);
     if ([6, 8, 20].includes(parts.length) && parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return true;
@@ -210,6 +210,37 @@ function parsePortMappings(el: Record<string, unknown>, bad: (why: string) => ne
   return out.length > 0 ? out : undefined;
 }
 
+/** The addresses an element asks for: `ips`, `mac`, `infiniband-guid`, `default-route`. */
+function parseAddressing(el: Record<string, unknown>, bad: (why: string) => never): Partial<NetworkSelection> {
+  const out: Partial<NetworkSelection> = {};
+  const ips = optStringList(el, "ips", bad);
+  ips?.forEach((ip, i) => {
+    const problem = ipOrCidrProblem(ip);
+    if (problem !== undefined) bad(`ips[${i}] ${quote(ip)} ${problem}`);
+  });
+  if (ips !== undefined && ips.length > 0) out.ips = ips;
+
+  const mac = optString(el, "mac", bad);
+  if (mac !== undefined && mac !== "") {
+    if (!isHardwareAddress(mac)) bad(`mac ${quote(mac)} is not a MAC address such as "02:00:5e:10:00:01"`);
+    out.mac = mac;
+  }
+  const guid = optString(el, "infiniband-guid", bad);
+  if (guid !== undefined && guid !== "") {
+    if (!isHardwareAddress(guid)) {
+      bad(`infiniband-guid ${quote(guid)} is not a GUID such as "24:8a:07:03:00:8d:ae:2f"`);
+    }
+    out.infinibandGuid = guid;
+  }
+
+  const defaultRoute = optStringList(el, "default-route", bad);
+  defaultRoute?.forEach((gw, i) => {
+    if (ipFamily(gw) === 0) bad(`default-route[${i}] ${quote(gw)} is not an IP address`);
+  });
+  if (defaultRoute !== undefined) out.defaultRoute = defaultRoute;
+  return out;
+}
+
 /** Validates one element of the JSON form; `pos` is 1-based. */
 function parseJsonElement(key: string, el: unknown, pos: number, defaultNamespace: string): NetworkSelection {
   if (!isPlainObject(el)) {
@@ -236,32 +267,7 @@ function parseJsonElement(key: string, el: unknown, pos: number, defaultNamespac
     selection.interface = ifname;
   }
 
-  const ips = optStringList(el, "ips", bad);
-  ips?.forEach((ip, i) => {
-    const problem = ipOrCidrProblem(ip);
-    if (problem !== undefined) bad(`ips[${i}] ${quote(ip)} ${problem}`);
-  });
-  if (ips !== undefined && ips.length > 0) selection.ips = ips;
-
-  const mac = optString(el, "mac", bad);
-  if (mac !== undefined && mac !== "") {
-    if (!isHardwareAddress(mac)) bad(`mac ${quote(mac)} is not a MAC address such as "02:00:5e:10:00:01"`);
-    selection.mac = mac;
-  }
-  const guid = optString(el, "infiniband-guid", bad);
-  if (guid !== undefined && guid !== "") {
-    if (!isHardwareAddress(guid)) {
-      bad(`infiniband-guid ${quote(guid)} is not a GUID such as "24:8a:07:03:00:8d:ae:2f"`);
-    }
-    selection.infinibandGuid = guid;
-  }
-
-  const defaultRoute = optStringList(el, "default-route", bad);
-  defaultRoute?.forEach((gw, i) => {
-    if (ipFamily(gw) === 0) bad(`default-route[${i}] ${quote(gw)} is not an IP address`);
-  });
-  if (defaultRoute !== undefined) selection.defaultRoute = defaultRoute;
-
+  Object.assign(selection, parseAddressing(el, bad));
   const cniArgs = optObject(el, "cni-args", bad);
   if (cniArgs !== undefined) selection.cniArgs = cniArgs;
   const bandwidth = parseBandwidth(el, bad);

@@ -144,60 +144,58 @@ async function spawnWithNode(req: SpawnRequest): Promise<SpawnOutput> {
       stdio: ["pipe", "pipe", "pipe"],
       detached: true,
     });
-    let pgid = 0;
-    const out = new Capped(req.maxStdout ?? STDOUT_LIMIT, () => {
-      killGroup(pgid);
-      child.stdout.destroy();
-    });
-    const err = new Capped(STDERR_KEEP);
-    let settled = false;
-    let timer: ReturnType<typeof groupTimer> | undefined;
-
-    const finish = (code: number | null, signal: string | null): void => {
-      if (settled) return;
-      settled = true;
-      timer?.clear();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve({
-        stdout: out.text(),
-        stderr: err.text(),
-        code,
-        signal,
-        timedOut: timer?.fired ?? false,
-        overflowed: out.overflowed,
-      });
-    };
-
-    child.on("error", (e) => {
-      if (settled) return;
-      settled = true;
-      timer?.clear();
-      reject(e);
-    });
-    if (child.pid === undefined) return; // spawn failed: "error" follows
-    pgid = child.pid;
-    req.onStart?.(pgid);
-    timer = groupTimer(pgid, req.timeoutMs);
-
-    child.stdout.on("data", (b: Buffer) => out.add(b));
-    child.stderr.on("data", (b: Buffer) => err.add(b));
-    let closed = false;
-    child.on("close", (code, signal) => {
-      closed = true;
-      finish(code, signal);
-    });
-    child.on("exit", (code, signal) => {
-      timer?.afterExit();
-      // Output written before the exit is already in the pipes; a process
-      // the child left behind may keep them open, so do not wait for EOF.
-      setTimeout(() => {
-        if (!closed) finish(code, signal);
-      }, DRAIN_MS);
-    });
+    supervise(child, req, resolve, reject);
     // A plugin that exits without reading stdin must not crash us with EPIPE.
     child.stdin.on("error", () => {});
     child.stdin.end(req.input);
+  });
+}
+
+/** A node:child_process child's output, time bound and end, by the rules spawnWithBun keeps too. */
+function supervise(
+  child: ChildProcessWithoutNullStreams,
+  req: SpawnRequest,
+  resolve: (o: SpawnOutput) => void,
+  reject: (e: Error) => void,
+): void {
+  let pgid = 0;
+  const out = new Capped(req.maxStdout ?? STDOUT_LIMIT, () => {
+    killGroup(pgid);
+    child.stdout.destroy();
+  });
+  const err = new Capped(STDERR_KEEP);
+  let settled = false;
+  let closed = false;
+  let timer: ReturnType<typeof groupTimer> | undefined;
+  const finish = (code: number | null, signal: string | null): void => {
+    if (settled) return;
+    settled = true;
+    timer?.clear();
+    child.stdout.destroy();
+    child.stderr.destroy();
+    resolve({ stdout: out.text(), stderr: err.text(), code, signal, timedOut: timer?.fired ?? false, overflowed: out.overflowed });
+  };
+  child.on("error", (e) => {
+    if (settled) return;
+    settled = true;
+    timer?.clear();
+    reject(e);
+  });
+  if (child.pid === undefined) return; // spawn failed: "error" follows
+  pgid = child.pid;
+  req.onStart?.(pgid);
+  timer = groupTimer(pgid, req.timeoutMs);
+  child.stdout.on("data", (b: Buffer) => out.add(b));
+  child.stderr.on("data", (b: Buffer) => err.add(b));
+  child.on("close", (code, signal) => {
+    closed = true;
+    finish(code, signal);
+  });
+  // Output written before the exit is already in the pipes; a process the
+  // child left behind may keep them open, so do not wait for EOF.
+  child.on("exit", (code, signal) => {
+    timer?.afterExit();
+    setTimeout(() => !closed && finish(code, signal), DRAIN_MS);
   });
 }
 

@@ -17,7 +17,7 @@
  */
 import { rmdirSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { AttachmentDevice } from "./attachment.ts";
+import type { Attachment } from "./attachment.ts";
 import { cniDeviceInfoPath } from "./device-info.ts";
 import { readRegularText } from "./files.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
@@ -34,21 +34,12 @@ export interface UpstreamContext {
   deviceInfoDir?: string;
 }
 
-/** One attachment upstream made, in the shape of ours (lib/cache.ts CachedAttachment). */
-export interface UpstreamAttachment {
-  network: string;
-  ifName: string;
-  isClusterNetwork: boolean;
-  config: JsonObject;
-  result?: JsonObject;
-  runtimeConfig?: JsonObject;
-  cniArgs?: string;
-  statusName?: string;
-  device?: AttachmentDevice;
-  /** Its libcni results file, removed with it. */
-  resultsFile?: string;
-  /** The netns it was added in, as its results file says (upstream's record does not). */
-  netns?: string;
+/** What upstream's record says, as our attachments, and the netns its results files name (its record does not). */
+export interface UpstreamRecord {
+  attachments: Attachment[];
+  netns: string;
+  /** CNI_ARGS of the first attachment's ADD, for attachments whose results file is gone. */
+  cniArgs: string;
 }
 
 const resultsDir = (cniDir: string) => join(cniDir, "results");
@@ -106,7 +97,9 @@ function requestedRuntime(el: JsonObject): JsonObject | undefined {
   return Object.keys(rc).length ? rc : undefined;
 }
 
-function attachmentOf(el: unknown, i: number, cniDir: string, containerId: string, ctx: UpstreamContext): UpstreamAttachment | string {
+type Read = { attachment: Omit<Attachment, "cniArgs">; cniArgs?: string; netns?: string };
+
+function attachmentOf(el: unknown, i: number, cniDir: string, containerId: string, ctx: UpstreamContext): Read | string {
   if (!isJsonObject(el)) return `element ${i} is not an object`;
   const config = configOf(el);
   if (!config) return `element ${i} has no delegate config (Bytes, Conf or ConfList)`;
@@ -126,36 +119,41 @@ function attachmentOf(el: unknown, i: number, cniDir: string, containerId: strin
         ? cniDeviceInfoPath(ctx.deviceInfoDir, String(el.Name ?? network), containerId, ifName)
         : undefined;
   const resourceName = typeof el.resourceName === "string" ? el.resourceName : "";
-  return {
+  const attachment = {
     network,
     ifName,
     isClusterNetwork: i === 0,
     config,
     ...(isJsonObject(cached?.result) ? { result: cached.result } : {}),
     ...(runtimeConfig ? { runtimeConfig } : {}),
-    ...(cniArgs !== undefined ? { cniArgs } : {}),
     ...(statusName ? { statusName } : {}),
     ...(deviceID && infoFile ? { device: { resourceName, deviceID, infoFile } } : {}),
     ...(results ? { resultsFile: results.file } : {}),
+  };
+  return {
+    attachment,
+    ...(cniArgs !== undefined ? { cniArgs } : {}),
     ...(typeof cached?.netns === "string" && cached.netns ? { netns: cached.netns } : {}),
   };
 }
 
-/** The attachments of upstream's record (already parsed); a string says why it cannot be used. */
-export function readUpstreamRecord(
-  list: unknown[],
-  cniDir: string,
-  containerId: string,
-  ctx: UpstreamContext,
-): UpstreamAttachment[] | string {
+/** Upstream's record (already parsed) as ours; a string says why it cannot be used. */
+export function readUpstreamRecord(list: unknown[], cniDir: string, containerId: string, ctx: UpstreamContext): UpstreamRecord | string {
   if (list.length === 0) return "is an empty list";
-  const attachments: UpstreamAttachment[] = [];
+  const read: Read[] = [];
   for (const [i, el] of list.entries()) {
     const a = attachmentOf(el, i, cniDir, containerId, ctx);
     if (typeof a === "string") return `(a record of upstream Multus): ${a}`;
-    attachments.push(a);
+    read.push(a);
   }
-  return attachments;
+  // An attachment whose results file is gone: CNI_ARGS as the first one's ADD had them.
+  const cniArgs = read[0].cniArgs ?? "";
+  return {
+    attachments: read.map((r) => ({ ...r.attachment, cniArgs: r.cniArgs ?? cniArgs })),
+    // GC passes it on while the namespace exists (the runtime's DEL brings its own).
+    netns: read.find((r) => r.netns)?.netns ?? "",
+    cniArgs,
+  };
 }
 
 /** Remove the results files of these attachments (only ever files in `<cniDir>/results`), and the dir once empty. */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The house rules CI enforces, each a line of its own:
-#   types (tsc), lint + format (Biome), Rust format and lints (rustfmt, clippy),
+#   types (tsc), lint + format (Biome), no import cycle in lib/ and main.ts,
+#   functions of at most 50 lines on the ADD/DEL path,
+#   Rust format and lints (rustfmt, clippy),
 #   and the size budgets of what we ship.
 # Needs: npm ci; apt-get install cargo rustfmt rust-clippy (Debian's, offline).
 set -uo pipefail
@@ -14,6 +16,8 @@ step() {
 
 step "tsc --noEmit" npx --no-install tsc --noEmit -p .
 step "biome check (lint + format)" npx --no-install biome check --diagnostic-level=error .
+step "no import cycle" node scripts/import-cycles.mjs
+step "ADD/DEL functions at most 50 lines" node scripts/function-size.mjs
 (
   cd wasm || exit 1
   export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc

@@ -7,7 +7,7 @@ const d = (name: string, extra: Record<string, unknown> = {}) =>
   loadDelegate({ type: "bridge", name, ...extra }, name, 0, { name: "m", cniVersion: "1.0.0" });
 
 const plan = (...ds: ReturnType<typeof d>[]) =>
-  planAttachments(ds.map(requestFromConfig), "eth0").map((a) => `${a.delegate.name}:${a.ifName}${a.isClusterNetwork ? "*" : ""}`);
+  planAttachments(ds.map(requestFromConfig), "eth0").map((a) => `${a.network}:${a.ifName}${a.isClusterNetwork ? "*" : ""}`);
 
 t.test("modern rule: first is the cluster network, then net<index>", async (t) => {
   t.same(plan(d("a"), d("b"), d("c")), ["a:eth0*", "b:net1", "c:net2"]);

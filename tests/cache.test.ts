@@ -2,18 +2,19 @@
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { CACHE_KIND, type CacheRecord, listCachedContainers, readCache, removeCache, writeCache } from "../lib/cache.ts";
+import { CACHE_KIND, CACHE_VERSION, type CacheRecord, listCachedContainers, readCache, removeCache, writeCache } from "../lib/cache.ts";
 import { tempDir } from "./helpers/netns.ts";
 
 const rec = (id: string): CacheRecord => ({
   kind: CACHE_KIND,
+  version: CACHE_VERSION,
   containerId: id,
   netns: "/run/netns/x",
   ifName: "eth0",
   cniArgs: "",
   cniVersion: "1.0.0",
   complete: true,
-  attachments: [{ network: "a", ifName: "eth0", isClusterNetwork: true, config: { type: "bridge", name: "a" } }],
+  attachments: [{ network: "a", ifName: "eth0", isClusterNetwork: true, config: { type: "bridge", name: "a" }, cniArgs: "" }],
 });
 
 t.test("write then read round-trips; file 0600 in a 0700 dir; no temp file left", async (t) => {

@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
-import { CACHE_KIND, type CacheRecord, writeCache } from "../lib/cache.ts";
+import { CACHE_KIND, CACHE_VERSION, type CacheRecord, writeCache } from "../lib/cache.ts";
 import { startApiServer } from "./helpers/apiserver.ts";
 import { tempDir } from "./helpers/netns.ts";
 import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
@@ -111,6 +111,7 @@ t.test("status --json: the documented fields, for attached, incomplete and corru
   const n = node(t);
   const record = (containerId: string, complete: boolean): CacheRecord => ({
     kind: CACHE_KIND,
+    version: CACHE_VERSION,
     containerId,
     netns: "/var/run/netns/mtns-json",
     ifName: "eth0",
@@ -118,8 +119,15 @@ t.test("status --json: the documented fields, for attached, incomplete and corru
     cniVersion: "1.0.0",
     complete,
     attachments: [
-      { network: "cbr0", ifName: "eth0", isClusterNetwork: true, config: { type: "bridge" } },
-      { network: "macvlan-conf", statusName: "ns1/macvlan-conf", ifName: "net1", isClusterNetwork: false, config: { type: "macvlan" } },
+      { network: "cbr0", ifName: "eth0", isClusterNetwork: true, config: { type: "bridge" }, cniArgs: "" },
+      {
+        network: "macvlan-conf",
+        statusName: "ns1/macvlan-conf",
+        ifName: "net1",
+        isClusterNetwork: false,
+        config: { type: "macvlan" },
+        cniArgs: "",
+      },
     ],
   });
   const empty = await human(["status", "--cni-dir", n.cniDir, "--json"]);

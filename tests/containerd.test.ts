@@ -26,7 +26,7 @@ import {
   startContainerd,
 } from "./helpers/containerd.ts";
 import { isCriError, type PodSandboxConfig } from "./helpers/cri.ts";
-import { addresses, links, uniqueName } from "./helpers/netns.ts";
+import { addresses, links, reservations, uniqueName } from "./helpers/netns.ts";
 import { unavailable } from "./helpers/prerequisite.ts";
 import { PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
@@ -463,6 +463,69 @@ if (missing) {
     },
   );
 
+  t.test(
+    "(l) multus attach to two running sandboxes, traffic between them over the attached network, detach; the runtime's DEL removes what is still attached: nothing left",
+    async (t) => {
+      const s = scenario(t);
+      const before = hostSnapshot();
+      const pods = podsOf(t);
+      const dataBridge = uniqueName("mtbr");
+      t.teardown(() => {
+        try {
+          execFileSync("ip", ["link", "del", dataBridge], { stdio: "ignore" });
+        } catch {
+          // never created
+        }
+      });
+      api.putNad(POD_NS, "mt-data", {
+        ...s.bridge({ name: "mt-data", bridge: dataBridge }),
+        ipam: { type: "host-local", subnet: s.subnets[2].cidr, dataDir: s.ipamDir },
+      });
+      await ctrd.setNetwork({ "00-multus.conf": s.netconf([s.bridge()], { kubeconfig: api.writeKubeconfig(s.dir, { auth: "token" }) }) });
+      const person = (argv: string[]) => runPlugin({ argv, stdin: "", env: { CNI_IFNAME: undefined, CNI_PATH: undefined } });
+      const run = async () => {
+        const name = uniqueName("attpod");
+        const stored = api.putPod({ metadata: { name, namespace: POD_NS } });
+        return { name, pod: await pods.run(podConfig({ name, uid: stored.metadata.uid })) };
+      };
+      const [a, b] = [await run(), await run()];
+      const attach = async (name: string) => {
+        const r = await person(["attach", "--pod", `${POD_NS}/${name}`, "--conf-dir", ctrd.confDir, "mt-data@data0", "--json"]);
+        t.equal(r.code, 0, `attach to ${name}: ${r.stderr}`);
+        return r.json as { containerID: string; ips: string[] };
+      };
+      const [ja, jb] = [await attach(a.name), await attach(b.name)];
+      t.equal(ja.containerID, a.pod.id, "--pod found the sandbox through its record");
+      for (const x of [a, b]) {
+        t.same(podLinks(x.pod), ["data0", "eth0"], `${x.name}: the attached interface in containerd's netns`);
+        const status = JSON.parse(api.getPod(POD_NS, x.name)!.metadata.annotations!["k8s.v1.cni.cncf.io/network-status"]) as {
+          interface: string;
+        }[];
+        t.same(
+          status.map((e) => e.interface),
+          ["eth0", "data0"],
+          `${x.name}: network-status names it`,
+        );
+      }
+      const [ipA, ipB] = [ip4(a.pod, "data0")[0], ip4(b.pod, "data0")[0]];
+      t.same([ja.ips, jb.ips], [[`${ipA}/24`], [`${ipB}/24`]]);
+      t.ok(ipA.startsWith(`${s.subnets[2].prefix}.`) && ipB.startsWith(`${s.subnets[2].prefix}.`), "both on the attached network's subnet");
+      t.equal(await udpRoundTrip(a.pod, ipA, b.pod, ipB), `pong ${ipB}`, "a datagram from b's data0 to a's data0 and its answer back");
+
+      for (const x of [a, b]) {
+        const d = await person(["detach", "--pod", `${POD_NS}/${x.name}`, "--conf-dir", ctrd.confDir, "--interface", "data0"]);
+        t.equal(d.code, 0, `detach from ${x.name}: ${d.stderr}`);
+        t.same(podLinks(x.pod), ["eth0"]);
+      }
+      t.equal(reservations(s.ipamDir).filter((r) => r.startsWith("mt-data/")).length, 0, "the attached network's addresses are released");
+      await attach(a.name);
+      // Stop and remove: the runtime's DEL removes the attachment made after its ADD, with the others.
+      await pods.remove(a.pod.id);
+      await pods.remove(b.pod.id);
+      await noLeaks(t, before, s, { bridges: [s.bridgeName, dataBridge] });
+    },
+  );
+
   t.test("(j) churn: 100 pod create/delete cycles, 4 at a time, with containerd restarts and the plugin SIGKILLed: 0 leaks", async (t) => {
     const s = scenario(t);
     const before = hostSnapshot();
@@ -679,4 +742,34 @@ function killPlugin(podName: string, command: string, delayMs: number): { stop()
       return done;
     },
   };
+}
+
+/**
+ * One UDP datagram from `client`'s address `clientIp` to `server`'s `serverIp`, answered: node in each
+ * sandbox's netns (nsenter), the server bound to its address, the client to its own.
+ */
+async function udpRoundTrip(server: PodRun, serverIp: string, client: PodRun, clientIp: string): Promise<string> {
+  const port = 30000 + randomInt(20000);
+  const serve = `const s = require("dgram").createSocket("udp4");
+s.on("message", (m, r) => s.send("pong " + r.address, r.port, r.address, () => s.close()));
+s.bind(${port}, "${serverIp}", () => console.log("listening"));
+setTimeout(() => process.exit(2), 10000);`;
+  const ask = `const s = require("dgram").createSocket("udp4");
+s.on("message", (m) => { console.log(String(m)); process.exit(0); });
+s.bind(0, "${clientIp}", () => s.send("ping", ${port}, "${serverIp}"));
+setTimeout(() => process.exit(3), 5000);`;
+  const { spawn } = await import("node:child_process");
+  const srv = spawn("nsenter", [`--net=${server.netns}`, "--", process.execPath, "-e", serve], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      srv.stdout.on("data", (b: Buffer) => b.toString().includes("listening") && resolve());
+      srv.on("exit", (code) => reject(new Error(`the server exited (${code})`)));
+    });
+    return execFileSync("nsenter", [`--net=${client.netns}`, "--", process.execPath, "-e", ask], {
+      encoding: "utf8",
+      timeout: 10_000,
+    }).trim();
+  } finally {
+    srv.kill();
+  }
 }

@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
-import { CACHE_KIND, type CacheRecord, writeCache } from "../lib/cache.ts";
+import { CACHE_KIND, CACHE_VERSION, type CacheRecord, writeCache } from "../lib/cache.ts";
 import { DELEGATE_MARK, killOrphans, markValue, type ProcessId, startTime } from "../lib/proc.ts";
 import { links, makeNetns, reservations, tempDir } from "./helpers/netns.ts";
 import { unavailable } from "./helpers/prerequisite.ts";
@@ -37,6 +37,7 @@ function bystander(t: Test, env: Record<string, string> = {}): { child: ChildPro
 function plantRecord(cniDir: string, containerId: string, running: ProcessId[], owner: ProcessId = DEAD_OWNER): void {
   const rec: CacheRecord = {
     kind: CACHE_KIND,
+    version: CACHE_VERSION,
     containerId,
     netns: "",
     ifName: "eth0",

@@ -100,43 +100,49 @@ t.test("an upstream record whose results files are gone is still deleted (no pre
   t.same(filesUnder(w.cniDir), []);
 });
 
-t.test("a record written by release 0.1.0 is still read: CHECK passes, DEL releases everything", async (t) => {
-  const s = scenario(t, "1.0.0");
-  const ns = makeNetns(t);
-  const fixture = join(ROOT, "tests", "fixtures", "record-v0.1.0");
-  const bridges = [uniqueName("mtbr"), uniqueName("mtbr")];
-  for (const b of bridges) cleanupLink(t, b);
-  const subs: [string, string][] = [
-    ["/TMP", s.dir],
-    ["/var/run/netns/POD", ns.path],
-    ["barbrrec0", bridges[0]],
-    ["barbrrec1", bridges[1]],
-    ...[0, 1, 2].map((i): [string, string] => [`10.219.8${i}.`, `${s.subnets[i].prefix}.`]),
-  ];
-  const sub = (file: string) => subs.reduce((text, [from, to]) => text.replaceAll(from, to), readFileSync(join(fixture, file), "utf8"));
-  const rec = JSON.parse(sub("reccontainer1"));
-  // The attachments it names, made for real (their results replace the recording run's).
-  for (const a of rec.attachments) {
-    a.result = await addAsLibcni(a.config, {
-      containerId: rec.containerId,
-      netns: ns.path,
-      ifName: a.ifName,
-      cniArgs: a.cniArgs ?? rec.cniArgs,
-      ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
-    });
-  }
-  mkdirSync(s.cniDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(s.cniDir, rec.containerId), JSON.stringify(rec), { mode: 0o600 });
-  t.same(links(ns.name).sort(), ["data0", "eth0", "net2"]);
-  const call = { containerId: rec.containerId, netns: ns.path, args: rec.cniArgs, stdin: JSON.parse(sub("netconf.json")) };
-  const c = await runPlugin({ ...call, command: "CHECK" });
-  t.equal(c.code, 0, c.stdout);
-  const d = await runPlugin({ ...call, command: "DEL" });
-  t.equal(d.code, 0, d.stdout);
-  t.same(links(ns.name), []);
-  t.same(reservations(s.ipamDir), []);
-  t.same(cacheEntries(s.cniDir), []);
-});
+const ourRecords = [
+  { what: "a record written by release 0.1.0", dir: "record-v0.1.0", file: "reccontainer1" },
+  { what: "a record of format 1 (no version field, a default route moved)", dir: "record-format-1", file: "reccontainer2" },
+];
+for (const { what, dir, file } of ourRecords) {
+  t.test(`${what} is still read: CHECK passes, DEL releases everything`, async (t) => {
+    const s = scenario(t, "1.0.0");
+    const ns = makeNetns(t);
+    const fixture = join(ROOT, "tests", "fixtures", dir);
+    const bridges = [uniqueName("mtbr"), uniqueName("mtbr")];
+    for (const b of bridges) cleanupLink(t, b);
+    const subs: [string, string][] = [
+      ["/TMP", s.dir],
+      ["/var/run/netns/POD", ns.path],
+      ["barbrrec0", bridges[0]],
+      ["barbrrec1", bridges[1]],
+      ...[0, 1, 2].map((i): [string, string] => [`10.219.8${i}.`, `${s.subnets[i].prefix}.`]),
+    ];
+    const sub = (f: string) => subs.reduce((text, [from, to]) => text.replaceAll(from, to), readFileSync(join(fixture, f), "utf8"));
+    const rec = JSON.parse(sub(file));
+    // The attachments it names, made for real (their results replace the recording run's).
+    for (const a of rec.attachments) {
+      a.result = await addAsLibcni(a.config, {
+        containerId: rec.containerId,
+        netns: ns.path,
+        ifName: a.ifName,
+        cniArgs: a.cniArgs ?? rec.cniArgs,
+        ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
+      });
+    }
+    mkdirSync(s.cniDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(s.cniDir, rec.containerId), JSON.stringify(rec), { mode: 0o600 });
+    t.same(links(ns.name).sort(), ["data0", "eth0", "net2"]);
+    const call = { containerId: rec.containerId, netns: ns.path, args: rec.cniArgs, stdin: JSON.parse(sub("netconf.json")) };
+    const c = await runPlugin({ ...call, command: "CHECK" });
+    t.equal(c.code, 0, c.stdout);
+    const d = await runPlugin({ ...call, command: "DEL" });
+    t.equal(d.code, 0, d.stdout);
+    t.same(links(ns.name), []);
+    t.same(reservations(s.ipamDir), []);
+    t.same(cacheEntries(s.cniDir), []);
+  });
+}
 
 t.test("GC after an upgrade: a valid pod upstream attached is known (its networks get GC), one no longer valid is removed", async (t) => {
   const api = await startApiServer();

@@ -12,6 +12,8 @@ export class UsageError extends Error {}
 export interface ArgSpec {
   /** Options that take a value: --name VALUE or --name=VALUE. */
   strings?: readonly string[];
+  /** Options that take a value and may be given more than once (--ip A --ip B). */
+  lists?: readonly string[];
   /** Options that take none. */
   booleans?: readonly string[];
   /** Options that are true alone, or take an inline =true / =false (--namespace-isolation=false). */
@@ -22,6 +24,8 @@ export interface ArgSpec {
 
 export interface ParsedArgs {
   strings: Map<string, string>;
+  /** Every value of each list option given, in order. */
+  lists: Map<string, string[]>;
   booleans: Set<string>;
   switches: Map<string, boolean>;
   positionals: string[];
@@ -37,17 +41,19 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
   const strings = spec.strings ?? [];
   const booleans = spec.booleans ?? [];
   const switches = spec.switches ?? [];
-  const options: Record<string, { type: "string" | "boolean" }> = {};
+  const lists = spec.lists ?? [];
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
   for (const s of [...strings, ...switches]) options[s] = { type: "string" };
+  for (const l of lists) options[l] = { type: "string", multiple: true };
   for (const b of booleans) options[b] = { type: "boolean" };
   // A switch alone means =true; given as a string option, its value is checked below.
   const end = args.indexOf("--");
   const argv = args.map((a, i) => ((end < 0 || i < end) && switches.some((s) => a === `--${s}`) ? `${a}=true` : a));
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: spec.positionals === true }) as {
-      values: Record<string, string | boolean | undefined>;
+      values: Record<string, string | boolean | string[] | undefined>;
       positionals: string[];
     });
   } catch (e) {
@@ -55,9 +61,10 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
       `${explain(argv, options, spec.positionals === true) ?? (e as Error).message.split("\n")[0]}; see multus ${cmd} --help`,
     );
   }
-  const out: ParsedArgs = { strings: new Map(), booleans: new Set(), switches: new Map(), positionals };
+  const out: ParsedArgs = { strings: new Map(), lists: new Map(), booleans: new Set(), switches: new Map(), positionals };
   for (const [k, v] of Object.entries(values)) {
-    if (switches.includes(k)) {
+    if (Array.isArray(v)) out.lists.set(k, v);
+    else if (switches.includes(k)) {
       if (v !== "true" && v !== "false")
         throw new UsageError(`option --${k} takes no value, or =true or =false (got ${JSON.stringify(v)}); see multus ${cmd} --help`);
       out.switches.set(k, v === "true");
@@ -70,7 +77,7 @@ export function parseCommandArgs(cmd: string, args: readonly string[], spec: Arg
 /** What is wrong with arguments strict parsing refused, from the tokens of a lenient parse. */
 function explain(
   args: readonly string[],
-  options: Record<string, { type: "string" | "boolean" }>,
+  options: Record<string, { type: "string" | "boolean"; multiple?: boolean }>,
   allowPositionals: boolean,
 ): string | undefined {
   let tokens: Token[];

@@ -23,16 +23,20 @@ Commands for a person:
                      (adopts upstream Multus's config in place; a re-run keeps the delegates you added)
   multus uninstall   undo install
   multus status      list the attachments cached on this node
+  multus attach      add a network to a running pod (as root, on its node)
+  multus detach      remove a network from a running pod
+  multus explain     what an ADD would do for a pod: networks, interfaces, final configs, problems
   multus validate    lint netconfs, conflists and YAML manifests (NADs, Network objects, pods)
   multus doctor      check this node: config order, the validator, plugins, cache dir, API, CRD, RBAC
   multus version     the plugin's version and the CNI versions it speaks
   multus COMMAND --help
 
-status, validate, doctor and install take --json: one JSON object on stdout
+status, validate, doctor, install, attach, detach and explain take --json: one JSON object on stdout
 (docs/reference.md, "Command-line interface", has each schema).
-Exit codes: 0 done, nothing wrong; 1 a problem found (validate, doctor) or the
-command refused or failed (install, uninstall); 2 a usage mistake (an unknown
-command or option, a missing or malformed value).
+Exit codes: 0 done, nothing wrong; 1 a problem found (validate, doctor,
+explain) or the command refused or failed (install, uninstall, attach,
+detach); 2 a usage mistake (an unknown command or option, a missing or
+malformed value).
 
 Example (legacy delegates mode):
   echo '{"cniVersion":"1.0.0","name":"multi","type":"multus","delegates":[
@@ -184,6 +188,68 @@ on one interface, a resourceName no container requests, overlapping subnets.
 --json prints every problem as one JSON object. Exit code 1 when there is
 an error (warnings alone leave it 0).
 `,
+  attach: `usage: multus attach (--pod NAMESPACE/NAME | --container ID) NETWORK[@IFNAME]
+                     [--ip CIDR]... [--mac MAC] [--conf FILE | --conf-dir DIR] [--json]
+
+Adds a network to a running pod on this node (run it as root there). The
+netconf is the node's: the first multus config in the conf dir (default
+/etc/cni/net.d), or --conf FILE. The container is found by its cache
+record: --container ID, or --pod NAMESPACE/NAME (the record whose CNI_ARGS
+name that pod).
+
+NETWORK in Kubernetes mode is a NetworkAttachmentDefinition, [namespace/]name
+(the pod's namespace by default), read from the API with the rules of the
+pod's networks annotation: namespace isolation, the NAD's resourceName (the
+pod gets one of its devices no other attachment uses). In delegates mode it
+is the name of a config in the netconf's confDir, or a conf file. IFNAME
+defaults to the first free net<N>. --ip (repeatable) and --mac are what the
+annotation's "ips" and "mac" ask: given to plugins with the ips and mac
+capabilities, and as IP= and MAC= in CNI_ARGS.
+
+It holds the container's lock (a runtime DEL waits for it), records the
+attachment before its delegate runs (a killed attach is cleaned up by the
+runtime's DEL), runs the delegate's ADD in the pod's network namespace under
+addTimeout, and rolls it back on failure. The runtime's DEL of the pod
+removes it like the others. Kubernetes mode: network-status is rewritten
+(one write) and an AddedInterface event posted. Refused, with nothing
+attached: no record for the container, an ADD or attach that did not
+complete, the interface name taken (in the record or in the pod), the
+network unknown, the pod's network namespace gone. --json prints what was
+attached as one JSON object. Exit code 1 when refused or failed.
+`,
+  detach: `usage: multus detach (--pod NAMESPACE/NAME | --container ID) --interface IFNAME [--force]
+                     [--conf FILE | --conf-dir DIR] [--json]
+
+Removes one attachment from a running pod: its delegate's DEL (in the pod's
+network namespace while that exists), under the container's lock, then the
+record and (Kubernetes mode) network-status are updated. An attachment
+whose DEL fails stays in the record (the runtime's DEL tries again), and
+the command fails. The cluster network is refused unless --force. Any
+interface multus attached can be detached, by ADD or by attach. --json
+prints what was detached as one JSON object.
+`,
+  explain: `usage: multus explain (--pod NAMESPACE/NAME | FILE...) [--conf FILE | --conf-dir DIR] [--json]
+
+Says what an ADD would do for a pod, and attaches nothing: its networks in
+order with their interface names, what each plugin would read on stdin
+(the device-plugin device and the runtime config injected as the ADD would
+inject them; secrets redacted), the CNI_ARGS each gets, the default route,
+and every problem and warning the ADD would meet: the networks that cannot
+be resolved (a NAD missing, namespace isolation, a device), the validator's
+findings on the netconf and on the pod's networks together (interface
+names, overlapping subnets ...), a plugin that is not installed.
+
+--pod NAMESPACE/NAME runs on the node with its netconf (the first multus
+config of the conf dir, default /etc/cni/net.d, or --conf FILE): the pod and
+its NADs are read from the API, its devices from kubelet; a container the
+pod already has on this node gives its container ID and CNI_ARGS. FILE...
+reads the pod and NADs from manifests instead (no cluster needed), with the
+netconf given by --conf, else one among the files, else this node's, else a
+stand-in cluster network on eth0; a device-plugin network then shows its
+resource without a device, and a resource no container requests is an
+error. --json prints {"ok", "pods": [...]}. Exit code 1 when the ADD would
+fail (an error), 0 otherwise.
+`,
   version: "usage: multus version\n",
 };
 
@@ -271,7 +337,7 @@ export async function cli(argv: readonly string[]): Promise<CliAnswer> {
   }
 }
 
-const JSON_COMMANDS = new Set(["install", "status", "validate", "doctor"]);
+const JSON_COMMANDS = new Set(["install", "status", "validate", "doctor", "attach", "detach", "explain"]);
 
 async function run(cmd: string, args: string[]): Promise<CliAnswer> {
   switch (cmd) {
@@ -315,8 +381,36 @@ async function run(cmd: string, args: string[]): Promise<CliAnswer> {
       const list = containers(cniDir);
       return f.booleans.has("json") ? json({ ok: true, cniDir, containers: list }, 0) : ok(status(cniDir, list));
     }
+    case "attach":
+    case "detach":
+      return attachCommand(cmd, args);
+    case "explain": {
+      const { EXPLAIN_OPTIONS, runExplain } = await import("./explain.ts");
+      const r = await withDetails(() => runExplain(parseCommandArgs(cmd, args, EXPLAIN_OPTIONS)));
+      return args.includes("--json") ? json(r.json, r.exitCode) : { stdout: `${r.lines.join("\n")}\n`, exitCode: r.exitCode };
+    }
     default:
       return { stdout: "", stderr: `unknown command "${cmd}"\n\n${USAGE}`, exitCode: 2 };
+  }
+}
+
+/** `multus attach` and `multus detach` (./attach.ts). */
+async function attachCommand(cmd: "attach" | "detach", args: string[]): Promise<CliAnswer> {
+  const { ATTACH_OPTIONS, DETACH_OPTIONS, runAttach, runDetach } = await import("./attach.ts");
+  const f = parseCommandArgs(cmd, args, cmd === "attach" ? ATTACH_OPTIONS : DETACH_OPTIONS);
+  const r = await withDetails(() => (cmd === "attach" ? runAttach(f) : runDetach(f)));
+  return f.booleans.has("json") ? json(r.json, 0) : ok(r.lines);
+}
+
+/** A plugin error's details (what to do, what was left) belong in the person's message too. */
+async function withDetails<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const details = (e as { details?: unknown }).details;
+    if (typeof details === "string" && details && !(e instanceof UsageError))
+      throw new Error(`${(e as Error).message}\n  ${details.split("\n").join("\n  ")}`);
+    throw e;
   }
 }
 

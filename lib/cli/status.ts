@@ -4,7 +4,7 @@ import { listCachedContainers, readCache } from "../cache.ts";
 /** One cached container, as `multus status --json` prints it. */
 export interface ContainerStatus {
   containerID: string;
-  /** `incomplete`: its ADD did not finish (the runtime's DEL removes it); `corrupt`: the record cannot be read. */
+  /** `incomplete`: its ADD (or an attach since) did not finish (the runtime's DEL removes it); `corrupt`: the record cannot be read. */
   state: "attached" | "incomplete" | "corrupt";
   netns: string | null;
   interfaces: { ifName: string; network: string }[];

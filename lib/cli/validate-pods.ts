@@ -42,7 +42,7 @@ const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/;
 const NETWORK_PATH = /^\/apis\/([^/]+\/v1)\/namespaces\/([^/]+)\/networks\/([^/]+)$/;
 
 /** The objects of the files, answering the reads a resolution makes; it never writes. */
-class FilesClient implements KubeClient {
+export class FilesClient implements KubeClient {
   private readonly byPath = new Map<string, JsonObject>();
 
   constructor(objects: readonly ManifestObject[]) {
@@ -116,7 +116,7 @@ function missingNads(selections: NetworkSelection[], nads: readonly ManifestObje
 }
 
 /** The device-plugin resources the pod's containers ask for (requests or limits). */
-function requestedResources(pod: JsonObject): Set<string> {
+export function requestedResources(pod: JsonObject): Set<string> {
   const out = new Set<string>();
   const spec = isJsonObject(pod.spec) ? pod.spec : {};
   for (const list of [spec.containers, spec.initContainers]) {
@@ -174,7 +174,7 @@ async function checkPod(c: PodCheck): Promise<Finding[]> {
     return [c.say("error", annPath, e.message)];
   }
   // The validator on the pod's networks together, less what each network shows alone (said with its NAD).
-  const attachments = plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.delegate.config }));
+  const attachments = plan.map((a) => ({ path: attachmentName(a), ifname: a.ifName, config: a.config }));
   const alone = new Set(attachments.flatMap((a) => problemsOf(validateInput({ attachments: [a] })).map(key)));
   const together = validateInput({ attachments });
   for (const [severity, list] of [
@@ -233,7 +233,7 @@ function withoutNodeFiles(conf: JsonObject, nads: readonly ManifestObject[]): Js
 }
 
 /** The netconf pods are resolved with: the multus netconf given, when in Kubernetes mode and loadable, else a stand-in. */
-function netconfFor(given: GivenNetconf | undefined, nads: readonly ManifestObject[]): { netconf: NetConf; note?: string } {
+export function netconfFor(given: GivenNetconf | undefined, nads: readonly ManifestObject[]): { netconf: NetConf; note?: string } {
   const standIn = loadNetconf(STAND_IN);
   if (!given) return { netconf: standIn };
   const { conf } = given;

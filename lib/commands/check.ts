@@ -3,10 +3,11 @@
  * it returned at ADD as prevResult.
  */
 
-import { cachedRequest } from "../cache.ts";
+import { delegateOf } from "../attachment.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { canCheck, checkDelegate } from "../delegate-exec.ts";
-import { type CommandContext, pluginEnv, readRecord, withContainerLock } from "./context.ts";
+import { recorded } from "./attachments.ts";
+import { attachmentExec, type CommandContext, readRecord, withContainerLock } from "./context.ts";
 
 export function check(ctx: CommandContext): Promise<void> {
   return withContainerLock(ctx, () => checkLocked(ctx));
@@ -26,13 +27,12 @@ async function checkLocked(ctx: CommandContext): Promise<void> {
   if (!rec.complete) {
     throw new CniError(ErrorCode.CacheFailure, `the ADD of container ${args.containerId} did not complete`);
   }
-  for (const [i, a] of rec.attachments.entries()) {
-    const { delegate: d, runtimeConfig } = cachedRequest(rec, i, netconf.name);
+  for (const a of recorded(rec)) {
+    const d = delegateOf(a, rec.cniVersion);
     // Delegates older than 0.4.0 have no CHECK; they are skipped, not failed.
     if (!canCheck(d) || !a.result) continue;
     try {
-      const env = pluginEnv(ctx, a.ifName, ctx.args.netns, a.cniArgs ?? rec.cniArgs);
-      await checkDelegate(d, { env, timeoutMs: netconf.timeouts.delegateMs, ...(runtimeConfig ? { runtimeConfig } : {}) }, a.result);
+      await checkDelegate(d, attachmentExec(ctx, a, netconf.timeouts.delegateMs), a.result);
     } catch (e) {
       const inner = e as CniError;
       throw new CniError(

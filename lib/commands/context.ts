@@ -1,6 +1,8 @@
 /** What every verb works with: the runtime's arguments and our netconf. */
+import type { Attachment } from "../attachment.ts";
 import { type CacheRead, readCache } from "../cache.ts";
 import type { CniArgs } from "../cni/args.ts";
+import type { ExecOptions } from "../delegate-exec.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { lockContainer } from "../lock.ts";
 import type { Logger } from "../log.ts";
@@ -39,6 +41,25 @@ export function pluginEnv(ctx: CommandContext, ifName: string, netns = ctx.args.
     ifName,
     args,
     path: pluginDirs(ctx),
+  };
+}
+
+/**
+ * How a delegate runs for attachment `a` of this container: on its
+ * interface, with its CNI_ARGS and runtime config, in `netns` (this call's,
+ * by default).
+ */
+export function attachmentExec(
+  ctx: CommandContext,
+  a: Attachment,
+  timeoutMs: number,
+  { netns = ctx.args.netns, onStart }: { netns?: string; onStart?: (pid: number) => void } = {},
+): ExecOptions {
+  return {
+    env: pluginEnv(ctx, a.ifName, netns, a.cniArgs),
+    timeoutMs,
+    ...(a.runtimeConfig ? { runtimeConfig: a.runtimeConfig } : {}),
+    ...(onStart ? { onStart } : {}),
   };
 }
 

@@ -15,19 +15,19 @@
  *    that pod still uses.
  */
 
-import { statSync } from "node:fs";
-import { type CacheRecord, cachedRequest, listCachedContainers } from "../cache.ts";
+import { delegateOf } from "../attachment.ts";
+import { type CacheRecord, listCachedContainers } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { type Delegate, pluginConfig } from "../delegate.ts";
+import type { Delegate } from "../delegate.ts";
+import { gcDelegate, VALID_ATTACHMENTS_KEY as VALID_KEY } from "../delegate-exec.ts";
 import { lockContainer } from "../lock.ts";
 import type { ValidAttachment } from "../netconf.ts";
-import { invokePlugin } from "../plugin-exec.ts";
+import { liveNetns } from "../netns.ts";
+import { recorded } from "./attachments.ts";
 import { type CommandContext, pluginEnv, readRecord } from "./context.ts";
 import { delLocked } from "./del.ts";
 import { nodeNetworks } from "./node-networks.ts";
-
-const VALID_KEY = "cni.dev/valid-attachments";
 
 /** What the sweep of the cache learns, for the delegates' GC. */
 interface Sweep {
@@ -109,37 +109,19 @@ async function tearDown(ctx: CommandContext, rec: CacheRecord, sweep: Sweep): Pr
   return true;
 }
 
-/**
- * The recorded netns while it still is a network namespace, and not our
- * own (the host's); else "" (a DEL without one frees the addresses only).
- * A `/proc/<pid>/...` path is never passed: its pid may be another
- * process's now, and DEL would remove that process's interfaces.
- */
-function liveNetns(path: string): string {
-  if (!path || path.startsWith("/proc/")) return "";
-  try {
-    const st = statSync(path);
-    const own = statSync("/proc/self/ns/net");
-    // Namespaces are files of one file system (nsfs); an unmounted one is not.
-    return st.dev === own.dev && st.ino !== own.ino ? path : "";
-  } catch {
-    return "";
-  }
-}
-
 function rememberNetworks(ctx: CommandContext, rec: CacheRecord, sweep: Sweep): void {
-  rec.attachments.forEach((a, i) => {
-    if (sweep.networks.has(a.network)) return;
+  for (const a of recorded(rec)) {
+    if (sweep.networks.has(a.network)) continue;
     try {
-      sweep.networks.set(a.network, cachedRequest(rec, i, ctx.netconf.name).delegate);
+      sweep.networks.set(a.network, delegateOf(a, rec.cniVersion));
     } catch (e) {
       ctx.log.error("GC cannot read a recorded network", { containerID: rec.containerId, problem: (e as Error).message });
     }
-  });
+  }
 }
 
 function keep(rec: CacheRecord, sweep: Sweep): void {
-  for (const a of rec.attachments) {
+  for (const a of recorded(rec)) {
     const list = sweep.kept.get(a.network) ?? [];
     list.push({ containerID: rec.containerId, ifname: a.ifName });
     sweep.kept.set(a.network, list);
@@ -150,15 +132,9 @@ function keep(rec: CacheRecord, sweep: Sweep): void {
 async function collectNetworks(ctx: CommandContext, sweep: Sweep): Promise<void> {
   for (const [name, d] of sweep.networks) {
     if (!versionAllows(d.cniVersion, "GC")) continue;
-    const attachments = sweep.kept.get(name) ?? [];
-    for (const [i, t] of d.pluginTypes.entries()) {
-      await invokePlugin({
-        pluginType: t,
-        verb: "GC",
-        env: pluginEnv(ctx, "", ""),
-        config: { ...pluginConfig(d, i), [VALID_KEY]: attachments },
-        timeoutMs: ctx.netconf.timeouts.delegateMs,
-      }).catch((e: unknown) => sweep.problems.push(`GC of network "${name}": ${(e as Error).message}`));
-    }
+    const o = { env: pluginEnv(ctx, "", ""), timeoutMs: ctx.netconf.timeouts.delegateMs };
+    await gcDelegate(d, o, sweep.kept.get(name) ?? []).catch((e: unknown) =>
+      sweep.problems.push(`GC of network "${name}": ${(e as Error).message}`),
+    );
   }
 }

@@ -12,8 +12,9 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { versionAllows } from "../cni/version.ts";
-import { type Delegate, pluginConfig } from "../delegate.ts";
-import { DelegateError, findPlugin, invokePlugin } from "../plugin-exec.ts";
+import type { Delegate } from "../delegate.ts";
+import { statusDelegate } from "../delegate-exec.ts";
+import { DelegateError, findPlugin } from "../plugin-exec.ts";
 import { assertReady } from "../readiness.ts";
 import { type CommandContext, pluginDirs, pluginEnv } from "./context.ts";
 import { nodeNetworks } from "./node-networks.ts";
@@ -53,23 +54,15 @@ export async function status(ctx: CommandContext): Promise<void> {
 
 /** The network's own STATUS, plugin by plugin; its failure as our 50 or 51. */
 async function askStatus(ctx: CommandContext, d: Delegate): Promise<CniError | undefined> {
-  for (const [i, t] of d.pluginTypes.entries()) {
-    try {
-      await invokePlugin({
-        pluginType: t,
-        verb: "STATUS",
-        env: pluginEnv(ctx, ctx.args.ifName),
-        config: pluginConfig(d, i),
-        timeoutMs: ctx.netconf.timeouts.delegateMs,
-      });
-    } catch (e) {
-      const limited = e instanceof DelegateError && e.pluginCode === ErrorCode.PluginUnavailableLimited;
-      return new CniError(
-        limited ? ErrorCode.PluginUnavailableLimited : ErrorCode.PluginUnavailable,
-        `network "${d.name}" is unavailable: ${(e as Error).message}`,
-        (e as CniError).details,
-      );
-    }
+  try {
+    await statusDelegate(d, { env: pluginEnv(ctx, ctx.args.ifName), timeoutMs: ctx.netconf.timeouts.delegateMs });
+    return undefined;
+  } catch (e) {
+    const limited = e instanceof DelegateError && e.pluginCode === ErrorCode.PluginUnavailableLimited;
+    return new CniError(
+      limited ? ErrorCode.PluginUnavailableLimited : ErrorCode.PluginUnavailable,
+      `network "${d.name}" is unavailable: ${(e as Error).message}`,
+      (e as CniError).details,
+    );
   }
-  return undefined;
 }

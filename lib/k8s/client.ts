@@ -10,9 +10,10 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { mark } from "../trace.ts";
 import { ApiError, apiErrorFromResponse } from "./errors.ts";
+import type { Answer } from "./exchange.ts";
 import { loadCredentials } from "./kubeconfig.ts";
 import { parseServer } from "./server-url.ts";
-import { type Answer, openTransport } from "./transport.ts";
+import { openTransport } from "./transport.ts";
 
 export interface ClientOptions {
   /** Path of the kubeconfig; empty means in-cluster config. */

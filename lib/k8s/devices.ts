@@ -26,12 +26,17 @@ export function withDeviceID(d: Delegate, deviceID: string): Delegate {
   return { ...d, config };
 }
 
-/** Every request whose NAD names a resource gets the next unused device of the pod for it. */
+/**
+ * Every request whose NAD names a resource gets the next unused device of
+ * the pod for it. `taken`: devices the pod's attachments use already (a
+ * network added to a running pod gets none of those).
+ */
 export async function assignDevices(
   requests: readonly AttachmentRequest[],
   pod: PodIdentity | undefined,
   d: DevicesSection,
   log: Logger,
+  taken: ReadonlySet<string> = new Set(),
 ): Promise<AttachmentRequest[]> {
   const first = requests.find((r) => r.device);
   if (!first) return [...requests];
@@ -46,13 +51,14 @@ export async function assignDevices(
   return requests.map((r) => {
     if (!r.device) return r;
     const resource = r.device.resourceName;
-    const ids = byResource.get(resource) ?? [];
+    const ids = (byResource.get(resource) ?? []).filter((id) => !taken.has(id));
     const n = used.get(resource) ?? 0;
     if (n >= ids.length) {
+      const all = byResource.get(resource) ?? [];
       const why =
-        ids.length === 0
+        all.length === 0
           ? `none is allocated to pod ${pod.namespace}/${pod.name}`
-          : `the pod's ${ids.length} device${ids.length === 1 ? " is" : "s are"} used by the networks before it`;
+          : `the pod's ${all.length} device${all.length === 1 ? " is" : "s are"} used by ${ids.length < all.length ? "its other networks" : "the networks before it"}`;
       const allocated = [...byResource].map(([k, v]) => `${k}: ${v.join(", ")}`).join("; ") || "none";
       const needed = requests.filter((q) => q.device?.resourceName === resource).length;
       // Code 7: the pod's networks ask for more of the resource than its containers request; a retry cannot fix that.

@@ -114,6 +114,25 @@ export function devicesInListResponse(buf: Uint8Array, namespace: string, name: 
 // ---------------------------------------------------------------------------
 // gRPC over HTTP/2 on a unix socket: one unary call
 
+/** The one length-prefixed gRPC message of an answer: compressed flag (we accept none), 4-byte big-endian length. */
+function unframe(body: Buffer): Uint8Array | Error {
+  if (body.length < 5) return new Error("the answer has no message");
+  if (body[0] !== 0) return new Error("the answer is compressed, which was not asked for");
+  const n = body.readUInt32BE(1);
+  if (body.length !== 5 + n) return new Error(`the answer's message is ${body.length - 5} bytes, its prefix says ${n}`);
+  return body.subarray(5);
+}
+
+/** grpc-status and grpc-message, from the headers of a trailers-only answer or from the trailers. */
+function grpcStatusOf(h: IncomingHttpHeaders): { status: string; message: string } | undefined {
+  if (h["grpc-status"] === undefined) return undefined;
+  try {
+    return { status: String(h["grpc-status"]), message: decodeURIComponent(String(h["grpc-message"] ?? "")) };
+  } catch {
+    return { status: String(h["grpc-status"]), message: String(h["grpc-message"]) };
+  }
+}
+
 /** The answer of List (the protobuf message), or an error saying what went wrong. */
 export async function callList(socket: string, timeoutMs: number): Promise<Uint8Array> {
   // Imported here: a bundle's static import of a builtin would load it at every start.
@@ -134,24 +153,16 @@ export async function callList(socket: string, timeoutMs: number): Promise<Uint8
 
     const req = session.request({ ":method": "POST", ":path": LIST_PATH, "content-type": "application/grpc", te: "trailers" });
     let httpStatus: number | undefined;
-    let grpcStatus: string | undefined;
-    let grpcMessage = "";
-    const status = (h: IncomingHttpHeaders) => {
-      if (h["grpc-status"] === undefined) return;
-      grpcStatus = String(h["grpc-status"]);
-      try {
-        grpcMessage = decodeURIComponent(String(h["grpc-message"] ?? ""));
-      } catch {
-        grpcMessage = String(h["grpc-message"]);
-      }
-    };
+    let grpc: { status: string; message: string } | undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("response", (h) => {
       httpStatus = Number(h[":status"]);
-      status(h); // a trailers-only answer (an error) has its status here
+      grpc = grpcStatusOf(h) ?? grpc; // a trailers-only answer (an error) has its status here
     });
-    req.on("trailers", status);
+    req.on("trailers", (h) => {
+      grpc = grpcStatusOf(h) ?? grpc;
+    });
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size > MAX_ANSWER) finish(new Error(`the answer is larger than ${MAX_ANSWER} bytes`));
@@ -160,14 +171,11 @@ export async function callList(socket: string, timeoutMs: number): Promise<Uint8
     req.on("error", (e: Error) => finish(e));
     req.on("end", () => {
       if (httpStatus !== 200) return finish(new Error(`HTTP status ${httpStatus}`));
-      if (grpcStatus !== "0") return finish(new Error(`grpc-status ${grpcStatus ?? "missing"}${grpcMessage ? `: ${grpcMessage}` : ""}`));
-      const body = Buffer.concat(chunks);
-      // One length-prefixed message: compressed flag (we accept none), 4-byte big-endian length.
-      if (body.length < 5) return finish(new Error("the answer has no message"));
-      if (body[0] !== 0) return finish(new Error("the answer is compressed, which was not asked for"));
-      const n = body.readUInt32BE(1);
-      if (body.length !== 5 + n) return finish(new Error(`the answer's message is ${body.length - 5} bytes, its prefix says ${n}`));
-      finish(undefined, body.subarray(5));
+      if (grpc?.status !== "0")
+        return finish(new Error(`grpc-status ${grpc?.status ?? "missing"}${grpc?.message ? `: ${grpc.message}` : ""}`));
+      const message = unframe(Buffer.concat(chunks));
+      if (message instanceof Error) finish(message);
+      else finish(undefined, message);
     });
     // ListPodResourcesRequest is empty: one uncompressed message of length 0.
     req.end(Buffer.alloc(5));

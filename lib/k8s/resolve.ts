@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { type AttachmentRequest, requestFromConfig } from "../attachment.ts";
 import type { PodRef } from "../cni/args.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { loadDelegate } from "../delegate.ts";
+import { type Delegate, loadDelegate } from "../delegate.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
 import { type Logger, NO_LOG } from "../log.ts";
 import type { NetConf } from "../netconf.ts";
@@ -64,7 +64,8 @@ function withCniArgs(conf: JsonObject, cniArgs: Record<string, unknown>): JsonOb
 
 type RequestParts = Omit<AttachmentRequest, "delegate" | "masterplugin">;
 
-function selectionRuntime(sel: NetworkSelection): RequestParts {
+/** What a selection asks of its network's plugins: runtime config (ips, mac ...) and CNI_ARGS pairs (IP=, MAC=). */
+export function selectionRuntime(sel: NetworkSelection): RequestParts {
   const rc: JsonObject = {};
   const extra: [string, string][] = [];
   if (sel.ips?.length) {
@@ -92,6 +93,11 @@ class Builder {
   /** Naming in Kubernetes mode is by position; a stray `masterplugin` in a config does not count. */
   add(conf: JsonObject, path: string, parts: RequestParts = {}, masterplugin = false): void {
     const delegate = loadDelegate(conf, path, this.requests.length, { name: this.netconf.name, cniVersion: this.netconf.cniVersion });
+    this.addDelegate(delegate, parts, masterplugin);
+  }
+
+  /** A delegate of the netconf, loaded already. */
+  addDelegate(delegate: Delegate, parts: RequestParts = {}, masterplugin = false): void {
     this.requests.push({ delegate, ...parts, ...(masterplugin ? { masterplugin } : {}) });
   }
 }
@@ -217,12 +223,7 @@ async function addClusterNetwork({ netconf, src, annotations, b, runtimeConfig, 
     );
   } else if (netconf.delegates.length) {
     const first = requestFromConfig(netconf.delegates[0]);
-    b.add(
-      first.delegate.config,
-      "delegates[0]",
-      { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) },
-      !!legacy,
-    );
+    b.addDelegate(first.delegate, { ...runtimeConfig, ...(first.ifnameRequest ? { ifnameRequest: first.ifnameRequest } : {}) }, !!legacy);
   } else {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `netconf: no cluster network: set "delegates" or "clusterNetwork"`);
   }
@@ -232,10 +233,10 @@ async function addClusterNetwork({ netconf, src, annotations, b, runtimeConfig, 
 async function addConfiguredNetworks({ netconf, src, pod, b }: Scope): Promise<void> {
   const k = netconf.kubernetes;
   if (!k.clusterNetwork) {
-    netconf.delegates.slice(1).forEach((d, i) => {
+    for (const d of netconf.delegates.slice(1)) {
       const r = requestFromConfig(d);
-      b.add(d.config, `delegates[${i + 1}]`, r.ifnameRequest ? { ifnameRequest: r.ifnameRequest } : {});
-    });
+      b.addDelegate(d, r.ifnameRequest ? { ifnameRequest: r.ifnameRequest } : {});
+    }
   }
   if (pod && k.systemNamespaces.includes(pod.namespace)) return;
   for (const name of k.defaultNetworks) {
@@ -244,33 +245,52 @@ async function addConfiguredNetworks({ netconf, src, pod, b }: Scope): Promise<v
   }
 }
 
-/** 3. The NADs of the pod's `k8s.v1.cni.cncf.io/networks` annotation, isolation checked first. */
-async function addPodSelections({ netconf, src, annotations, b }: Scope, pod: Pod): Promise<void> {
+/** Namespace isolation: a pod may use the NADs of its own namespace and of globalNamespaces only. */
+function checkIsolation(netconf: NetConf, pod: Pod, selections: readonly NetworkSelection[]): void {
   const k = netconf.kubernetes;
-  const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
-  if (k.namespaceIsolation) {
-    const allowed = new Set([pod.namespace, ...k.globalNamespaces]);
-    for (const s of selections) {
-      if (!allowed.has(s.namespace)) {
-        throw new CniError(
-          ErrorCode.InvalidNetworkConfig,
-          `namespace isolation: pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${s.namespace}/${s.name}`,
-          `allowed namespaces: ${[...allowed].join(", ")} (netconf "globalNamespaces")`,
-        );
-      }
+  if (!k.namespaceIsolation) return;
+  const allowed = new Set([pod.namespace, ...k.globalNamespaces]);
+  for (const s of selections) {
+    if (!allowed.has(s.namespace)) {
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `namespace isolation: pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${s.namespace}/${s.name}`,
+        `allowed namespaces: ${[...allowed].join(", ")} (netconf "globalNamespaces")`,
+      );
     }
   }
+}
+
+/** What a selection asks of its NAD: the pod's cni-args merged in, its runtime config, interface, default route, device. */
+async function addSelection(b: Builder, src: NetworkSource, s: NetworkSelection, conf: JsonObject): Promise<void> {
+  b.add(s.cniArgs ? withCniArgs(conf, s.cniArgs) : conf, `${s.namespace}/${s.name}`, {
+    statusName: `${s.namespace}/${s.name}`,
+    ...selectionRuntime(s),
+    ...(s.interface ? { ifnameRequest: s.interface } : {}),
+    ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
+    ...(await nadDevice(src, s.namespace, s.name)),
+  });
+}
+
+/** 3. The NADs of the pod's `k8s.v1.cni.cncf.io/networks` annotation, isolation checked first. */
+async function addPodSelections({ netconf, src, annotations, b }: Scope, pod: Pod): Promise<void> {
+  const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION], pod.namespace);
+  checkIsolation(netconf, pod, selections);
   // All distinct NADs are fetched together; each at most once.
   const confs = await Promise.all(selections.map((s) => src.requireNad(s.namespace, s.name)));
-  const devices = await Promise.all(selections.map((s) => nadDevice(src, s.namespace, s.name)));
-  selections.forEach((s, i) => {
-    const conf = s.cniArgs ? withCniArgs(confs[i], s.cniArgs) : confs[i];
-    b.add(conf, `${s.namespace}/${s.name}`, {
-      statusName: `${s.namespace}/${s.name}`,
-      ...selectionRuntime(s),
-      ...(s.interface ? { ifnameRequest: s.interface } : {}),
-      ...(s.defaultRoute ? { defaultRoute: s.defaultRoute } : {}),
-      ...devices[i],
-    });
-  });
+  for (const [i, s] of selections.entries()) await addSelection(b, src, s, confs[i]);
+}
+
+/**
+ * One more network for a running pod (`multus attach`), by the rules of its
+ * networks annotation: namespace isolation, the NAD read from the API, the
+ * selection's cni-args, runtime config and interface. A NAD with a
+ * resourceName asks for a device (given by the caller, lib/k8s/devices.ts).
+ */
+export async function resolveSelection(netconf: NetConf, client: KubeClient, pod: Pod, sel: NetworkSelection): Promise<AttachmentRequest> {
+  checkIsolation(netconf, pod, [sel]);
+  const src = new NetworkSource(client, netconf.confDir);
+  const b = new Builder(netconf);
+  await addSelection(b, src, sel, await src.requireNad(sel.namespace, sel.name));
+  return b.requests[0];
 }

@@ -2,9 +2,9 @@
 import type { PeerCertificate } from "node:tls";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError } from "./errors.ts";
+import { type Answer, type Exchange, failureOf, MAX_ANSWER, retryAfterSeconds, type Transport } from "./exchange.ts";
 import type { Credentials } from "./kubeconfig.ts";
 import type { ApiEndpoint } from "./server-url.ts";
-import { type Answer, type Exchange, failureOf, MAX_ANSWER, retryAfterSeconds, type Transport } from "./transport.ts";
 
 /** Bun's fetch options beyond the standard ones. */
 interface BunTls {

@@ -8,9 +8,9 @@ import buildConnector from "undici/lib/core/connect.js";
 import Client from "undici/lib/dispatcher/client.js";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { ApiError } from "./errors.ts";
+import { type Answer, type Exchange, failureOf, MAX_ANSWER, retryAfterSeconds, type Transport } from "./exchange.ts";
 import type { Credentials } from "./kubeconfig.ts";
 import type { ApiEndpoint } from "./server-url.ts";
-import { type Answer, type Exchange, failureOf, MAX_ANSWER, retryAfterSeconds, type Transport } from "./transport.ts";
 
 type Body = Awaited<ReturnType<typeof request>>["body"];
 
