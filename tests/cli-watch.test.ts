@@ -437,7 +437,12 @@ t.test(
     const list = join(n.confDir, "00-multus.conflist");
     const plugin0 = () => (JSON.parse(readFileSync(list, "utf8")) as { plugins: (Json & { delegates: Json[] })[] }).plugins[0];
     const w = startWatch(t, n, []);
-    await until("upstream's conflist adopted", w, () => existsSync(list) && (plugin0().multusInstall as Json | undefined));
+    // The log line follows the write: wait for both, not just the file.
+    await until(
+      "upstream's conflist adopted",
+      w,
+      () => existsSync(list) && (plugin0().multusInstall as Json | undefined) && /updated .*00-multus\.conflist/.test(w.log()),
+    );
     t.same(plugin0().delegates, [flannel100], "delegates[0] is flannel's conf, not a multus config");
     t.equal(plugin0().namespaceIsolation, true, "upstream's settings kept");
     t.same(readdirSync(n.confDir).sort(), ["00-multus.conflist", "10-flannel.conflist"], "no 00-multus.conf written beside it");
