@@ -254,3 +254,44 @@ t.test("Kubernetes mode: GC reaches the cluster network and the pods' NAD networ
   t.same(valid("side-net").length, 2);
   t.same(valid("cluster-net").length, 2);
 });
+
+t.test(
+  "with no network that speaks GC, the records of the containers the runtime lists are not read (the first GC reads all)",
+  async (t) => {
+    const { s, gc } = await twoPods(t);
+    const valid = {
+      [VALID]: [
+        { containerID: "gcpod1", ifname: "eth0" },
+        { containerID: "gcpod2", ifname: "eth0" },
+      ],
+    };
+    writeFileSync(join(s.cniDir, "gcpod2"), "{ not a record");
+    const first = await gc(valid);
+    t.equal(first.code, 1, "the first GC reads every record (it knows of no network yet), and says which it could not");
+    t.match(String(first.json?.details), /container gcpod2 is valid but its attachments are unknown/);
+    t.ok(existsSync(join(s.cniDir, ".gc-networks")), "what it found is on file");
+    const next = await gc(valid);
+    t.equal(next.code, 0, `bridge and ptp speak 1.0.0: the listed records are not read now: ${next.stdout}`);
+    t.equal(reservations(s.ipamDir).length, 4, "nothing torn down");
+  },
+);
+
+t.test("a network that speaks GC, recorded after the first GC, gets its GC with exactly its attachments that stay", async (t) => {
+  const s = scenario(t, "1.0.0");
+  const rec = recorder(t);
+  const conf = { ...s.netconf([s.bridge(), rec.conf("rec-net")]), cniVersion: "1.1.0" };
+  const plain = { ...s.netconf([s.bridge()]), cniVersion: "1.1.0" };
+  const gc = (ids: string[], c = conf) =>
+    runPlugin({ command: "GC", path: rec.path, stdin: { ...c, [VALID]: ids.map((containerID) => ({ containerID, ifname: "eth0" })) } });
+  const ns = [makeNetns(t), makeNetns(t)];
+  // The node's own config names no network that speaks GC; only a record will.
+  t.equal((await gc([], plain)).code, 0, "the first GC: nothing cached, an empty index");
+  for (const [i, id] of ["gci1", "gci2"].entries()) {
+    const r = await runPlugin({ command: "ADD", containerId: id, netns: ns[i].path, path: rec.path, stdin: conf });
+    t.equal(r.code, 0, r.stdout);
+  }
+  const r = await gc(["gci1"], plain);
+  t.equal(r.code, 0, r.stdout);
+  t.same(rec.calls("GC").at(-1)?.config[VALID], [{ containerID: "gci1", ifname: "net1" }], "the ADD noted the network: its GC came");
+  t.same(links(ns[1].name), [], "the unlisted container was torn down");
+});

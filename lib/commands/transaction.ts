@@ -12,6 +12,7 @@ import { type Attachment, attachmentName, delegateOf } from "../attachment.ts";
 import { CACHE_KIND, CACHE_VERSION, type CacheRecord, removeCache, writeCache } from "../cache.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { addDelegate, delDelegate, MAX_PARALLEL_DELEGATES } from "../delegate-exec.ts";
+import { noteGcNetworks } from "../gc-index.ts";
 import { settleBounded } from "../pool.ts";
 import { startTime, thisProcess } from "../proc.ts";
 import { UndoStack } from "../undo.ts";
@@ -123,6 +124,10 @@ export class AttachTransaction {
   private recordPlan(): void {
     const { cniDir } = this.ctx.netconf;
     writeCache(cniDir, this.record);
+    noteGcNetworks(
+      cniDir,
+      this.record.attachments.slice(this.first).map((a) => ({ name: a.network, config: a.config })),
+    );
     this.undo.push("update cache record", () => {
       const kept = this.record.attachments.filter((_, i) => this.leftover.has(i));
       if (this.first === 0 && kept.length === 0) return removeCache(cniDir, this.record.containerId);

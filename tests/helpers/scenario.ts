@@ -69,5 +69,6 @@ export function cacheEntries(cniDir: string): string[] {
   if (!existsSync(cniDir)) return [];
   const locks = join(cniDir, ".locks");
   const held = existsSync(locks) ? readdirSync(locks).map((f) => `.locks/${f}`) : [];
-  return [...readdirSync(cniDir).filter((f) => f !== ".locks"), ...held].sort();
+  // GC's index of networks (lib/gc-index.ts) is no container's: it stays.
+  return [...readdirSync(cniDir).filter((f) => f !== ".locks" && f !== ".gc-networks"), ...held].sort();
 }
