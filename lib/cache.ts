@@ -14,7 +14,7 @@
  * DELs) what a newer one recorded; an incompatible change would be a new kind.
  * Records upstream Multus wrote are read too (lib/upstream-record.ts).
  */
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Attachment } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
@@ -149,15 +149,20 @@ export function removeCache(cniDir: string, containerId: string): void {
   for (const t of tempFilesOf(file)) rmSync(t.path, { force: true });
 }
 
-/** Container IDs that have a record (for GC and status listings). */
-export function listCachedContainers(cniDir: string): string[] {
+/**
+ * Container IDs that have a record (for GC and status listings), sorted;
+ * `except` (the containers GC keeps) is left out before anything else is
+ * looked at, so a GC beside many running pods pays only for the others.
+ */
+export function listCachedContainers(cniDir: string, except?: ReadonlySet<string>): string[] {
   let names: string[];
   try {
-    // Not upstream Multus's results dir (libcni's cache beside the records). Any
-    // other entry is listed, even one that is no regular file: reading it says so.
-    names = readdirSync(cniDir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() && d.name === "results" ? [] : [d.name]));
+    names = readdirSync(cniDir); // names only: file types cost a stat's worth per entry under Bun
   } catch {
     return [];
   }
-  return names.filter((n) => !n.endsWith(".tmp") && containerIdProblem(n) === undefined).sort();
+  // Not upstream Multus's results dir (libcni's cache beside the records). Any
+  // other entry is listed, even one that is no regular file: reading it says so.
+  const isResults = (n: string) => n === "results" && lstatSync(join(cniDir, n), { throwIfNoEntry: false })?.isDirectory() === true;
+  return names.filter((n) => !except?.has(n) && !n.endsWith(".tmp") && containerIdProblem(n) === undefined && !isResults(n)).sort();
 }

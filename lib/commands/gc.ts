@@ -80,8 +80,7 @@ async function sweepContainers(ctx: CommandContext, list: ValidAttachment[], swe
   // An upstream record names no interface for its cluster network: the runtime's list does.
   const ifNames = new Map(list.map((a) => [a.containerID, a.ifname]));
   if (readAll) for (const a of list) sweep.unknown.set(a.containerID, "it has no cache record");
-  for (const id of listCachedContainers(ctx.netconf.cniDir)) {
-    if (ifNames.has(id) && !readAll) continue;
+  for (const id of listCachedContainers(ctx.netconf.cniDir, readAll ? undefined : new Set(ifNames.keys()))) {
     const read = readRecord(ctx, id, ifNames.get(id) ?? "eth0");
     if (read.state !== "ok") {
       if (sweep.unknown.has(id)) sweep.unknown.set(id, read.state === "corrupt" ? read.problem : "it has no cache record");
