@@ -40,6 +40,12 @@ function loggerFor(raw: JsonObject, env: Env, verb: Verb, args: CniArgs | undefi
   return log.with({ verb, containerID: env.CNI_CONTAINERID, ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) });
 }
 
+/** A verb's module, marked for the trace once loaded (its chunk is compiled code read from the executable). */
+const loaded = <T>(module: T): T => {
+  mark("verb's code loaded");
+  return module;
+};
+
 async function run(verb: Verb, args: CniArgs, raw: JsonObject, text: string, log: Logger): Promise<unknown> {
   checkVersion(raw);
   // Every problem of the config at once, before anything runs; an ADD logs
@@ -55,6 +61,7 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, text: string, log
   }
   mark("validated");
   const netconf = loadNetconf(raw, { teardown: verb === "DEL" || verb === "GC" });
+  mark("netconf read");
   if (log.enabled("debug")) log.debug("netconf", { netconf: raw, ifName: args.ifName, netns: args.netns });
   if (verb === "CHECK" || verb === "GC" || verb === "STATUS") {
     if (!versionAllows(netconf.cniVersion, verb)) {
@@ -65,15 +72,15 @@ async function run(verb: Verb, args: CniArgs, raw: JsonObject, text: string, log
   // Each verb is loaded on demand so a DEL does not pay for ADD's code paths.
   switch (verb) {
     case "ADD":
-      return (await import("./commands/add.ts")).add(ctx);
+      return loaded(await import("./commands/add.ts")).add(ctx);
     case "DEL":
-      return (await import("./commands/del.ts")).del(ctx);
+      return loaded(await import("./commands/del.ts")).del(ctx);
     case "CHECK":
-      return (await import("./commands/check.ts")).check(ctx);
+      return loaded(await import("./commands/check.ts")).check(ctx);
     case "STATUS":
-      return (await import("./commands/status.ts")).status(ctx);
+      return loaded(await import("./commands/status.ts")).status(ctx);
     case "GC":
-      return (await import("./commands/gc.ts")).gc(ctx);
+      return loaded(await import("./commands/gc.ts")).gc(ctx);
     case "VERSION":
       throw new Error("unreachable");
   }
