@@ -20,7 +20,7 @@ import type { Attachment } from "./attachment.ts";
 import { containerIdProblem } from "./cni/args.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { CURRENT_VERSION } from "./cni/version.ts";
-import { atomicWrite, FileReadError, readRegularText, tempFilesOf } from "./files.ts";
+import { atomicWrite, FileReadError, readRegularText, tempPath } from "./files.ts";
 import { isJsonObject } from "./json.ts";
 import type { ProcessId } from "./proc.ts";
 import { readUpstreamRecord, type UpstreamContext } from "./upstream-record.ts";
@@ -144,9 +144,16 @@ export function removeCache(cniDir: string, containerId: string): void {
   const file = cachePath(cniDir, containerId);
   // recursive: a directory where the record belongs goes too (a record is never one).
   rmSync(file, { recursive: true, force: true });
-  // A writer SIGKILLed between its write and its rename leaves its temp
-  // file; the caller holds the container's lock, so no writer is alive.
-  for (const t of tempFilesOf(file)) rmSync(t.path, { force: true });
+}
+
+/**
+ * A writer SIGKILLed between its write and its rename leaves its temp file
+ * beside the record. Every writer holds the container's lock, so it died
+ * holding it: whoever takes that lock over removes the file by the dead
+ * owner's pid, and nothing lists the cache dir (1,000 pods, 1,000 names).
+ */
+export function removeDeadWritersTemp(cniDir: string, containerId: string, pid: number): void {
+  rmSync(tempPath(cachePath(cniDir, containerId), pid), { force: true });
 }
 
 /**

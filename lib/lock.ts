@@ -13,7 +13,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { cachePath } from "./cache.ts";
+import { cachePath, removeDeadWritersTemp } from "./cache.ts";
 import { CniError, ErrorCode } from "./cni/errors.ts";
 import { breakStale, readLock, releaseLock, sweepDeadTempFiles, tryLink } from "./file-lock.ts";
 import { isRunning, type ProcessId, thisProcess } from "./proc.ts";
@@ -54,7 +54,10 @@ export async function lockContainer(cniDir: string, containerId: string, timeout
     if (!found) continue; // released meanwhile: try again at once
     const owner = "owner" in found ? found.owner : undefined;
     if (!(owner && isRunning(owner)) && breakStale(file, owner)) {
-      if (owner?.pid) takenOver = owner;
+      if (owner?.pid) {
+        takenOver = owner;
+        removeDeadWritersTemp(cniDir, containerId, owner.pid);
+      }
       if ("unusable" in found) replaced = found.unusable;
       continue;
     }

@@ -2,7 +2,7 @@
 // every failure is a clean CNI error and nothing is left behind.
 
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { startApiServer } from "./helpers/apiserver.ts";
@@ -56,13 +56,14 @@ t.test("a delegate that hangs on every verb: the ADD answers within addTimeout, 
 });
 
 /** Start an ADD of the built plugin and SIGKILL it once `marker` exists (as containerd does when kubelet's deadline passes). */
-async function addKilledAt(marker: string, call: CniCall & { stdin: object }): Promise<void> {
+async function addKilledAt(marker: string, call: CniCall & { stdin: object }): Promise<number> {
   const child = spawn(PLUGIN, [], { env: cniEnv({ ...call, command: "ADD" }), stdio: ["pipe", "ignore", "ignore"] });
   child.stdin.end(JSON.stringify(call.stdin));
   const exited = new Promise((r) => child.on("exit", r));
   while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
   child.kill("SIGKILL");
   await exited;
+  return child.pid!;
 }
 
 t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", async (t) => {
@@ -81,6 +82,24 @@ t.test("the plugin killed with SIGKILL mid-ADD, then DEL: nothing is left", asyn
   t.same(links(ns.name), []);
   t.same(reservations(s.ipamDir), []);
   t.same(cacheEntries(s.cniDir), []);
+});
+
+t.test("killed between writing its record's temp file and the rename: the call that takes its lock over removes that file", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const marker = join(s.dir, "slow-started");
+  const path = fakeBin(t, { slowptp: `[ "$CNI_COMMAND" = ADD ] || exec ${CNI_BIN}/ptp; touch ${marker}; sleep 1; exec ${CNI_BIN}/ptp` });
+  const conf = s.netconf([s.bridge(), s.ptp({ type: "slowptp" })]);
+  const pid = await addKilledAt(marker, { containerId: "killed-5", netns: ns.path, path, stdin: conf });
+  // What the kill leaves when it lands between the write and the rename (the lock still names the dead ADD).
+  writeFileSync(join(s.cniDir, `killed-5.${pid}.tmp`), "{");
+  t.ok(existsSync(join(s.cniDir, ".locks", "killed-5")), "the dead ADD still holds the lock");
+  await new Promise((r) => setTimeout(r, 1500));
+  const d = await runPlugin({ command: "DEL", containerId: "killed-5", netns: ns.path, path, stdin: conf });
+  t.equal(d.code, 0, d.stdout);
+  t.same(cacheEntries(s.cniDir), [], "no record, no lock, no temp file");
+  t.same(links(ns.name), []);
+  t.same(reservations(s.ipamDir), []);
 });
 
 t.test("CHECK of a container whose ADD was killed mid-way fails: the ADD never completed", async (t) => {
