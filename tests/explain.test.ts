@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
+import { matchesDocs } from "./helpers/json-docs.ts";
 import { tempDir } from "./helpers/netns.ts";
 import { startPodResources } from "./helpers/podresources.ts";
 import { type RunResult, runPlugin } from "./helpers/run-plugin.ts";
@@ -98,6 +99,7 @@ t.test(
     const r = await cli(["explain", "--conf", conf, file, "--json"]);
     t.equal(r.code, 0, r.stdout + r.stderr);
     const [x] = (r.json as { pods: Explained[] }).pods;
+    matchesDocs(t, "explain", r.json);
     t.match(x, { pod: "ns1/web", mode: "kubernetes", netconf: conf });
     t.same(
       x.networks.map((n) => [n.interface, n.network, n.clusterNetwork]),
@@ -233,6 +235,7 @@ t.test("--pod on the node: the API's pod and NADs, kubelet's devices; nothing wr
   const r = await cli(["explain", "--pod", `ns2/${name}`, "--conf", conf, "--json"]);
   t.equal(r.code, 0, r.stdout + r.stderr);
   const [x] = (r.json as { pods: Explained[] }).pods;
+  matchesDocs(t, "explain", r.json);
   t.same(
     x.networks.map((n) => [n.interface, n.network]),
     [
@@ -272,4 +275,13 @@ t.test("--pod on the node: the API's pod and NADs, kubelet's devices; nothing wr
   const usage = await cli(["explain", "--conf", conf]);
   t.equal(usage.code, 2);
   t.match(usage.stderr, /give --pod NAMESPACE\/NAME or FILE/);
+});
+
+t.test("--json when explain cannot run: only {ok: false, error}, exit code 1, the message on stderr too", async (t) => {
+  const dir = tempDir(t);
+  const r = await cli(["explain", "--pod", "ns1/web", "--conf", join(dir, "missing.conf"), "--json"]);
+  t.equal(r.code, 1);
+  t.same(Object.keys(r.json as object).sort(), ["error", "ok"]);
+  t.match(r.json, { ok: false, error: /missing\.conf/ });
+  t.match(r.stderr, /missing\.conf/);
 });
