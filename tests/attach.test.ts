@@ -10,6 +10,7 @@ import t from "tap";
 import { startTime } from "../lib/proc.ts";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
 import { fakeBin } from "./helpers/fake-plugins.ts";
+import { matchesDocs } from "./helpers/json-docs.ts";
 import { addresses, cleanupLink, links, makeNetns, reservations, sh, type Tap, tempDir, uniqueName } from "./helpers/netns.ts";
 import { startPodResources } from "./helpers/podresources.ts";
 import { CNI_BIN, cniEnv, PLUGIN, type RunResult, runPlugin } from "./helpers/run-plugin.ts";
@@ -102,6 +103,7 @@ t.test("delegates mode: attach a conf of confDir, then detach it; the runtime's 
   const d = await cli(["detach", "--container", p.id, "--conf", p.conf, "--interface", "net1", "--json"]);
   t.equal(d.code, 0, d.stderr);
   t.same(d.json, { ok: true, containerID: p.id, pod: null, interface: "net1", network: "ptp-net", left: ["eth0"] });
+  matchesDocs(t, "detach", d.json);
   t.same(links(p.ns.name), ["eth0"]);
   t.equal(reservations(p.s.ipamDir).length, 1, "the ptp address is released; the cluster network's stays");
   t.same(
@@ -115,6 +117,12 @@ t.test("delegates mode: attach a conf of confDir, then detach it; the runtime's 
   const b = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, `${file}@side0`, "--json"]);
   t.equal(b.code, 0, b.stderr);
   t.match(b.json, { ok: true, containerID: p.id, interface: "side0", network: "side", ips: [new RegExp(`^${p.s.subnets[1].prefix}\\.`)] });
+  matchesDocs(t, "attach", b.json);
+  const refused = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, `${file}@side0`, "--json"]);
+  t.equal(refused.code, 1, "side0 is taken now");
+  t.same(Object.keys(refused.json as object).sort(), ["error", "ok"], "a refusal prints only ok and error");
+  t.match(refused.json, { ok: false, error: /interface name "side0" is taken/ });
+  t.match(refused.stderr, /interface name "side0" is taken/);
   t.same(links(p.ns.name).sort(), ["eth0", "side0"]);
   const del = await p.del();
   t.equal(del.code, 0, del.stdout);
@@ -480,4 +488,100 @@ exit 0`,
   t.notOk(existsSync(info), "its device-info file goes with it");
   t.equal((await runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, args: p.args, path, stdin: netconf })).code, 0);
   t.same(cacheEntries(p.s.cniDir), []);
+});
+
+t.test("an attach whose delegate hangs ends at delegateTimeout: the delegate killed and DELed, the record as before", async (t) => {
+  const log = join(scenario(t).dir, "calls");
+  const path = fakeBin(t, { hanging: `echo "$CNI_COMMAND" >> ${log}\n[ "$CNI_COMMAND" = ADD ] && sleep 60\ncat >/dev/null; exit 0` });
+  const p = pod(t, { delegateTimeout: 1 }, { path });
+  t.equal((await p.add()).code, 0);
+  const before = readFileSync(join(p.s.cniDir, p.id), "utf8");
+  const file = join(p.s.dir, "hanging.conf");
+  writeFileSync(file, JSON.stringify({ cniVersion: "1.0.0", name: "hanging-net", type: "hanging" }));
+  const started = Date.now();
+  const r = await cli(["attach", "--container", p.id, "--conf", p.conf, file]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after 1s; it and its child processes were killed/);
+  t.ok(Date.now() - started < 20_000, "ended at the bound, not when the delegate would have");
+  t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the killed delegate");
+  t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");
+  t.same(links(p.ns.name), ["eth0"]);
+  t.equal((await p.del()).code, 0);
+  t.same(reservations(p.s.ipamDir), []);
+});
+
+t.test("detach --force removes the cluster network too: released, the record keeps the rest, the runtime's DEL ends it", async (t) => {
+  const p = pod(t);
+  t.equal((await p.add()).code, 0);
+  t.equal((await cli(["attach", "--container", p.id, "--conf", p.conf, "ptp-net"])).code, 0);
+  t.equal(reservations(p.s.ipamDir).length, 2);
+  const d = await cli(["detach", "--container", p.id, "--conf", p.conf, "--interface", "eth0", "--force", "--json"]);
+  t.equal(d.code, 0, d.stderr);
+  t.match(d.json, { ok: true, containerID: p.id, interface: "eth0", network: "br-net", left: ["net1"] });
+  t.same(links(p.ns.name), ["net1"]);
+  t.equal(reservations(p.s.ipamDir).length, 1, "the cluster network's address released");
+  t.same(
+    p.record().attachments.map((x) => x.ifName),
+    ["net1"],
+  );
+  t.equal((await p.del()).code, 0);
+  t.same(links(p.ns.name), []);
+  t.same(reservations(p.s.ipamDir), []);
+  t.same(cacheEntries(p.s.cniDir), []);
+});
+
+t.test("--pod with two records: the one whose netns lives is used; two live ones are refused, naming both", async (t) => {
+  const p = pod(t, {}, { name: "twice" });
+  t.equal((await p.add()).code, 0);
+  // The same pod's earlier sandbox: its record is still there, its netns gone.
+  const stale = makeNetns(t);
+  const staleId = `${p.id}-old`;
+  const staleCall = { containerId: staleId, args: p.args.replace(p.id, staleId), stdin: p.netconf };
+  t.equal((await runPlugin({ ...staleCall, command: "ADD", netns: stale.path })).code, 0);
+  sh("ip", ["netns", "del", stale.name]);
+  const a = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, "ptp-net", "--json"]);
+  t.equal(a.code, 0, a.stderr);
+  t.match(a.json, { ok: true, containerID: p.id, interface: "net1" }, "the live sandbox's record");
+  t.equal((await cli(["detach", "--container", p.id, "--conf", p.conf, "--interface", "net1"])).code, 0);
+  t.equal((await runPlugin({ ...staleCall, command: "DEL", netns: "" })).code, 0);
+
+  // Two live sandboxes for one pod name: no guessing.
+  const other = makeNetns(t);
+  const otherId = `${p.id}-b`;
+  const otherCall = { containerId: otherId, args: p.args.replace(p.id, otherId), stdin: p.netconf, netns: other.path };
+  t.equal((await runPlugin({ ...otherCall, command: "ADD" })).code, 0);
+  const r = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, "ptp-net"]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, new RegExp(`pod ${p.podRef} has 2 containers with a record: .*${otherId}.*; give --container ID`));
+  t.same(links(p.ns.name), ["eth0"]);
+  t.same(links(other.name), ["eth0"]);
+  t.equal((await runPlugin({ ...otherCall, command: "DEL" })).code, 0);
+  t.equal((await p.del()).code, 0);
+  t.same(reservations(p.s.ipamDir), []);
+});
+
+t.test("Kubernetes mode: attach and detach refused when the pod is gone from the API or was replaced", async (t) => {
+  const name = uniqueName("mtpod");
+  const uid = api.putPod({ metadata: { name, namespace: "ns1" } }).metadata.uid!;
+  const p = pod(t, {}, { name, uid });
+  const netconf = { ...p.netconf, kubeconfig: api.writeKubeconfig(p.s.dir, { auth: "token" }) };
+  writeFileSync(p.conf, JSON.stringify(netconf));
+  api.putNad("ns1", "side2", p.s.ptp({ name: "side2" }));
+  t.equal((await runPlugin({ command: "ADD", containerId: p.id, netns: p.ns.path, args: p.args, stdin: netconf })).code, 0);
+  const before = readFileSync(join(p.s.cniDir, p.id), "utf8");
+  api.failNext(1, 404, { pathPrefix: `/api/v1/namespaces/ns1/pods/${name}` });
+  const gone = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, "side2"]);
+  t.equal(gone.code, 1);
+  t.match(gone.stderr, new RegExp(`get pod ns1/${name}: 404 NotFound`));
+  api.putPod({ metadata: { name, namespace: "ns1", uid: "11111111-2222-3333-4444-555555555555" } });
+  const replaced = await cli(["attach", "--pod", p.podRef, "--conf", p.conf, "side2"]);
+  t.equal(replaced.code, 1);
+  t.match(replaced.stderr, new RegExp(`expected UID "${uid}" \\(from the runtime\\) but the API has "11111111-.*the pod was replaced`));
+  const detached = await cli(["detach", "--pod", p.podRef, "--conf", p.conf, "--interface", "eth0", "--force"]);
+  t.equal(detached.code, 1);
+  t.match(detached.stderr, /the pod was replaced/);
+  t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record unchanged");
+  t.same(links(p.ns.name), ["eth0"], "nothing attached, nothing detached");
+  t.equal((await runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, args: p.args, stdin: netconf })).code, 0);
+  t.same(reservations(p.s.ipamDir), []);
 });

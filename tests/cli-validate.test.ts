@@ -135,6 +135,21 @@ t.test("unreadable and malformed files are problems too", async (t) => {
   t.match(none.stderr, /name at least one file/);
 });
 
+t.test("a .conf or .conflist that is not JSON: FILE:LINE:COL of the syntax error, in text and --json", async (t) => {
+  const dir = tempDir(t);
+  const conf = join(dir, "10-bad.conf");
+  writeFileSync(conf, '{\n  "cniVersion": "1.0.0",\n  "name": "x",\n  "type": "bridge",,\n}\n');
+  const list = join(dir, "20-bad.conflist");
+  writeFileSync(list, '{\n  "cniVersion": "1.0.0",\n  "name": "y",\n  "plugins": [ {"type": "bridge"}\n}\n');
+  const r = await human(["validate", conf, list]);
+  t.equal(r.code, 1);
+  t.match(r.stdout, `${conf}:4:20: is not valid JSON: expected a key in double quotes, got ","\n`);
+  t.match(r.stdout, `${list}:5:1: is not valid JSON: expected "," or "]" after item 0, got "}"\n`);
+  const j = await human(["validate", "--json", conf]);
+  t.equal(j.code, 1);
+  t.match(j.json, { ok: false, errors: 1, problems: [{ file: conf, line: 4, column: 20, severity: "error", message: /is not valid JSON/ }] });
+});
+
 t.test("a conflist whose plugins[0] is multus is checked as the plugin's netconf (the list's name and cniVersion)", async (t) => {
   const dir = tempDir(t);
   const list = {
