@@ -501,7 +501,10 @@ t.test("an attach whose delegate hangs ends at delegateTimeout: the delegate kil
   const started = Date.now();
   const r = await cli(["attach", "--container", p.id, "--conf", p.conf, file]);
   t.equal(r.code, 1);
-  t.match(r.stderr, /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after 1s; it and its child processes were killed/);
+  t.match(
+    r.stderr,
+    /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after 1s; it and its child processes were killed/,
+  );
   t.ok(Date.now() - started < 20_000, "ended at the bound, not when the delegate would have");
   t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the killed delegate");
   t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");

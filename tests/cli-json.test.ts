@@ -6,9 +6,9 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
-import { matchesDocs } from "./helpers/json-docs.ts";
 import { CACHE_KIND, CACHE_VERSION, type CacheRecord, writeCache } from "../lib/cache.ts";
 import { startApiServer } from "./helpers/apiserver.ts";
+import { matchesDocs } from "./helpers/json-docs.ts";
 import { tempDir } from "./helpers/netns.ts";
 import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
 

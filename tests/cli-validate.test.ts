@@ -147,7 +147,11 @@ t.test("a .conf or .conflist that is not JSON: FILE:LINE:COL of the syntax error
   t.match(r.stdout, `${list}:5:1: is not valid JSON: expected "," or "]" after item 0, got "}"\n`);
   const j = await human(["validate", "--json", conf]);
   t.equal(j.code, 1);
-  t.match(j.json, { ok: false, errors: 1, problems: [{ file: conf, line: 4, column: 20, severity: "error", message: /is not valid JSON/ }] });
+  t.match(j.json, {
+    ok: false,
+    errors: 1,
+    problems: [{ file: conf, line: 4, column: 20, severity: "error", message: /is not valid JSON/ }],
+  });
 });
 
 t.test("a conflist whose plugins[0] is multus is checked as the plugin's netconf (the list's name and cniVersion)", async (t) => {

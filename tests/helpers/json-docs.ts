@@ -69,4 +69,3 @@ export function matchesDocs(t: Test, cmd: string, output: unknown): void {
       t.ok(got.has(path), `${cmd}: ${path} is there`);
   }
 }
-
