@@ -391,6 +391,7 @@ t.test("Kubernetes mode: a NAD attached by --pod, network-status rewritten in on
   const ev = (api.events() as unknown as { reason?: string; message?: string; involvedObject?: { name?: string } }[]).filter(
     (e) => e.involvedObject?.name === name && e.reason === "AddedInterface",
   );
+  t.equal(ev.at(-1)?.type, "Normal");
   t.match(ev.at(-1)?.message, new RegExp(`^Add side0 \\[${p0.s.subnets[1].prefix}\\.\\d+/24\\] from ns1/side$`), "an AddedInterface event");
 
   const isolated = await cli(["attach", "--pod", `ns1/${name}`, "--conf", p0.conf, "other/elsewhere"]);
@@ -415,6 +416,19 @@ t.test("Kubernetes mode: a NAD attached by --pod, network-status rewritten in on
   t.same(links(p0.ns.name).sort(), ["eth0", "side0"], "rolled back: no third interface");
   t.equal(reservations(p0.s.ipamDir).filter((r) => r.startsWith("third/")).length, 0, "its address released");
   t.equal(readFileSync(join(p0.s.cniDir, p0.id), "utf8"), recordBefore, "the record as it was");
+  const warnings = (
+    api.events() as unknown as { type?: string; reason?: string; message?: string; involvedObject?: { name?: string } }[]
+  ).filter((e) => e.involvedObject?.name === name && e.type === "Warning");
+  t.match(
+    warnings,
+    [
+      { reason: "ErrorAddingNetwork", message: /namespace isolation/ },
+      { reason: "ErrorAddingNetwork", message: /ns1\/nope not found/ },
+      { reason: "ErrorAddingNetwork", message: /network-status/ },
+    ],
+    "each failed attach posts one Warning event on the pod, saying why",
+  );
+  t.equal(warnings.length, 3);
 
   api.clearRequests();
   const d = await cli(["detach", "--pod", `ns1/${name}`, "--conf", p0.conf, "--interface", "side0"]);
@@ -587,4 +601,74 @@ t.test("Kubernetes mode: attach and detach refused when the pod is gone from the
   t.same(links(p.ns.name), ["eth0"], "nothing attached, nothing detached");
   t.equal((await runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, args: p.args, stdin: netconf })).code, 0);
   t.same(reservations(p.s.ipamDir), []);
+});
+
+t.test("a detach whose delegate DEL fails: an error, the attachment stays in the record, the runtime's DEL finishes it", async (t) => {
+  const flag = join(scenario(t).dir, "fail-del");
+  const path = fakeBin(t, {
+    flakyptp: `[ "$CNI_COMMAND" = DEL ] && [ -e ${flag} ] && { cat >/dev/null; echo '{"code":100,"msg":"device busy"}'; exit 1; }\nexec ${CNI_BIN}/ptp`,
+  });
+  const p = pod(t, {}, { path });
+  t.equal((await p.add()).code, 0);
+  const file = join(p.s.dir, "flaky.conf");
+  writeFileSync(file, JSON.stringify(p.s.ptp({ name: "flaky-net", type: "flakyptp" })));
+  t.equal((await cli(["attach", "--container", p.id, "--conf", p.conf, file])).code, 0);
+  writeFileSync(flag, "");
+  const d = await cli(["detach", "--container", p.id, "--conf", p.conf, "--interface", "net1", "--json"]);
+  t.equal(d.code, 1);
+  t.match(d.json, {
+    ok: false,
+    error:
+      /DEL of network "flaky-net" on net1: plugin "flakyptp" failed: device busy\s+it stays in the record: the runtime's DEL tries again/,
+  });
+  t.same(
+    p.record().attachments.map((x) => x.ifName),
+    ["eth0", "net1"],
+    "kept, so its address is not forgotten",
+  );
+  t.equal(reservations(p.s.ipamDir).length, 2);
+  const again = await runPlugin({ command: "DEL", containerId: p.id, netns: p.ns.path, args: p.args, path, stdin: p.netconf });
+  t.equal(again.code, 1, "the runtime's DEL fails while the delegate does");
+  sh("rm", ["-f", flag]);
+  t.equal((await p.del()).code, 0, "and finishes it once the delegate succeeds");
+  t.same(links(p.ns.name), []);
+  t.same(reservations(p.s.ipamDir), []);
+  t.same(cacheEntries(p.s.cniDir), []);
+});
+
+t.test("detach racing the runtime's DEL: whichever holds the lock first, nothing is left and neither hangs", async (t) => {
+  const path = fakeBin(t, {
+    slowptp: `[ "$CNI_COMMAND" = DEL ] && sleep 0.5\nexec ${CNI_BIN}/ptp`,
+    slowbridge: `[ "$CNI_COMMAND" = DEL ] && sleep 0.5\nexec ${CNI_BIN}/bridge`,
+  });
+  for (const first of ["detach", "DEL"] as const) {
+    const p = pod(t, {}, { path });
+    const slow = { ...p.netconf, delegates: [{ ...(p.netconf.delegates as Record<string, unknown>[])[0], type: "slowbridge" }] };
+    writeFileSync(p.conf, JSON.stringify(slow));
+    const call = { containerId: p.id, netns: p.ns.path, args: p.args, path, stdin: slow };
+    t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
+    const file = join(p.s.dir, "slow.conf");
+    writeFileSync(file, JSON.stringify(p.s.ptp({ name: "slow-net", type: "slowptp" })));
+    t.equal((await cli(["attach", "--container", p.id, "--conf", p.conf, file])).code, 0);
+    const lock = join(p.s.cniDir, ".locks", p.id);
+    const detach = () => cli(["detach", "--container", p.id, "--conf", p.conf, "--interface", "net1"]);
+    let detached: Promise<RunResult>;
+    let deleted: Promise<RunResult>;
+    if (first === "detach") {
+      detached = detach();
+      await until("the detach to hold the lock", () => existsSync(lock));
+      deleted = runPlugin({ ...call, command: "DEL" });
+    } else {
+      deleted = runPlugin({ ...call, command: "DEL" });
+      await until("the DEL to hold the lock", () => existsSync(lock));
+      detached = detach();
+    }
+    const [a, d] = await Promise.all([detached, deleted]);
+    t.equal(d.code, 0, `${first} first: the DEL succeeds: ${d.stdout}`);
+    if (first === "detach") t.equal(a.code, 0, `detach first: it completes (${a.stderr})`);
+    else t.match(a.stderr, /has no cache record/, "DEL first: the detach that waited finds no record");
+    t.same(links(p.ns.name), [], `${first}: no interface left`);
+    t.same(reservations(p.s.ipamDir), [], `${first}: no address left`);
+    t.same(cacheEntries(p.s.cniDir), [], `${first}: no record, no lock`);
+  }
 });
