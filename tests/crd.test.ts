@@ -701,6 +701,26 @@ t.test(
   },
 );
 
+t.test("a kubeconfig that does not exist: code 7 naming the path and why, nothing attached, and DEL still ends", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const p = pod("ns1");
+  const missing = join(s.dir, "etc-cni-net.d", "multus.d", "multus.kubeconfig");
+  const call: CniCall = {
+    containerId: p.containerId,
+    netns: ns.path,
+    args: p.args,
+    stdin: s.netconf([s.bridge()], { kubeconfig: missing }),
+  };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.json?.code, 7, r.stdout);
+  t.equal(r.json?.msg, `cannot load kubeconfig: ${missing} cannot be opened (ENOENT)`);
+  t.same(links(ns.name), []);
+  t.notOk(existsSync(join(s.cniDir, p.containerId)), "no record");
+  const d = await runPlugin({ ...call, command: "DEL" });
+  t.equal(d.code, 0, `a DEL without a record still ends: ${d.stdout}`);
+});
+
 t.test("a kubeconfig that is a FIFO, and a FIFO among the conf files a NAD names: never waited on", async (t) => {
   const s = scenario(t);
   const { execFileSync } = await import("node:child_process");
