@@ -161,12 +161,25 @@ for (const subject of SUBJECTS) {
     api.putNad("ns1", "noop", { cniVersion: "1.0.0", name: "noop", type: "mtnoop" });
     const gw = `${s.subnets[0].prefix}.1`;
     const p = kubePod(s, [{ name: "noop", "default-route": ["10.254.254.1"] }], s.bridge({ isDefaultGateway: true }));
-    const call = { ...p, netns: ns.path, path: `${bin}:${CNI_BIN}` };
+    const log = join(s.dir, "multus.log");
+    const call = { ...p, stdin: { ...p.stdin, logFile: log, logLevel: "verbose" }, netns: ns.path, path: `${bin}:${CNI_BIN}` };
     const r = await run({ ...call, command: "ADD" });
     t.equal(r.code, 0, r.stdout);
     t.same(links(ns.name).sort(), ["eth0"]);
     // As upstream: eth0 asked for no gateway while another network did, so its default route goes.
     t.same(defaultRoutes(ns.name), [], `eth0's default route via ${gw} was removed, none was added`);
+    if (subject.name === "ours") {
+      const { readFileSync } = await import("node:fs");
+      const lines = readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      t.match(
+        lines.find((l) => String(l.msg).startsWith("default-route ignored")),
+        { msg: "default-route ignored: the network reported no interface and no IP", network: "ns1/noop" },
+        "a log line says why it was ignored",
+      );
+    }
     t.equal((await run({ ...call, command: "DEL" })).code, 0);
     t.same(reservations(s.ipamDir), []);
   });
