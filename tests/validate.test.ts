@@ -2,7 +2,7 @@
 // input that passes and one that fails with its exact path and message), and
 // through the built plugin (the bytes embedded in the single file).
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { ifNameProblem } from "../lib/cni/args.ts";
@@ -11,7 +11,7 @@ import type { JsonObject } from "../lib/json.ts";
 import { assertValid, type ValidatorInput, validateInput } from "../lib/validate.ts";
 import { wasmBytes } from "../lib/wasm-bytes.ts";
 import { instantiate } from "../wasm/pkg/multus_validator.js";
-import { cleanupLink, links, makeNetns, tempDir } from "./helpers/netns.ts";
+import { cleanupLink, links, makeNetns, reservations, tempDir, uniqueName } from "./helpers/netns.ts";
 import { CNI_BIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
 
@@ -1011,4 +1011,43 @@ t.test("through the built plugin: what is certainly wrong fails the ADD; what is
   );
   const del = await runPlugin({ command: "DEL", containerId: "val-warn", netns: ns.path, stdin: questionable });
   t.equal(del.code, 0, del.stdout);
+});
+
+t.test("through the built plugin: networks sharing addresses are a logged warning, never a failed ADD", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const log = join(s.dir, "multus.log");
+  const second = uniqueName("mtbr");
+  cleanupLink(t, second);
+  const { cidr, prefix } = s.subnets[0];
+  const range = (name: string, bridge: string, start: number, end: number) =>
+    s.bridge({
+      name,
+      bridge,
+      ipam: {
+        type: "host-local",
+        dataDir: s.ipamDir,
+        ranges: [[{ subnet: cidr, rangeStart: `${prefix}.${start}`, rangeEnd: `${prefix}.${end}` }]],
+      },
+    });
+  const warningsOf = (id: string) =>
+    readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; containerID?: string; warnings?: string[] })
+      .filter((l) => l.msg === "config warnings" && l.containerID === id)
+      .flatMap((l) => l.warnings ?? []);
+  const run = async (id: string, delegates: unknown[]) => {
+    const stdin = s.netconf(delegates, { logFile: log, logLevel: "info" });
+    const add = await runPlugin({ command: "ADD", containerId: id, netns: ns.path, stdin });
+    t.equal(add.code, 0, `${id}: ${add.stdout}`);
+    t.same(links(ns.name).sort(), ["eth0", "net1"]);
+    t.equal((await runPlugin({ command: "DEL", containerId: id, netns: ns.path, stdin })).code, 0);
+  };
+
+  await run("val-disjoint", [range("a", s.bridgeName, 10, 99), range("b", second, 100, 199)]);
+  t.notOk(existsSync(log) && warningsOf("val-disjoint").some((w) => /overlaps/.test(w)), "one /24, disjoint ranges: no overlap at all");
+  await run("val-overlap", [range("a", s.bridgeName, 10, 120), range("b", second, 100, 199)]);
+  t.match(warningsOf("val-overlap"), [/overlaps/], "ranges that share addresses: a warning in the log, the ADD still succeeds");
+  t.same(reservations(s.ipamDir), []);
 });
