@@ -95,6 +95,38 @@ t.test(
   },
 );
 
+t.test("upstream's conflist with every setting its installer can write, and a delegate added by hand: all of it kept", async (t) => {
+  const n = node(t);
+  const list = structuredClone(upstreamConflist);
+  const [plugin] = list.plugins as Json[];
+  const settings = {
+    globalNamespaces: "kube-system,team-a",
+    readinessindicatorfile: "/run/flannel/subnet.env",
+    confDir: n.confDir,
+    binDir: n.binDir,
+    logToStderr: false,
+  };
+  const handAdded = { cniVersion: "1.0.0", name: "storage", type: "macvlan", master: "eth1", ipam: { type: "dhcp" } };
+  Object.assign(plugin, settings);
+  plugin.delegates = [...(plugin.delegates as Json[]), handAdded];
+  writeFileSync(join(n.confDir, "00-multus.conflist"), JSON.stringify(list));
+  writeFileSync(join(n.confDir, "10-flannel.conflist"), JSON.stringify(flannel100));
+  const r = await human(["install", ...n.dirs]);
+  t.equal(r.code, 0, r.stderr);
+  for (const k of Object.keys(settings)) t.match(r.stdout, new RegExp(`kept settings: .*\\b${k}\\b`), `the output names ${k} as kept`);
+  const adopted = (readJson(join(n.confDir, "00-multus.conflist")).plugins as Json[])[0];
+  t.match(adopted, {
+    ...settings,
+    kubeconfig: plugin.kubeconfig,
+    namespaceIsolation: true,
+    logLevel: "verbose",
+    logFile: "/var/log/multus.log",
+  });
+  t.same(adopted.delegates, [flannel100, handAdded], "the cluster network regenerated, the hand-added delegate kept");
+  t.same(readdirSync(n.confDir).sort(), ["00-multus.conflist", "10-flannel.conflist"]);
+  t.match((await human(["install", ...n.dirs])).stdout, /00-multus\.conflist: unchanged/);
+});
+
 t.test(
   'v4.1.4: upstream\'s 00-multus.conf is adopted in place; its "cniConf" (a key no plugin reads) is dropped, and the output says so',
   async (t) => {
