@@ -147,6 +147,26 @@ t.test("a check changes nothing on the node: no cache dir created, no probe file
   t.equal(statSync(n.cache).mtimeMs, mtime, "and nothing written and removed (the dir's mtime is the same)");
 });
 
+t.test("relative cniDir and kubeconfig: failures saying so, never judged against doctor's own directory", async (t) => {
+  const n = await installed(t, ["bridge", "host-local"]);
+  const conf = JSON.parse(readFileSync(join(n.confDir, "00-multus.conf"), "utf8"));
+  writeFileSync(
+    join(n.confDir, "00-multus.conf"),
+    JSON.stringify({ ...conf, cniDir: "mt-rel-cache", kubeconfig: "multus.d/multus.kubeconfig" }),
+  );
+  const r = await runPlugin({
+    argv: ["doctor", "--bin-dir", n.binDir, "--conf-dir", n.confDir],
+    stdin: "",
+    cwd: n.root,
+    env: { CNI_IFNAME: undefined, CNI_PATH: undefined },
+  });
+  t.equal(r.code, 1, r.stdout);
+  t.match(r.stdout, /FAIL {2}cache dir: "mt-rel-cache" must be an absolute path/);
+  t.match(r.stdout, /FAIL {2}kubeconfig: "multus\.d\/multus\.kubeconfig" must be an absolute path/);
+  t.notMatch(r.stdout, /ok {4}cache dir/, "no ok line contradicting it");
+  t.notOk(existsSync(join(n.root, "mt-rel-cache")), "nothing created");
+});
+
 t.test("a FIFO or a /dev/zero link in the conf dir never blocks or grows doctor: each is a failure naming the file", async (t) => {
   const n = await installed(t, ["bridge", "host-local"]);
   execFileSync("mkfifo", [join(n.confDir, "20-fifo.conf")]);

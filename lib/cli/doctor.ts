@@ -5,7 +5,7 @@
  * lib/files.ts), so it is safe on a node in trouble.
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { pluginTypeProblem } from "../delegate.ts";
 import { FileReadError, readRegularFile } from "../files.ts";
 import { isJsonObject, type JsonObject } from "../json.ts";
@@ -167,6 +167,8 @@ function binChecks(binDir: string, multus: JsonObject | undefined): Check[] {
 /** Whether ADD can write its records: the dir writable, or (not there yet) the dir that will hold it. Nothing is created. */
 function cacheCheck(cniDir: string): Check {
   const fix = `run as root, or set "cniDir" to a writable dir`;
+  // A relative dir would be judged against doctor's own working directory, not the runtime's.
+  if (!isAbsolute(cniDir)) return fail(`cache dir: "${cniDir}" must be an absolute path`, `set "cniDir" to an absolute path`);
   let dir = cniDir;
   for (;;) {
     try {
@@ -205,6 +207,7 @@ export async function doctor(o: DoctorOptions): Promise<{ lines: string[]; ok: b
 
 async function apiChecks(kubeconfig: string): Promise<Check[]> {
   const out: Check[] = [];
+  if (!isAbsolute(kubeconfig)) return [fail(`kubeconfig: "${kubeconfig}" must be an absolute path`, "give the kubeconfig's absolute path")];
   try {
     readRegularFile(kubeconfig);
     out.push(ok(`kubeconfig: ${kubeconfig} is readable`));

@@ -29,6 +29,8 @@ export interface CniCall {
   argv?: string[];
   /** Run the bin with this interpreter (e.g. ["node"]). */
   interpreter?: string[];
+  /** The working directory (default: the test's). */
+  cwd?: string;
 }
 
 /** The environment a runtime gives the plugin for `call`. */
@@ -54,7 +56,7 @@ export function runPlugin(call: CniCall): Promise<RunResult> {
     ? [call.interpreter[0], [...call.interpreter.slice(1), bin, ...(call.argv ?? [])]]
     : [bin, call.argv ?? []];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { env: env as NodeJS.ProcessEnv });
+    const child = spawn(file, argv, { env: env as NodeJS.ProcessEnv, ...(call.cwd ? { cwd: call.cwd } : {}) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
