@@ -103,9 +103,26 @@ t.test("401 and 403 bodies that repeat the Authorization header: no token in std
       `tokenFile: "${tokenFile}"`,
     ),
   );
+  // An exec credential plugin that hands out the token, as cloud providers' plugins do.
+  const cred = join(s.dir, "mt-cred-ok");
+  writeFileSync(
+    cred,
+    `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${api.token}"}}'\n`,
+  );
+  chmodSync(cred, 0o755);
+  const viaExec = join(s.dir, "via-exec.yaml");
+  writeFileSync(
+    viaExec,
+    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "exec-base.yaml" }), "utf8").replace(
+      /\{token: "[^"]*"\}/,
+      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${cred}", interactiveMode: Never}}`,
+    ),
+  );
+  t.match(readFileSync(viaExec, "utf8"), /exec: \{apiVersion/, "the exec kubeconfig has no token of its own");
   const kubeconfigs: [string, string, string][] = [
     ["inline token", api.writeKubeconfig(s.dir, { auth: "token" }), api.token],
     ["token file", viaFile, api.token],
+    ["exec plugin's token", viaExec, api.token],
     [
       "wrong token (401)",
       api.writeKubeconfig(s.dir, { auth: "token", token: "Wr0ngTokenValue-abcdef123456", fileName: "bad.yaml" }),
