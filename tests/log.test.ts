@@ -137,6 +137,28 @@ t.test(
   },
 );
 
+t.test("without logOptions the plugin's log is bounded as upstream's: moved aside at 100 MB, the backup gzipped", async (t) => {
+  const s = scenario(t);
+  const ns = makeNetns(t);
+  const logFile = join(s.dir, "multus.log");
+  // A log just under 100 MB (sparse: no disk used), as weeks of debug logging leave it.
+  writeFileSync(logFile, "from before\n", { mode: 0o600 });
+  execFileSync("truncate", ["-s", String(100 * 1024 * 1024 - 10), logFile]);
+  const conf = s.netconf([s.bridge()], { logFile, logLevel: "debug" });
+  const call = { containerId: "log-default", netns: ns.path, stdin: conf };
+  t.equal((await runPlugin({ ...call, command: "ADD" })).code, 0);
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+  const backups = readdirSync(s.dir).filter((n) => BACKUP.test(n));
+  t.equal(backups.length, 1, `moved aside once: ${backups}`);
+  if (!t.ok(statSync(logFile).size < 1024 * 1024, "the log starts again small")) return;
+  t.match(readFileSync(logFile, "utf8"), /"verb":"ADD"/, "with the ADD's lines");
+  t.notMatch(readFileSync(logFile, "utf8"), /from before/);
+  const gz = join(s.dir, backups[0].replace(/(\.gz)?$/, ".gz"));
+  for (let i = 0; i < 100 && !existsSync(gz); i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(existsSync(gz), "the backup is gzipped (compress is on by default)");
+  t.ok(statSync(gz).size < 1024 * 1024, "and small");
+});
+
 t.test("logOptions.compress: backups are gzipped, every line is in exactly one file", async (t) => {
   const dir = tempDir(t);
   logLines(dir, rotation({ compress: true }), 200);
