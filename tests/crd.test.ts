@@ -701,6 +701,39 @@ t.test(
   },
 );
 
+t.test("network-status carries the interface's mtu and dns.options when the delegate's result has them", async (t) => {
+  const s = scenario(t);
+  const { chmodSync, mkdirSync, writeFileSync } = await import("node:fs");
+  const bin = join(s.dir, "bin");
+  mkdirSync(bin);
+  const result = (ip: string) =>
+    JSON.stringify({
+      cniVersion: "1.1.0",
+      interfaces: [{ name: "net1", mac: "0a:58:0a:f4:00:07", mtu: 8950, sandbox: "SANDBOX" }],
+      ips: [{ address: `${ip}/24`, interface: 0 }],
+      dns: { nameservers: ["10.96.0.10"], options: ["ndots:5", "timeout:2"] },
+    });
+  writeFileSync(
+    join(bin, "mt-mtu"),
+    `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && echo '${result(`${s.subnets[1].prefix}.7`)}' | sed "s|SANDBOX|$CNI_NETNS|"\nexit 0\n`,
+  );
+  chmodSync(join(bin, "mt-mtu"), 0o755);
+  api.putNad("ns1", "jumbo", { cniVersion: "1.1.0", name: "jumbo", type: "mt-mtu" });
+  const ns = makeNetns(t);
+  const p = pod("ns1", { "k8s.v1.cni.cncf.io/networks": "jumbo" });
+  const call: CniCall = { containerId: p.containerId, netns: ns.path, args: p.args, path: `${bin}:/usr/lib/cni`, stdin: kubeNetconf(s) };
+  const r = await runPlugin({ ...call, command: "ADD" });
+  t.equal(r.code, 0, r.stdout);
+  const entry = statusOf("ns1", p.name).find((e) => e.name === "ns1/jumbo") as Record<string, unknown> | undefined;
+  t.match(entry, {
+    interface: "net1",
+    mac: "0a:58:0a:f4:00:07",
+    mtu: 8950,
+    dns: { nameservers: ["10.96.0.10"], options: ["ndots:5", "timeout:2"] },
+  });
+  t.equal((await runPlugin({ ...call, command: "DEL" })).code, 0);
+});
+
 t.test("a kubeconfig that does not exist: code 7 naming the path and why, nothing attached, and DEL still ends", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
