@@ -12,6 +12,7 @@ import {
   MAX_DURATION_S,
   NETCONF_FIELDS,
 } from "../lib/netconf.ts";
+import { fakeBin } from "./helpers/fake-plugins.ts";
 import { links, makeNetns, reservations } from "./helpers/netns.ts";
 import { ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
@@ -181,7 +182,7 @@ t.test("decoding: JSON nested deeper than any config is a decode failure (code 6
   t.throws(() => decodeNetconf(`{"a": ${'{"a": '.repeat(100)}1${"}".repeat(100)}}`), { code: 6 });
 });
 
-t.test("DEL with a delegateTimeout too long for a timer detaches (clamped, never 1 ms)", async (t) => {
+t.test("CHECK with a delegateTimeout too long for a timer names the field; DEL detaches (clamped, never 1 ms)", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
   const conf = s.netconf([s.bridge()]);
@@ -189,12 +190,49 @@ t.test("DEL with a delegateTimeout too long for a timer detaches (clamped, never
   t.equal(add.code, 0, add.stdout);
   t.same(links(ns.name), ["eth0"]);
   for (const delegateTimeout of [1e10, 2_147_484]) {
+    const huge = { ...conf, delegateTimeout };
+    const check = await runPlugin({
+      command: "CHECK",
+      containerId: "mt-huge-timeout",
+      netns: ns.path,
+      stdin: { ...huge, prevResult: add.json },
+    });
+    t.match(
+      check.json,
+      { code: 7, msg: /^delegateTimeout: must be a number of seconds greater than 0 and at most 3600/ },
+      "CHECK names the field",
+    );
+  }
+  for (const delegateTimeout of [1e10, 2_147_484]) {
     const del = await runPlugin({ command: "DEL", containerId: "mt-huge-timeout", netns: ns.path, stdin: { ...conf, delegateTimeout } });
     t.equal(del.code, 0, `DEL with delegateTimeout ${delegateTimeout}: ${del.stdout}`);
   }
   t.same(links(ns.name), [], "detached");
   t.same(reservations(s.ipamDir), [], "and its address released");
 });
+
+t.test(
+  "GC with a delegateTimeout too long for a timer reaches its 1.1.0 delegates (clamped, never 1 ms); STATUS names the field",
+  async (t) => {
+    const s = scenario(t);
+    const log = join(s.dir, "calls");
+    // Each verb takes a moment, as a real plugin does: a 1 ms timer would kill it.
+    const path = fakeBin(t, { "mt-slow11": `sleep 0.2; echo "$CNI_COMMAND" >> ${log}; cat >/dev/null; exit 0` });
+    const conf = s.netconf([{ cniVersion: "1.1.0", name: "slow11", type: "mt-slow11" }], { cniVersion: "1.1.0" });
+    for (const delegateTimeout of [1e10, 2_147_484]) {
+      const huge = { ...conf, delegateTimeout };
+      const gc = await runPlugin({ command: "GC", containerId: "", netns: "", path, stdin: { ...huge, "cni.dev/valid-attachments": [] } });
+      t.equal(gc.code, 0, `GC with delegateTimeout ${delegateTimeout}: ${gc.stdout}`);
+      const status = await runPlugin({ command: "STATUS", containerId: "", netns: "", path, stdin: huge });
+      t.match(
+        status.json,
+        { code: 7, msg: /^delegateTimeout: must be a number of seconds/ },
+        "STATUS: the config is not usable, and says why",
+      );
+    }
+    t.same(readFileSync(log, "utf8").trim().split("\n"), ["GC", "GC"], "each GC of the delegate ran to its end");
+  },
+);
 
 t.test("DEL with a duration that is no number of seconds detaches with the default (a bad config never blocks teardown)", async (t) => {
   const s = scenario(t);
