@@ -19,14 +19,20 @@ t.test("per-pod data does not make an entry per pod", async (t) => {
   const dir = tempDir(t);
   for (let pod = 0; pod < 20; pod++) {
     // What a runtime adds to our netconf for one pod.
-    assertValid(netconf("m", { runtimeConfig: { portMappings: [{ hostPort: 8000 + pod, containerPort: 80, protocol: "tcp" }] } }), {
-      memoDir: dir,
-    });
+    const mac = `0a:58:0a:01:00:${pod.toString(16).padStart(2, "0")}`;
+    assertValid(
+      netconf("m", {
+        runtimeConfig: { mac, ips: [`10.1.0.${pod}/24`], portMappings: [{ hostPort: 8000 + pod, containerPort: 80, protocol: "tcp" }] },
+      }),
+      {
+        memoDir: dir,
+      },
+    );
     // A NAD's config with one pod's cni-args merged in, and its interface.
     assertValid(
       {
         attachments: [
-          { path: "ns/a", ifname: "net1", config: { name: "a", type: "macvlan", args: { cni: { pod, ips: [`10.1.0.${pod}/24`] } } } },
+          { path: "ns/a", ifname: "net1", config: { name: "a", type: "macvlan", args: { cni: { pod, ips: [`10.1.0.${pod}/24`], mac } } } },
           { path: "ns/b", ifname: "net2", config: { name: "b", plugins: [{ type: "ptp", args: { cni: { pod } } }, { type: "tuning" }] } },
         ],
       },
