@@ -40,6 +40,23 @@ t.test("every relative link in README.md and docs/ points at a file (and heading
   }
 });
 
+t.test("every test the docs cite by file and name exists, so a renamed or dropped test is noticed", async (t) => {
+  const squash = (x: string) => x.replace(/\s+/g, " ");
+  let cited = 0;
+  for (const page of pages) {
+    const text = readFileSync(join(ROOT, page), "utf8");
+    for (const [, file, name] of text.matchAll(/`(tests\/[\w./-]+\.test\.ts)`\s+"([^"]+)"/g)) {
+      cited++;
+      const path = join(ROOT, file);
+      if (!t.ok(existsSync(path), `${page}: ${file} exists`)) continue;
+      // A citation may stop at " ..." where the test's name goes on.
+      const prefix = squash(name).replace(/\s*(\.\.\.|…)$/, "");
+      t.ok(squash(readFileSync(path, "utf8")).includes(prefix), `${page}: ${file} has a test named "${prefix}"`);
+    }
+  }
+  t.ok(cited >= 5, `${cited} citations checked`);
+});
+
 t.test("the front page links every page of docs/", async (t) => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
   for (const f of readdirSync(join(ROOT, "docs"))) t.ok(readme.includes(`(docs/${f})`), `README.md links docs/${f}`);
