@@ -156,6 +156,36 @@ t.test(
   },
 );
 
+t.test("--generate-kubeconfig on upstream's node: its multus.kubeconfig is replaced, and the output says so", async (t) => {
+  const n = node(t);
+  const upstreamFiles = join(V41, "node-after-install");
+  copyFileSync(join(upstreamFiles, "00-multus.conf"), join(n.confDir, "00-multus.conf"));
+  copyFileSync(join(upstreamFiles, "10-flannel.conflist"), join(n.confDir, "10-flannel.conflist"));
+  mkdirSync(join(n.confDir, "multus.d"));
+  const kubeconfig = join(n.confDir, "multus.d", "multus.kubeconfig");
+  copyFileSync(join(upstreamFiles, "multus.kubeconfig"), kubeconfig);
+  const sa = join(n.root, "sa");
+  mkdirSync(sa);
+  writeFileSync(join(sa, "token"), "tok-1");
+  writeFileSync(join(sa, "ca.crt"), "CA PEM\n");
+  writeFileSync(join(sa, "namespace"), "kube-system");
+  const argv = ["install", ...n.dirs, "--generate-kubeconfig", "--service-account-dir", sa];
+  const env = { CNI_IFNAME: undefined, CNI_PATH: undefined, KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+  const r = await runPlugin({ argv, stdin: "", env });
+  t.equal(r.code, 0, r.stderr);
+  t.match(
+    r.stdout,
+    /wrote .*multus\.kubeconfig \(https:\/\/10\.96\.0\.1:443, namespace kube-system.*; it replaces a kubeconfig multus install did not generate/,
+  );
+  t.match(
+    readFileSync(kubeconfig, "utf8"),
+    /tokenFile: ".*multus\.d\/token"/,
+    "ours now: the token read from a file that install refreshes",
+  );
+  t.equal(readJson(join(n.confDir, "00-multus.conf")).kubeconfig, kubeconfig);
+  t.match((await runPlugin({ argv, stdin: "", env })).stdout, /multus\.kubeconfig: unchanged/, "a re-run leaves it");
+});
+
 t.test(
   "both of upstream's files (a v4.1 .conf, then a v4.2.4 .conflist): the first is adopted, the second set aside as .old",
   async (t) => {
