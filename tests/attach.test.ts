@@ -439,6 +439,19 @@ t.test("Kubernetes mode: a NAD attached by --pod, network-status rewritten in on
     "network-status without it",
   );
   t.same(links(p0.ns.name), ["eth0"]);
+
+  // Detached, but network-status cannot be written: the network is gone all the same, and the error says what is stale.
+  t.equal((await cli(["attach", "--pod", `ns1/${name}`, "--conf", p0.conf, "side@side0"])).code, 0);
+  api.failNext(2, 403, { pathPrefix: `/api/v1/namespaces/ns1/pods/${name}/status` });
+  const stale = await cli(["detach", "--pod", `ns1/${name}`, "--conf", p0.conf, "--interface", "side0"]);
+  t.equal(stale.code, 1);
+  t.match(stale.stderr, /side0 was detached, but network-status was not written: .*403/);
+  t.same(links(p0.ns.name), ["eth0"], "the interface is gone");
+  t.same(
+    p0.record().attachments.map((x) => x.ifName),
+    ["eth0"],
+    "and so is its attachment in the record",
+  );
   t.equal((await runPlugin({ command: "DEL", containerId: p0.id, netns: p0.ns.path, args: p0.args, stdin: netconf })).code, 0);
   t.same(reservations(p0.s.ipamDir), []);
 });
