@@ -258,4 +258,11 @@ t.test("a relative path: ADD refuses it; DEL and GC resolve it as any earlier AD
   t.same(loadNetconf({ ...conf, name: "m" }).cniDir, "mt-relative-cache", "loaded as written");
   const del = await runPlugin({ command: "DEL", containerId: "mt-rel", netns: ns.path, stdin: conf });
   t.equal(del.code, 0, del.stdout);
+  const gc = await runPlugin({
+    command: "GC",
+    containerId: "",
+    netns: "",
+    stdin: { ...conf, cniVersion: "1.1.0", "cni.dev/valid-attachments": [] },
+  });
+  t.equal(gc.code, 0, `GC: ${gc.stdout}`);
 });
