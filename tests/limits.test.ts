@@ -2,14 +2,15 @@
 // netconf) and each delegate's stdout are capped at 4 MiB, and of a
 // delegate's stderr only the first 64 KiB are kept. A bigger stdin is a
 // decoding error (code 6); a delegate that prints more is killed and fails.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { invokePlugin } from "../lib/plugin-exec.ts";
 import { fakeBin, recorder } from "./helpers/fake-plugins.ts";
 import { makeNetns, tempDir } from "./helpers/netns.ts";
-import { cniEnv, PLUGIN, runPlugin } from "./helpers/run-plugin.ts";
+import { unavailable } from "./helpers/prerequisite.ts";
+import { cniEnv, PLUGIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 
 const MiB = 1 << 20;
 
@@ -95,4 +96,45 @@ t.test("the same caps in this process's own spawn path (node:child_process)", as
     code: 100,
     message: 'plugin "loud" failed: printed more than 4194304 bytes on stdout; it and its child processes were killed',
   });
+});
+
+/** Peak RSS (KiB) and exit code of one plugin call, as wait4 reports them: `stdin` is a file. */
+function peakRss(t: Test, env: Record<string, string>, stdin: string): { code: number; kib: number } | undefined {
+  const bin = join(tempDir(t), "peak-rss");
+  try {
+    execFileSync("gcc", ["-O2", "-o", bin, join(ROOT, "tests/helpers/peak-rss.c")], { stdio: "pipe" });
+  } catch {
+    unavailable("gcc, to build the peak-RSS probe");
+    return undefined;
+  }
+  const [code, kib] = execFileSync(bin, [stdin, PLUGIN], { env, encoding: "utf8" }).trim().split(" ").map(Number);
+  return { code, kib };
+}
+
+// Far below what the inputs would take if they were held: a bound, not a benchmark.
+const RSS_BOUND_KIB = 160 * 1024;
+
+t.test("memory stays bounded: a 52 MB netconf and a delegate printing 200 MB leave the plugin's peak RSS far below either", async (t) => {
+  const w = world(t, {
+    flood: `cat >/dev/null; [ "$CNI_COMMAND" = ADD ] || exit 0; head -c ${200 * MiB} /dev/zero | tr '\\0' ' '; echo '{"cniVersion":"1.0.0"}'`,
+  });
+  const big = join(w.dir, "big.json");
+  writeFileSync(big, JSON.stringify(w.netconf([{ cniVersion: "1.0.0", name: "ok-net", type: "ok", pad: "x".repeat(52 * 1000 * 1000) }])));
+  const env = cniEnv({ command: "ADD", containerId: "rss-1", netns: w.netns, path: w.path, stdin: "" });
+  const a = peakRss(t, env, big);
+  if (!a) return;
+  t.equal(a.code, 1, "refused");
+  t.ok(a.kib < RSS_BOUND_KIB, `52 MB on stdin: peak RSS ${Math.round(a.kib / 1024)} MiB`);
+
+  const conf = join(w.dir, "flood.json");
+  writeFileSync(conf, JSON.stringify(w.netconf([{ cniVersion: "1.0.0", name: "flood-net", type: "flood" }])));
+  const env2 = cniEnv({ command: "ADD", containerId: "rss-2", netns: w.netns, path: w.path, stdin: "" });
+  const b = peakRss(t, env2, conf);
+  t.equal(b?.code, 1, "the delegate is killed and the ADD fails");
+  t.ok(b!.kib < RSS_BOUND_KIB, `a delegate printing 200 MB: peak RSS ${Math.round(b!.kib / 1024)} MiB`);
+  t.equal(
+    (await runPlugin({ command: "DEL", containerId: "rss-2", netns: w.netns, path: w.path, stdin: JSON.parse(readFileSync(conf, "utf8")) }))
+      .code,
+    0,
+  );
 });
