@@ -388,7 +388,7 @@ t.test("Kubernetes mode: a NAD attached by --pod, network-status rewritten in on
     statusOf()[1].ips,
     addresses(p0.ns.name, "side0").map((x) => x.split("/")[0]),
   );
-  const ev = (api.events() as unknown as { reason?: string; message?: string; involvedObject?: { name?: string } }[]).filter(
+  const ev = (api.events() as unknown as { type?: string; reason?: string; message?: string; involvedObject?: { name?: string } }[]).filter(
     (e) => e.involvedObject?.name === name && e.reason === "AddedInterface",
   );
   t.equal(ev.at(-1)?.type, "Normal");
