@@ -154,3 +154,30 @@ t.test("fallback: delegates mode DELs what the config names, planned as ADD woul
     "Kubernetes mode without delegates, the API unreachable: nothing",
   );
 });
+
+t.test("one value and one runner: only delegate-exec runs a plugin, and the old shapes and the config round trip are gone", async (t) => {
+  const { readdirSync } = await import("node:fs");
+  const { relative } = await import("node:path");
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith(".ts")) files.push(join(dir, e.name));
+    }
+  };
+  walk(join(ROOT, "lib"));
+  files.push(join(ROOT, "main.ts"));
+  const source = new Map(files.map((f) => [relative(ROOT, f), readFileSync(f, "utf8")]));
+  const using = (re: RegExp) =>
+    [...source]
+      .filter(([, text]) => re.test(text))
+      .map(([f]) => f)
+      .sort();
+  t.same(
+    using(/\binvokePlugin\b/),
+    ["lib/delegate-exec.ts", "lib/plugin-exec.ts"],
+    "every verb, GC and STATUS included, runs plugins through delegate-exec",
+  );
+  t.same(using(/\b(PlannedAttachment|CachedAttachment|DelTarget)\b/), [], "no second or third shape of an attachment");
+  t.notMatch(source.get("lib/k8s/resolve.ts") ?? "", /JSON\.(parse|stringify)/, "a NAD's config is resolved as a value, not re-encoded");
+});
