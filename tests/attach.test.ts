@@ -151,11 +151,26 @@ t.test("--ip and --mac: a static address asked for, given to plugins with the ip
     }),
   );
   const ip = `${p.s.subnets[2].prefix}.50/24`;
-  const r = await cli(["attach", "--container", p.id, "--conf", p.conf, `${file}@data0`, "--ip", ip, "--mac", "02:00:00:00:0a:32"]);
+  const ip2 = `${p.s.subnets[2].prefix}.51/24`;
+  const r = await cli([
+    "attach",
+    "--container",
+    p.id,
+    "--conf",
+    p.conf,
+    `${file}@data0`,
+    "--ip",
+    ip,
+    "--ip",
+    ip2,
+    "--mac",
+    "02:00:00:00:0a:32",
+  ]);
   t.equal(r.code, 0, r.stderr);
-  t.same(addresses(p.ns.name, "data0"), [ip]);
+  t.same(addresses(p.ns.name, "data0").sort(), [ip, ip2], "--ip repeats: every address asked for");
   t.match(sh("ip", ["-n", p.ns.name, "link", "show", "data0"]), /02:00:00:00:0a:32/);
-  t.match(readFileSync(seen, "utf8"), new RegExp(`IP=${ip.replace(/\./g, "\\.")};MAC=02:00:00:00:0a:32`));
+  const dots = (x: string) => x.replace(/\./g, "\\.");
+  t.match(readFileSync(seen, "utf8"), new RegExp(`IP=${dots(ip)},${dots(ip2)};MAC=02:00:00:00:0a:32`));
   const usage = await cli(["attach", "--container", p.id, "--conf", p.conf, file, "--ip", "10.0.0.300/24"]);
   t.equal(usage.code, 2, "a malformed --ip is a usage mistake");
   t.match(usage.stderr, /--ip "10.0.0.300\/24" is not a valid CIDR/);
@@ -536,6 +551,25 @@ t.test("an attach whose delegate hangs ends at delegateTimeout: the delegate kil
   t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the killed delegate");
   t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");
   t.same(links(p.ns.name), ["eth0"]);
+  t.equal((await p.del()).code, 0);
+  t.same(reservations(p.s.ipamDir), []);
+});
+
+t.test("an attach is bounded by addTimeout too: a delegate allowed longer is stopped at the ADD's bound", async (t) => {
+  const log = join(scenario(t).dir, "calls");
+  const path = fakeBin(t, { hanging: `echo "$CNI_COMMAND" >> ${log}\n[ "$CNI_COMMAND" = ADD ] && sleep 60\ncat >/dev/null; exit 0` });
+  const p = pod(t, { delegateTimeout: 30, addTimeout: 3 }, { path });
+  t.equal((await p.add()).code, 0);
+  const before = readFileSync(join(p.s.cniDir, p.id), "utf8");
+  const file = join(p.s.dir, "hanging.conf");
+  writeFileSync(file, JSON.stringify({ cniVersion: "1.0.0", name: "hanging-net", type: "hanging" }));
+  const started = Date.now();
+  const r = await cli(["attach", "--container", p.id, "--conf", p.conf, file]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after/);
+  t.ok(Date.now() - started < 25_000, "ended at addTimeout, long before delegateTimeout");
+  t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the stopped delegate");
+  t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");
   t.equal((await p.del()).code, 0);
   t.same(reservations(p.s.ipamDir), []);
 });
