@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { startTime } from "../lib/proc.ts";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
 import { fakeBin } from "./helpers/fake-plugins.ts";
@@ -532,44 +532,50 @@ exit 0`,
   t.same(cacheEntries(p.s.cniDir), []);
 });
 
-t.test("an attach whose delegate hangs ends at delegateTimeout: the delegate killed and DELed, the record as before", async (t) => {
+/** A pod with the given timeouts whose attach runs a delegate that hangs on ADD: what the attach printed, how long it took, what the delegate was asked. */
+async function attachHanging(t: Test, timeouts: Record<string, number>) {
   const log = join(scenario(t).dir, "calls");
   const path = fakeBin(t, { hanging: `echo "$CNI_COMMAND" >> ${log}\n[ "$CNI_COMMAND" = ADD ] && sleep 60\ncat >/dev/null; exit 0` });
-  const p = pod(t, { delegateTimeout: 1 }, { path });
+  const p = pod(t, timeouts, { path });
   t.equal((await p.add()).code, 0);
   const before = readFileSync(join(p.s.cniDir, p.id), "utf8");
   const file = join(p.s.dir, "hanging.conf");
   writeFileSync(file, JSON.stringify({ cniVersion: "1.0.0", name: "hanging-net", type: "hanging" }));
   const started = Date.now();
   const r = await cli(["attach", "--container", p.id, "--conf", p.conf, file]);
+  const ms = Date.now() - started;
+  return {
+    p,
+    r,
+    ms,
+    calls: () => readFileSync(log, "utf8").trim().split("\n"),
+    before,
+    record: () => readFileSync(join(p.s.cniDir, p.id), "utf8"),
+  };
+}
+
+t.test("an attach whose delegate hangs ends at delegateTimeout: the delegate killed and DELed, the record as before", async (t) => {
+  const { p, r, ms, calls, before, record } = await attachHanging(t, { delegateTimeout: 1 });
   t.equal(r.code, 1);
   t.match(
     r.stderr,
     /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after 1s; it and its child processes were killed/,
   );
-  t.ok(Date.now() - started < 20_000, "ended at the bound, not when the delegate would have");
-  t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the killed delegate");
-  t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");
+  t.ok(ms < 20_000, "ended at the bound, not when the delegate would have");
+  t.same(calls(), ["ADD", "DEL"], "the rollback DELs the killed delegate");
+  t.equal(record(), before, "the record as it was");
   t.same(links(p.ns.name), ["eth0"]);
   t.equal((await p.del()).code, 0);
   t.same(reservations(p.s.ipamDir), []);
 });
 
 t.test("an attach is bounded by addTimeout too: a delegate allowed longer is stopped at the ADD's bound", async (t) => {
-  const log = join(scenario(t).dir, "calls");
-  const path = fakeBin(t, { hanging: `echo "$CNI_COMMAND" >> ${log}\n[ "$CNI_COMMAND" = ADD ] && sleep 60\ncat >/dev/null; exit 0` });
-  const p = pod(t, { delegateTimeout: 30, addTimeout: 3 }, { path });
-  t.equal((await p.add()).code, 0);
-  const before = readFileSync(join(p.s.cniDir, p.id), "utf8");
-  const file = join(p.s.dir, "hanging.conf");
-  writeFileSync(file, JSON.stringify({ cniVersion: "1.0.0", name: "hanging-net", type: "hanging" }));
-  const started = Date.now();
-  const r = await cli(["attach", "--container", p.id, "--conf", p.conf, file]);
+  const { p, r, ms, calls, before, record } = await attachHanging(t, { delegateTimeout: 30, addTimeout: 3 });
   t.equal(r.code, 1);
   t.match(r.stderr, /cannot attach network "hanging-net" as net1: plugin "hanging" failed: timed out after/);
-  t.ok(Date.now() - started < 25_000, "ended at addTimeout, long before delegateTimeout");
-  t.same(readFileSync(log, "utf8").trim().split("\n"), ["ADD", "DEL"], "the rollback DELs the stopped delegate");
-  t.equal(readFileSync(join(p.s.cniDir, p.id), "utf8"), before, "the record as it was");
+  t.ok(ms < 25_000, "ended at addTimeout, long before delegateTimeout");
+  t.same(calls(), ["ADD", "DEL"], "the rollback DELs the stopped delegate");
+  t.equal(record(), before, "the record as it was");
   t.equal((await p.del()).code, 0);
   t.same(reservations(p.s.ipamDir), []);
 });
