@@ -661,14 +661,7 @@ t.test(
     const plugin = join(s.dir, "mt-hang-cred");
     writeFileSync(plugin, `#!/bin/sh\necho $$ >> "${pids}"\n(trap '' TERM; sleep 1000) &\nsleep 1000\n`);
     chmodSync(plugin, 0o755);
-    const kc = join(s.dir, "hang.kubeconfig");
-    writeFileSync(
-      kc,
-      readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
-        /\{token: "[^"]*"\}/,
-        `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
-      ),
-    );
+    const kc = api.writeKubeconfig(s.dir, { auth: "exec", command: plugin, fileName: "hang.kubeconfig" });
     const p = pod("ns1");
     const call: CniCall = {
       containerId: p.containerId,
@@ -820,18 +813,11 @@ t.test("the pod's namespace and name from CNI_ARGS must be Kubernetes names: cod
 t.test("an exec credential plugin that prints without end is killed at 1 MiB: ADD fails, the plugin does not grow us", async (t) => {
   const s = scenario(t);
   const ns = makeNetns(t);
-  const { chmodSync, readFileSync, writeFileSync } = await import("node:fs");
+  const { chmodSync, writeFileSync } = await import("node:fs");
   const plugin = join(s.dir, "mt-endless-cred");
   writeFileSync(plugin, "#!/bin/sh\nexec cat /dev/zero\n");
   chmodSync(plugin, 0o755);
-  const kc = join(s.dir, "endless.kubeconfig");
-  writeFileSync(
-    kc,
-    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
-      /\{token: "[^"]*"\}/,
-      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
-    ),
-  );
+  const kc = api.writeKubeconfig(s.dir, { auth: "exec", command: plugin, fileName: "endless.kubeconfig" });
   const p = pod("ns1");
   const r = await runPlugin({
     command: "ADD",

@@ -110,14 +110,7 @@ t.test("401 and 403 bodies that repeat the Authorization header: no token in std
     `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${api.token}"}}'\n`,
   );
   chmodSync(cred, 0o755);
-  const viaExec = join(s.dir, "via-exec.yaml");
-  writeFileSync(
-    viaExec,
-    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "exec-base.yaml" }), "utf8").replace(
-      /\{token: "[^"]*"\}/,
-      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${cred}", interactiveMode: Never}}`,
-    ),
-  );
+  const viaExec = api.writeKubeconfig(s.dir, { auth: "exec", command: cred, fileName: "via-exec.yaml" });
   t.match(readFileSync(viaExec, "utf8"), /exec: \{apiVersion/, "the exec kubeconfig has no token of its own");
   const kubeconfigs: [string, string, string][] = [
     ["inline token", api.writeKubeconfig(s.dir, { auth: "token" }), api.token],
@@ -191,14 +184,7 @@ t.test("an exec credential plugin that prints its token to stderr and fails: the
   const plugin = join(s.dir, "mt-cred");
   writeFileSync(plugin, `#!/bin/sh\necho "refresh failed for token ${api.token}: upstream said 500" >&2\nexit 3\n`);
   chmodSync(plugin, 0o755);
-  const kc = join(s.dir, "exec.yaml");
-  writeFileSync(
-    kc,
-    readFileSync(api.writeKubeconfig(s.dir, { auth: "token", fileName: "base.yaml" }), "utf8").replace(
-      /\{token: "[^"]*"\}/,
-      `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}`,
-    ),
-  );
+  const kc = api.writeKubeconfig(s.dir, { auth: "exec", command: plugin, fileName: "exec.yaml" });
   const ns = makeNetns(t);
   const p = pod();
   const r = await runPlugin({

@@ -47,9 +47,11 @@ export interface KubeObject {
 }
 
 export interface KubeconfigOptions {
-  auth: "token" | "tokenFile" | "clientCert";
+  auth: "token" | "tokenFile" | "clientCert" | "exec";
   /** Token to write instead of the accepted one (for 401 tests). */
   token?: string;
+  /** With auth "exec": the credential plugin the kubeconfig runs. */
+  command?: string;
   /** File name inside `dir`. @default `kubeconfig-<auth>.yaml` */
   fileName?: string;
 }
@@ -316,6 +318,10 @@ export class ApiServer {
       const tokenFile = file.replace(/(\.ya?ml)?$/, ".token");
       writeFileSync(tokenFile, token, { mode: 0o600 });
       user = `tokenFile: ${q(tokenFile)}`;
+    }
+    if (opts.auth === "exec") {
+      if (!opts.command) throw new Error('writeKubeconfig: auth "exec" needs a command');
+      user = `exec: {apiVersion: client.authentication.k8s.io/v1, command: ${q(opts.command)}, interactiveMode: Never}`;
     }
     const yaml = `apiVersion: v1
 kind: Config
