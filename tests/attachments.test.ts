@@ -157,17 +157,10 @@ t.test("fallback: delegates mode DELs what the config names, planned as ADD woul
 
 t.test("one value and one runner: only delegate-exec runs a plugin, and the old shapes and the config round trip are gone", async (t) => {
   const { readdirSync } = await import("node:fs");
-  const { relative } = await import("node:path");
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith(".ts")) files.push(join(dir, e.name));
-    }
-  };
-  walk(join(ROOT, "lib"));
-  files.push(join(ROOT, "main.ts"));
-  const source = new Map(files.map((f) => [relative(ROOT, f), readFileSync(f, "utf8")]));
+  const files = readdirSync(join(ROOT, "lib"), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => `lib/${f}`);
+  const source = new Map([...files, "main.ts"].map((f) => [f, readFileSync(join(ROOT, f), "utf8")]));
   const using = (re: RegExp) =>
     [...source]
       .filter(([, text]) => re.test(text))

@@ -98,8 +98,8 @@ t.test("the same caps in this process's own spawn path (node:child_process)", as
   });
 });
 
-/** Peak RSS (KiB) and exit code of one plugin call, as wait4 reports them: `stdin` is a file. */
-function peakRss(t: Test, env: Record<string, string>, stdin: string): { code: number; kib: number } | undefined {
+/** A probe that runs one plugin call and reports its exit code and peak RSS (KiB), as wait4 gives them; `stdin` is a file. */
+function peakRssProbe(t: Test): ((env: Record<string, string>, stdin: string) => { code: number; kib: number }) | undefined {
   const bin = join(tempDir(t), "peak-rss");
   try {
     execFileSync("gcc", ["-O2", "-o", bin, join(ROOT, "tests/helpers/peak-rss.c")], { stdio: "pipe" });
@@ -107,8 +107,10 @@ function peakRss(t: Test, env: Record<string, string>, stdin: string): { code: n
     unavailable("gcc, to build the peak-RSS probe");
     return undefined;
   }
-  const [code, kib] = execFileSync(bin, [stdin, PLUGIN], { env, encoding: "utf8" }).trim().split(" ").map(Number);
-  return { code, kib };
+  return (env, stdin) => {
+    const [code, kib] = execFileSync(bin, [stdin, PLUGIN], { env, encoding: "utf8" }).trim().split(" ").map(Number);
+    return { code, kib };
+  };
 }
 
 // Far below what the inputs would take if they were held: a bound, not a benchmark.
@@ -120,18 +122,17 @@ t.test("memory stays bounded: a 52 MB netconf and a delegate printing 200 MB lea
   });
   const big = join(w.dir, "big.json");
   writeFileSync(big, JSON.stringify(w.netconf([{ cniVersion: "1.0.0", name: "ok-net", type: "ok", pad: "x".repeat(52 * 1000 * 1000) }])));
-  const env = cniEnv({ command: "ADD", containerId: "rss-1", netns: w.netns, path: w.path, stdin: "" });
-  const a = peakRss(t, env, big);
-  if (!a) return;
+  const peakRss = peakRssProbe(t);
+  if (!peakRss) return;
+  const a = peakRss(cniEnv({ command: "ADD", containerId: "rss-1", netns: w.netns, path: w.path, stdin: "" }), big);
   t.equal(a.code, 1, "refused");
   t.ok(a.kib < RSS_BOUND_KIB, `52 MB on stdin: peak RSS ${Math.round(a.kib / 1024)} MiB`);
 
   const conf = join(w.dir, "flood.json");
   writeFileSync(conf, JSON.stringify(w.netconf([{ cniVersion: "1.0.0", name: "flood-net", type: "flood" }])));
-  const env2 = cniEnv({ command: "ADD", containerId: "rss-2", netns: w.netns, path: w.path, stdin: "" });
-  const b = peakRss(t, env2, conf);
-  t.equal(b?.code, 1, "the delegate is killed and the ADD fails");
-  t.ok(b!.kib < RSS_BOUND_KIB, `a delegate printing 200 MB: peak RSS ${Math.round(b!.kib / 1024)} MiB`);
+  const b = peakRss(cniEnv({ command: "ADD", containerId: "rss-2", netns: w.netns, path: w.path, stdin: "" }), conf);
+  t.equal(b.code, 1, "the delegate is killed and the ADD fails");
+  t.ok(b.kib < RSS_BOUND_KIB, `a delegate printing 200 MB: peak RSS ${Math.round(b!.kib / 1024)} MiB`);
   t.equal(
     (await runPlugin({ command: "DEL", containerId: "rss-2", netns: w.netns, path: w.path, stdin: JSON.parse(readFileSync(conf, "utf8")) }))
       .code,
