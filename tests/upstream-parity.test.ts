@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import t from "tap";
 import { type ApiServer, startApiServer } from "./helpers/apiserver.ts";
+import { logEntries } from "./helpers/log-lines.ts";
 import { cleanupLink, links, makeNetns, reservations, sh, uniqueName } from "./helpers/netns.ts";
 import { CNI_BIN, type CniCall, runPlugin } from "./helpers/run-plugin.ts";
 import { type Scenario, scenario } from "./helpers/scenario.ts";
@@ -169,13 +170,8 @@ for (const subject of SUBJECTS) {
     // As upstream: eth0 asked for no gateway while another network did, so its default route goes.
     t.same(defaultRoutes(ns.name), [], `eth0's default route via ${gw} was removed, none was added`);
     if (subject.name === "ours") {
-      const { readFileSync } = await import("node:fs");
-      const lines = readFileSync(log, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
       t.match(
-        lines.find((l) => String(l.msg).startsWith("default-route ignored")),
+        logEntries(log).find((l) => String(l.msg).startsWith("default-route ignored")),
         { msg: "default-route ignored: the network reported no interface and no IP", network: "ns1/noop" },
         "a log line says why it was ignored",
       );

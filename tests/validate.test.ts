@@ -2,7 +2,7 @@
 // input that passes and one that fails with its exact path and message), and
 // through the built plugin (the bytes embedded in the single file).
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { ifNameProblem } from "../lib/cni/args.ts";
@@ -11,6 +11,7 @@ import type { JsonObject } from "../lib/json.ts";
 import { assertValid, type ValidatorInput, validateInput } from "../lib/validate.ts";
 import { wasmBytes } from "../lib/wasm-bytes.ts";
 import { instantiate } from "../wasm/pkg/multus_validator.js";
+import { logEntries } from "./helpers/log-lines.ts";
 import { cleanupLink, links, makeNetns, reservations, tempDir, uniqueName } from "./helpers/netns.ts";
 import { CNI_BIN, ROOT, runPlugin } from "./helpers/run-plugin.ts";
 import { scenario } from "./helpers/scenario.ts";
@@ -1000,10 +1001,7 @@ t.test("through the built plugin: what is certainly wrong fails the ADD; what is
   const ok = await add("val-warn", questionable);
   t.equal(ok.code, 0, ok.stdout);
   t.same(links(ns.name), ["eth0"]);
-  const lines = readFileSync(log, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l));
+  const lines = logEntries(log);
   t.match(
     lines.find((l) => l.msg === "config warnings"),
     { level: "info", verb: "ADD", warnings: ["colour: is not a field this plugin knows; it is ignored"] },
@@ -1031,12 +1029,9 @@ t.test("through the built plugin: networks sharing addresses are a logged warnin
       },
     });
   const warningsOf = (id: string) =>
-    readFileSync(log, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { msg: string; containerID?: string; warnings?: string[] })
+    logEntries(log)
       .filter((l) => l.msg === "config warnings" && l.containerID === id)
-      .flatMap((l) => l.warnings ?? []);
+      .flatMap((l) => (l.warnings as string[] | undefined) ?? []);
   const run = async (id: string, delegates: unknown[]) => {
     const stdin = s.netconf(delegates, { logFile: log, logLevel: "info" });
     const add = await runPlugin({ command: "ADD", containerId: id, netns: ns.path, stdin });
@@ -1046,7 +1041,10 @@ t.test("through the built plugin: networks sharing addresses are a logged warnin
   };
 
   await run("val-disjoint", [range("a", s.bridgeName, 10, 99), range("b", second, 100, 199)]);
-  t.notOk(existsSync(log) && warningsOf("val-disjoint").some((w) => /overlaps/.test(w)), "one /24, disjoint ranges: no overlap at all");
+  t.notOk(
+    warningsOf("val-disjoint").some((w) => /overlaps/.test(w)),
+    "one /24, disjoint ranges: no overlap at all",
+  );
   await run("val-overlap", [range("a", s.bridgeName, 10, 120), range("b", second, 100, 199)]);
   t.match(warningsOf("val-overlap"), [/overlaps/], "ranges that share addresses: a warning in the log, the ADD still succeeds");
   t.same(reservations(s.ipamDir), []);
